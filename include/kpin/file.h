@@ -1,0 +1,55 @@
+/*
+ * Whole-file reads with a size cap and atomic replacement. Included by the
+ * CLI and by modules that touch the worktree.
+ */
+#ifndef KPIN_FILE_H
+#define KPIN_FILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include "buf.h"
+
+#define KPIN_MAX_SIZE_DEFAULT (4u * 1024 * 1024)
+
+/*
+ * kpin_file_read() - Read a whole regular file
+ * @out: receives the bytes (NUL-terminated)
+ * @path: the file; symlinks are followed
+ * @max: refuse files larger than this many bytes
+ * @st: out, the file's stat (may be NULL)
+ *
+ * Returns: 0, KPIN_ENOTFOUND, KPIN_EINVALID (not a regular file, too
+ * large) or KPIN_ERROR.
+ */
+int kpin_file_read(struct kpin_buf *out, const char *path, size_t max,
+		   struct stat *st);
+
+/*
+ * kpin_file_replace() - Replace a file's contents atomically
+ * @path: the file; when it is a symlink its final target is replaced and
+ *        the link stays a link
+ * @data: new contents
+ * @len: their length
+ * @expect: when not NULL, the stat taken when the old contents were read:
+ *          the replace is refused (KPIN_EMODIFIED) if the file changed since
+ *
+ * Writes a temporary file in the target's directory, copies the old mode
+ * (and owner, where permitted), fsyncs, renames it over the target and
+ * fsyncs the directory. On any failure the target is untouched and the
+ * temporary file removed. Temporary files left by a killed process are
+ * named ".<name>.kpin-<pid>-XXXXXX"; the next replace of the same file
+ * removes those whose process is gone.
+ *
+ * Returns: 0, KPIN_EMODIFIED or KPIN_ERROR.
+ */
+int kpin_file_replace(const char *path, const void *data, size_t len,
+		      const struct stat *expect);
+
+/*
+ * kpin_file_resolve() - The final target of @path after following symlinks
+ *
+ * Returns: a malloc'd absolute path, or NULL with the error set.
+ */
+char *kpin_file_resolve(const char *path);
+
+#endif

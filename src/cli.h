@@ -1,0 +1,99 @@
+/*
+ * Shared by main.c, cli.c and the cmd-*.c files: the command table entry,
+ * global options, and the helpers that print and map errors to exit codes.
+ * Only these files print or exit.
+ */
+#ifndef KPIN_CLI_H
+#define KPIN_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "kpin.h"
+
+/* Exit status, as documented in kpin(1) EXIT STATUS. */
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* check found problems, or a generic failure */
+	EXIT_USAGE = 2,
+	EXIT_INVALID = 3,	/* bad input: digest, name, path, YAML */
+	EXIT_NOTFOUND = 4,	/* overlay or image entry missing */
+	EXIT_CONFLICT = 5,	/* branch or remote moved; retries ran out */
+	EXIT_POLICY = 6,	/* refused by the promotion policy */
+	EXIT_AUTH = 7,		/* the remote refused the credentials */
+	EXIT_INTERNAL = 70	/* an edit failed its own verification */
+};
+
+enum kpin_cmd_flags {
+	KPIN_CMD_NEED_REPO = 1 << 0
+};
+
+/*
+ * struct kpin_cmd - One subcommand
+ * @name: as typed after "kpin"
+ * @usage: the SYNOPSIS, one form per line, identical to its man page
+ * @summary: one line for "kpin --help"
+ * @exec: runs it with argv[0] == name; returns the exit status
+ * @flags: enum kpin_cmd_flags
+ */
+struct kpin_cmd {
+	const char *name;
+	const char *usage;
+	const char *summary;
+	int (*exec)(int argc, char **argv);
+	unsigned flags;
+};
+
+struct cli_globals {
+	const char *dir;	/* -C DIR, or NULL */
+	bool quiet;		/* -q: no notes on stderr */
+};
+
+extern struct cli_globals cli;
+
+/* cli_error() - Print "kpin: <message>" on stderr; returns EXIT_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_usage_error() - Print the message and the usage; returns EXIT_USAGE. */
+int cli_usage_error(const struct kpin_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * cli_fail() - Report the library's last error and map it to an exit code
+ * @path: the file the error is about (NULL when none)
+ *
+ * Positioned errors print as "path:line:col: error: message", others as
+ * "kpin: path: message".
+ */
+int cli_fail(const char *path);
+
+/* cli_exit_code() - The exit status for a library error code. */
+int cli_exit_code(int code);
+
+/* cli_note() - Progress or a remark on stderr, unless -q. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_usage() - Print @cmd's usage; to stdout for -h, else stderr. */
+int cli_usage(const struct kpin_cmd *cmd, bool to_stdout);
+
+/*
+ * cli_print_buf() - Write a buffer to stdout
+ *
+ * Returns: 0, or EXIT_FAIL with a message when stdout fails.
+ */
+int cli_print_buf(const struct kpin_buf *buf);
+
+/* cli_short_digest() - "sha256:3f1c2a9b0d4e" from a full digest. */
+const char *cli_short_digest(const char *digest, char *tmp, size_t size);
+
+/*
+ * cli_parse_size() - Parse a byte count ("4194304", "4M", "512K")
+ *
+ * Returns: 0 or -1.
+ */
+int cli_parse_size(const char *s, size_t *out);
+
+extern const struct kpin_cmd cmd_set_entry;
+extern const struct kpin_cmd cmd_get_entry;
+
+#endif

@@ -1,0 +1,2002 @@
+/*
+ * The edit core. A kustomization file is parsed once with libfyaml's event
+ * parser into a flat, pre-order tree of nodes that remember the byte span
+ * of their tokens (token marks exclude quotes, so the closing quote is
+ * added back for the node's outer end). Edits are planned as byte splices
+ * on the original buffer: replace a value's text, fill an empty value after
+ * its ':', or insert a key line after an entry's last line. Nothing is ever
+ * re-emitted. The spliced copy is parsed again and compared with the
+ * original tree: every scalar must have identical raw bytes and style,
+ * every collection the same shape, except the values the plan said it
+ * would change or add.
+ */
+#include <libfyaml.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpin/error.h"
+#include "kpin/grammar.h"
+#include "kpin/kust.h"
+#include "kpin/xalloc.h"
+
+#define NONE UINT32_MAX
+#define TEXT_MAX 4096	/* values longer than this keep no processed text */
+
+enum knode_type { KN_SCALAR, KN_SEQ, KN_MAP, KN_ALIAS };
+
+enum knode_flags {
+	KNF_ANCHOR = 1 << 0,	/* carries &anchor */
+	KNF_TAG = 1 << 1,	/* carries !tag */
+	KNF_NULL = 1 << 2,	/* empty scalar: no token, no marks */
+	KNF_FLOW = 1 << 3,	/* flow collection */
+	KNF_RAW = 1 << 4,	/* processed text equals the raw span */
+	KNF_TEXT = 1 << 5,	/* processed text is available */
+	KNF_COLON = 1 << 6	/* empty value: start is just after its ':' */
+};
+
+struct knode {
+	unsigned char type;	/* enum knode_type */
+	unsigned char flags;	/* enum knode_flags */
+	signed char style;	/* enum fy_node_style */
+	int line;		/* 0-based line of the first token */
+	int col;		/* 0-based column (characters) */
+	size_t start;		/* scalar: first byte of the text, quotes excluded */
+	size_t end;		/* scalar: byte after the text */
+	size_t oend;		/* byte after the node, closing quote/bracket included */
+	size_t text;		/* processed text: offset in buf (RAW) or in kust->text */
+	size_t tlen;		/* its length */
+	size_t meta;		/* "anchor\0tag" texts, offset in kust->text */
+	size_t metalen;
+	uint32_t parent;	/* enclosing collection, NONE for the root */
+	uint32_t next;		/* next sibling */
+	uint32_t first;		/* first child */
+	uint32_t last;		/* last child */
+	uint32_t count;		/* children; a mapping has key, value, key, ... */
+};
+
+/* Field slots of an entry, in kustomize's key order. */
+enum { F_NAME, F_NEW_NAME, F_NEW_TAG, F_DIGEST, F__COUNT };
+static const char *const field_keys[F__COUNT] = {
+	"name", "newName", "newTag", "digest"
+};
+
+struct entry_nodes {
+	uint32_t map;			/* the entry's mapping */
+	uint32_t key[F__COUNT];		/* key node per field, NONE if absent */
+	uint32_t val[F__COUNT];		/* value node per field */
+};
+
+struct kpin_kust {
+	const char *buf;		/* borrowed input */
+	size_t len;
+	struct knode *nodes;
+	uint32_t nnodes;
+	uint32_t cap;
+	struct kpin_buf text;		/* processed texts that are not raw */
+	uint32_t root;
+	uint32_t images_key;		/* key node "images", NONE if absent */
+	uint32_t images;		/* its value */
+	uint32_t image_tags;		/* value of the deprecated imageTags */
+	struct kpin_image *imgs;
+	struct entry_nodes *ents;
+	size_t nimgs;
+	struct kpin_key *keys;
+	size_t nkeys;
+	struct kpin_diag *diags;
+	size_t ndiags;
+	unsigned flags;
+	char eol[3];			/* the file's first line ending */
+};
+
+#define N(k, i) (&(k)->nodes[(i)])
+
+/* ---- small helpers ------------------------------------------------- */
+
+/* The processed text of node @i, or NULL when it was not kept. */
+static const char *node_text(const struct kpin_kust *k, uint32_t i,
+			     size_t *len)
+{
+	const struct knode *n = N(k, i);
+
+	if (!(n->flags & KNF_TEXT))
+		return NULL;
+	*len = n->tlen;
+	if (n->flags & KNF_RAW)
+		return k->buf + n->text;
+	return k->text.ptr + n->text;
+}
+
+static bool text_is(const struct kpin_kust *k, uint32_t i, const char *s)
+{
+	size_t len;
+	const char *t;
+
+	if (i == NONE || N(k, i)->type != KN_SCALAR)
+		return false;
+	t = node_text(k, i, &len);
+	return t && len == strlen(s) && !memcmp(t, s, len);
+}
+
+/* Store @len bytes in the text arena; returns their offset. */
+static size_t arena_add(struct kpin_kust *k, const char *s, size_t len)
+{
+	size_t off = k->text.len;
+
+	kpin_buf_add(&k->text, s, len);
+	kpin_buf_addch(&k->text, '\0');
+	return off;
+}
+
+/* 1-based line and column of byte @pos, counting UTF-8 characters. */
+static void pos_of(const char *buf, size_t pos, int *line, int *col)
+{
+	size_t i;
+	int l = 1, c = 1;
+
+	for (i = 0; i < pos; i++) {
+		if (buf[i] == '\n') {
+			l++;
+			c = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
+}
+
+/*
+ * Record a structural problem. Strict opens fail with it; lenient opens
+ * keep it and carry on.
+ */
+static int problem(struct kpin_kust *k, uint32_t at, const char *rule,
+		   const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int problem(struct kpin_kust *k, uint32_t at, const char *rule,
+		   const char *fmt, ...)
+{
+	struct kpin_buf msg = KPIN_BUF_INIT;
+	struct kpin_diag *d;
+	va_list ap;
+	int line = 1, col = 1;
+
+	if (at != NONE) {
+		line = N(k, at)->line + 1;
+		col = N(k, at)->col + 1;
+	}
+	va_start(ap, fmt);
+	kpin_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	if (!(k->flags & KPIN_KUST_LENIENT)) {
+		kpin_error_set_at(KPIN_EINVALID, line, col, "%s", msg.ptr);
+		kpin_buf_release(&msg);
+		return KPIN_EINVALID;
+	}
+	k->diags = xreallocarray(k->diags, k->ndiags + 1, sizeof(*k->diags));
+	d = &k->diags[k->ndiags++];
+	d->line = line;
+	d->col = col;
+	d->rule = rule;
+	d->message = kpin_buf_detach(&msg, NULL);
+	return 0;
+}
+
+/* ---- input checks --------------------------------------------------- */
+
+/*
+ * Refuse NUL bytes and invalid UTF-8 (overlong forms, surrogates, code
+ * points past U+10FFFF) with the position of the first bad byte.
+ */
+static int check_encoding(const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0;
+	int line, col;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n, j;
+		uint32_t cp;
+
+		if (c == 0) {
+			pos_of(buf, i, &line, &col);
+			return kpin_error_set_at(KPIN_EINVALID, line, col,
+						 "NUL byte in input: not a "
+						 "text file");
+		}
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			goto bad;
+		}
+		for (j = 1; j <= n; j++) {
+			if (i + j >= len || (s[i + j] & 0xc0) != 0x80)
+				goto bad;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		i += n + 1;
+		continue;
+bad:
+		pos_of(buf, i, &line, &col);
+		return kpin_error_set_at(KPIN_EINVALID, line, col,
+					 "invalid UTF-8 byte 0x%02x", c);
+	}
+	return 0;
+}
+
+/* ---- building the tree from parser events ---------------------------- */
+
+struct builder {
+	struct kpin_kust *k;
+	uint32_t *stack;
+	size_t depth;
+	size_t cap;
+	int docs;
+};
+
+static uint32_t new_node(struct builder *b, unsigned type)
+{
+	struct kpin_kust *k = b->k;
+	struct knode *n;
+	uint32_t i, parent = b->depth ? b->stack[b->depth - 1] : NONE;
+
+	if (k->nnodes == k->cap) {
+		k->cap = k->cap ? k->cap * 2 : 64;
+		k->nodes = xreallocarray(k->nodes, k->cap, sizeof(*k->nodes));
+	}
+	i = k->nnodes++;
+	n = N(k, i);
+	memset(n, 0, sizeof(*n));
+	n->type = (unsigned char)type;
+	n->parent = parent;
+	n->next = n->first = n->last = NONE;
+	if (parent == NONE) {
+		k->root = i;
+	} else {
+		struct knode *p = N(k, parent);
+
+		if (p->last == NONE)
+			p->first = i;
+		else
+			N(k, p->last)->next = i;
+		p->last = i;
+		p->count++;
+	}
+	return i;
+}
+
+/* Is node @i a mapping key (an even child of a mapping)? */
+static bool is_key(const struct kpin_kust *k, uint32_t i)
+{
+	const struct knode *n = N(k, i);
+
+	return n->parent != NONE && N(k, n->parent)->type == KN_MAP &&
+	       (N(k, n->parent)->count % 2) == 1;
+}
+
+/* The key node that owns value @i (the previous sibling). */
+static uint32_t key_of(const struct kpin_kust *k, uint32_t i)
+{
+	const struct knode *p = N(k, N(k, i)->parent);
+	uint32_t c, prev = NONE;
+
+	for (c = p->first; c != NONE && c != i; c = N(k, c)->next)
+		prev = c;
+	return prev;
+}
+
+static void set_start(struct knode *n, const struct fy_mark *m)
+{
+	if (!m)
+		return;
+	n->start = n->end = n->oend = m->input_pos;
+	n->line = m->line;
+	n->col = m->column;
+}
+
+/* Keep anchor and tag texts so that the verifier can compare them. */
+static void set_meta(struct kpin_kust *k, uint32_t i, struct fy_token *anchor,
+		     struct fy_token *tag)
+{
+	const char *a = "", *t = "";
+	size_t alen = 0, tlen = 0;
+
+	if (!anchor && !tag)
+		return;
+	if (anchor) {
+		N(k, i)->flags |= KNF_ANCHOR;
+		a = fy_token_get_text(anchor, &alen);
+	}
+	if (tag) {
+		N(k, i)->flags |= KNF_TAG;
+		t = fy_token_get_text(tag, &tlen);
+	}
+	N(k, i)->meta = k->text.len;
+	kpin_buf_add(&k->text, a ? a : "", a ? alen : 0);
+	kpin_buf_addch(&k->text, '\0');
+	kpin_buf_add(&k->text, t ? t : "", t ? tlen : 0);
+	kpin_buf_addch(&k->text, '\0');
+	N(k, i)->metalen = k->text.len - N(k, i)->meta;
+}
+
+/* Can the processed text of a scalar be read straight from its bytes? */
+static bool raw_is_text(const char *s, size_t len, int style)
+{
+	if (memchr(s, '\n', len) || memchr(s, '\r', len))
+		return false;
+	if (style == FYNS_PLAIN)
+		return true;
+	if (style == FYNS_SINGLE_QUOTED)
+		return !memchr(s, '\'', len);
+	if (style == FYNS_DOUBLE_QUOTED)
+		return !memchr(s, '\\', len);
+	return false;
+}
+
+/*
+ * Place an empty value: just after its key's ':' when there is one, so
+ * that filling it in is an insertion on the key's line.
+ */
+static void place_null(struct kpin_kust *k, uint32_t i)
+{
+	struct knode *n = N(k, i);
+	uint32_t key;
+	size_t p;
+
+	if (n->parent == NONE || N(k, n->parent)->type != KN_MAP ||
+	    !(N(k, n->parent)->count % 2 == 0)) {
+		/* a null sequence item, key or root: after the previous node */
+		uint32_t prev = n->parent == NONE ? NONE :
+			N(k, n->parent)->first == i ? NONE : key_of(k, i);
+		const struct knode *ref = prev != NONE ? N(k, prev) :
+			n->parent != NONE ? N(k, n->parent) : NULL;
+
+		if (ref) {
+			n->start = n->end = n->oend = ref->oend;
+			n->line = ref->line;
+			n->col = ref->col;
+		}
+		return;
+	}
+	key = key_of(k, i);
+	p = N(k, key)->oend;
+	n->line = N(k, key)->line;
+	n->col = N(k, key)->col;
+	while (p < k->len && (k->buf[p] == ' ' || k->buf[p] == '\t'))
+		p++;
+	if (p < k->len && k->buf[p] == ':') {
+		n->start = n->end = n->oend = p + 1;
+		n->flags |= KNF_COLON;
+	} else {
+		n->start = n->end = n->oend = N(k, key)->oend;
+	}
+}
+
+static void add_scalar(struct builder *b, struct fy_event *ev)
+{
+	struct kpin_kust *k = b->k;
+	struct fy_token *tok = ev->scalar.value;
+	const struct fy_mark *sm = tok ? fy_token_start_mark(tok) : NULL;
+	const struct fy_mark *em = tok ? fy_token_end_mark(tok) : NULL;
+	uint32_t i = new_node(b, KN_SCALAR);
+	struct knode *n = N(k, i);
+	int style = fy_event_get_node_style(ev);
+	bool key;
+
+	set_meta(k, i, ev->scalar.anchor, ev->scalar.tag);
+	n = N(k, i);
+	if (!sm || !em) {
+		n->flags |= KNF_NULL | KNF_TEXT | KNF_RAW;
+		n->style = FYNS_PLAIN;
+		place_null(k, i);
+		return;
+	}
+	n->style = (signed char)style;
+	set_start(n, sm);
+	n->end = em->input_pos;
+	if (style == FYNS_LITERAL || style == FYNS_FOLDED) {
+		/*
+		 * A block scalar's end mark lies past the next line's
+		 * indentation; end it after its own last line break instead,
+		 * so that its span does not depend on what follows.
+		 */
+		size_t p = n->end;
+
+		while (p > n->start && (k->buf[p - 1] == ' ' ||
+					k->buf[p - 1] == '\t'))
+			p--;
+		if (p > n->start && k->buf[p - 1] == '\n')
+			n->end = p;
+	}
+	n->oend = n->end + (style == FYNS_SINGLE_QUOTED ||
+			    style == FYNS_DOUBLE_QUOTED);
+	key = is_key(k, i);
+	if (raw_is_text(k->buf + n->start, n->end - n->start, style)) {
+		n->flags |= KNF_TEXT | KNF_RAW;
+		n->text = n->start;
+		n->tlen = n->end - n->start;
+	} else if (key || n->end - n->start <= TEXT_MAX) {
+		size_t len;
+		const char *t = fy_token_get_text(tok, &len);
+
+		if (t) {
+			n->flags |= KNF_TEXT;
+			n->text = arena_add(k, t, len);
+			n->tlen = len;
+		}
+	}
+}
+
+static void add_alias(struct builder *b, struct fy_event *ev)
+{
+	struct kpin_kust *k = b->k;
+	struct fy_token *tok = ev->alias.anchor;
+	uint32_t i = new_node(b, KN_ALIAS);
+	struct knode *n = N(k, i);
+	size_t len = 0;
+	const char *t;
+
+	n->style = FYNS_ALIAS;
+	set_start(n, tok ? fy_token_start_mark(tok) : NULL);
+	if (tok && fy_token_end_mark(tok))
+		n->end = n->oend = fy_token_end_mark(tok)->input_pos;
+	t = tok ? fy_token_get_text(tok, &len) : NULL;
+	n->flags |= KNF_TEXT;
+	n->text = arena_add(k, t ? t : "", t ? len : 0);
+	n->tlen = t ? len : 0;
+}
+
+static void push(struct builder *b, uint32_t i)
+{
+	if (b->depth == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 32;
+		b->stack = xreallocarray(b->stack, b->cap, sizeof(*b->stack));
+	}
+	b->stack[b->depth++] = i;
+}
+
+static void start_collection(struct builder *b, struct fy_event *ev,
+			     unsigned type)
+{
+	struct kpin_kust *k = b->k;
+	uint32_t i = new_node(b, type);
+	struct fy_token *anchor, *tag;
+
+	if (type == KN_SEQ) {
+		anchor = ev->sequence_start.anchor;
+		tag = ev->sequence_start.tag;
+	} else {
+		anchor = ev->mapping_start.anchor;
+		tag = ev->mapping_start.tag;
+	}
+	set_meta(k, i, anchor, tag);
+	N(k, i)->style = (signed char)fy_event_get_node_style(ev);
+	if (N(k, i)->style == FYNS_FLOW)
+		N(k, i)->flags |= KNF_FLOW;
+	set_start(N(k, i), fy_event_start_mark(ev));
+	push(b, i);
+}
+
+/* qsort has no context argument: the file whose keys are being sorted. */
+static const struct kpin_kust *sort_kust;
+
+/* Order key nodes by text, then by position, for duplicate detection. */
+static int cmp_key_nodes(const void *a, const void *b)
+{
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	size_t la = 0, lb = 0;
+	const char *ta = node_text(sort_kust, ia, &la);
+	const char *tb = node_text(sort_kust, ib, &lb);
+	int c = memcmp(ta, tb, la < lb ? la : lb);
+
+	if (c)
+		return c;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
+}
+
+static bool same_key(const struct kpin_kust *k, uint32_t a, uint32_t b)
+{
+	size_t la = 0, lb = 0;
+	const char *ta = node_text(k, a, &la), *tb = node_text(k, b, &lb);
+
+	return la == lb && !memcmp(ta, tb, la);
+}
+
+/*
+ * Refuse non-scalar and alias keys (kustomize cannot load them) and keys
+ * that appear twice in one mapping: YAML forbids it and kustomize would
+ * silently keep one of them.
+ */
+static int check_keys(struct kpin_kust *k, uint32_t map)
+{
+	uint32_t c, *keys, nk = 0, i, j;
+	int error = 0;
+
+	keys = xmalloc((N(k, map)->count / 2 + 1) * sizeof(*keys));
+	for (c = N(k, map)->first, i = 0; c != NONE; c = N(k, c)->next, i++) {
+		if (i % 2)
+			continue;
+		if (N(k, c)->type != KN_SCALAR) {
+			error = problem(k, c, "unsupported-key",
+					"mapping key is %s; kpin supports "
+					"scalar keys only",
+					N(k, c)->type == KN_ALIAS ?
+					"an alias" : "a collection");
+			if (error)
+				goto out;
+			continue;
+		}
+		keys[nk++] = c;
+	}
+	if (nk <= 16) {
+		for (i = 1; i < nk; i++)
+			for (j = 0; j < i; j++)
+				if (same_key(k, keys[i], keys[j])) {
+					error = problem(k, keys[i],
+						"duplicate-key",
+						"duplicate key '%.*s' (first at "
+						"%d:%d)", (int)N(k, keys[i])->tlen,
+						node_text(k, keys[i],
+						  &(size_t){0}),
+						N(k, keys[j])->line + 1,
+						N(k, keys[j])->col + 1);
+					if (error)
+						goto out;
+					break;
+				}
+		goto out;
+	}
+	sort_kust = k;
+	qsort(keys, nk, sizeof(*keys), cmp_key_nodes);
+	for (i = 1; i < nk; i++) {
+		if (!same_key(k, keys[i], keys[i - 1]))
+			continue;
+		error = problem(k, keys[i], "duplicate-key",
+				"duplicate key '%.*s' (first at %d:%d)",
+				(int)N(k, keys[i])->tlen,
+				node_text(k, keys[i], &(size_t){0}),
+				N(k, keys[i - 1])->line + 1,
+				N(k, keys[i - 1])->col + 1);
+		if (error)
+			goto out;
+	}
+out:
+	free(keys);
+	return error;
+}
+
+static int end_collection(struct builder *b, struct fy_event *ev)
+{
+	struct kpin_kust *k = b->k;
+	uint32_t i = b->stack[--b->depth];
+	struct knode *n = N(k, i);
+	const struct fy_mark *em = fy_event_end_mark(ev);
+
+	if ((n->flags & KNF_FLOW) && em) {
+		n->end = n->oend = em->input_pos;
+	} else if (n->last != NONE) {
+		n->end = n->oend = N(k, n->last)->oend;
+	}
+	if (n->type == KN_MAP)
+		return check_keys(k, i);
+	return 0;
+}
+
+/* The first error the parser reported, as a kpin error with position. */
+static int parse_error(struct fy_diag *diag)
+{
+	void *iter = NULL;
+	struct fy_diag_error *err = fy_diag_errors_iterate(diag, &iter);
+
+	if (err)
+		return kpin_error_set_at(KPIN_EINVALID, err->line, err->column,
+					 "invalid YAML: %s", err->msg);
+	return kpin_error_set(KPIN_EINVALID, "invalid YAML");
+}
+
+static int build(struct kpin_kust *k)
+{
+	struct builder b = { .k = k };
+	struct fy_diag_cfg dcfg;
+	struct fy_diag *diag = NULL;
+	struct fy_parse_cfg cfg;
+	struct fy_parser *fyp = NULL;
+	struct fy_event *ev;
+	int error = KPIN_ERROR;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = NULL;
+	dcfg.colorize = false;
+	diag = fy_diag_create(&dcfg);
+	if (!diag)
+		return kpin_error_set(KPIN_ERROR, "cannot create YAML diag");
+	fy_diag_set_collect_errors(diag, true);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.flags = FYPCF_QUIET;
+	cfg.diag = diag;
+	fyp = fy_parser_create(&cfg);
+	if (!fyp || fy_parser_set_string(fyp, k->buf, k->len)) {
+		kpin_error_set(KPIN_ERROR, "cannot create YAML parser");
+		goto out;
+	}
+	while ((ev = fy_parser_parse(fyp)) != NULL) {
+		int rc = 0;
+
+		switch (ev->type) {
+		case FYET_DOCUMENT_START:
+			if (++b.docs > 1) {
+				const struct fy_mark *m =
+					fy_event_start_mark(ev);
+
+				rc = kpin_error_set_at(KPIN_EINVALID,
+					m ? m->line + 1 : 1,
+					m ? m->column + 1 : 1,
+					"more than one YAML document; a "
+					"kustomization file holds one");
+			}
+			break;
+		case FYET_SCALAR:
+			add_scalar(&b, ev);
+			break;
+		case FYET_ALIAS:
+			add_alias(&b, ev);
+			break;
+		case FYET_SEQUENCE_START:
+			start_collection(&b, ev, KN_SEQ);
+			break;
+		case FYET_MAPPING_START:
+			start_collection(&b, ev, KN_MAP);
+			break;
+		case FYET_SEQUENCE_END:
+		case FYET_MAPPING_END:
+			rc = end_collection(&b, ev);
+			break;
+		default:
+			break;
+		}
+		fy_parser_event_free(fyp, ev);
+		if (rc) {
+			error = rc;
+			goto out;
+		}
+	}
+	if (fy_parser_get_stream_error(fyp)) {
+		error = parse_error(diag);
+		goto out;
+	}
+	error = 0;
+out:
+	free(b.stack);
+	fy_parser_destroy(fyp);
+	fy_diag_destroy(diag);
+	return error;
+}
+
+/* ---- the kustomization's structure ----------------------------------- */
+
+static void fill_field(struct kpin_kust *k, struct kpin_field *f, uint32_t key,
+		       uint32_t val)
+{
+	const struct knode *n = N(k, val);
+	size_t len = 0;
+	const char *t;
+
+	f->line = n->line + 1;
+	f->col = n->col + 1;
+	f->flags = ((n->flags & KNF_ANCHOR) ? KPIN_FIELD_ANCHOR : 0) |
+		   ((n->flags & KNF_TAG) ? KPIN_FIELD_TAG : 0);
+	if (n->type == KN_ALIAS) {
+		f->style = KPIN_STYLE_ALIAS;
+		return;
+	}
+	if (n->type != KN_SCALAR) {
+		f->style = KPIN_STYLE_COLLECTION;
+		return;
+	}
+	if (n->flags & KNF_NULL) {
+		f->style = KPIN_STYLE_NULL;
+		f->line = N(k, key)->line + 1;
+		f->col = N(k, key)->col + 1;
+	} else if (n->style == FYNS_SINGLE_QUOTED) {
+		f->style = KPIN_STYLE_SINGLE;
+	} else if (n->style == FYNS_DOUBLE_QUOTED) {
+		f->style = KPIN_STYLE_DOUBLE;
+	} else if (n->style == FYNS_LITERAL || n->style == FYNS_FOLDED) {
+		f->style = KPIN_STYLE_BLOCK;
+	} else {
+		f->style = KPIN_STYLE_PLAIN;
+	}
+	t = node_text(k, val, &len);
+	f->value = xstrndup(t ? t : "", t ? len : 0);
+	f->len = t ? len : 0;
+}
+
+static struct kpin_field *field_slot(struct kpin_image *img, int f)
+{
+	switch (f) {
+	case F_NAME:
+		return &img->name;
+	case F_NEW_NAME:
+		return &img->new_name;
+	case F_NEW_TAG:
+		return &img->new_tag;
+	default:
+		return &img->digest;
+	}
+}
+
+static int add_entry(struct kpin_kust *k, uint32_t item, size_t index)
+{
+	struct kpin_image *img;
+	struct entry_nodes *en;
+	uint32_t c, key;
+	int f, error;
+
+	if (N(k, item)->type == KN_ALIAS)
+		return problem(k, item, "entry-alias", "images entry %zu is an "
+			       "alias; kpin does not edit shared nodes",
+			       index + 1);
+	if (N(k, item)->type != KN_MAP)
+		return problem(k, item, "images-not-sequence", "images entry "
+			       "%zu is not a mapping", index + 1);
+	k->imgs = xreallocarray(k->imgs, k->nimgs + 1, sizeof(*k->imgs));
+	k->ents = xreallocarray(k->ents, k->nimgs + 1, sizeof(*k->ents));
+	img = &k->imgs[k->nimgs];
+	en = &k->ents[k->nimgs];
+	memset(img, 0, sizeof(*img));
+	img->index = index;
+	img->line = N(k, item)->line + 1;
+	img->col = N(k, item)->col + 1;
+	en->map = item;
+	for (f = 0; f < F__COUNT; f++)
+		en->key[f] = en->val[f] = NONE;
+	k->nimgs++;
+	for (key = N(k, item)->first; key != NONE; key = N(k, c)->next) {
+		c = N(k, key)->next;
+		if (text_is(k, key, "<<")) {
+			error = problem(k, key, "merge-key", "images entry %zu "
+					"uses a merge key ('<<'); kpin does not "
+					"edit shared nodes", index + 1);
+			if (error)
+				return error;
+		}
+		for (f = 0; f < F__COUNT; f++) {
+			if (!text_is(k, key, field_keys[f]))
+				continue;
+			en->key[f] = key;
+			en->val[f] = c;
+			fill_field(k, field_slot(img, f), key, c);
+		}
+	}
+	if (en->key[F_NAME] == NONE)
+		return problem(k, item, "entry-without-name", "images entry %zu "
+			       "has no 'name'", index + 1);
+	if (!img->name.value || img->name.style == KPIN_STYLE_NULL ||
+	    img->name.style == KPIN_STYLE_BLOCK)
+		return problem(k, en->val[F_NAME], "name-not-string",
+			       "images entry %zu: 'name' must be a non-empty "
+			       "string", index + 1);
+	return 0;
+}
+
+static int analyse(struct kpin_kust *k)
+{
+	uint32_t key, val, item;
+	size_t index = 0;
+	int error;
+
+	if (k->root == NONE)
+		return problem(k, NONE, "no-document", "no YAML document: a "
+			       "kustomization must be a mapping");
+	if (N(k, k->root)->type != KN_MAP)
+		return problem(k, k->root, "root-not-mapping", "the root of a "
+			       "kustomization must be a mapping");
+	for (key = N(k, k->root)->first; key != NONE; key = N(k, val)->next) {
+		size_t len = 0;
+		const char *t = node_text(k, key, &len);
+		struct kpin_key *kk;
+
+		val = N(k, key)->next;
+		k->keys = xreallocarray(k->keys, k->nkeys + 1,
+					sizeof(*k->keys));
+		kk = &k->keys[k->nkeys++];
+		kk->name = xstrndup(t ? t : "", t ? len : 0);
+		kk->line = N(k, key)->line + 1;
+		kk->col = N(k, key)->col + 1;
+		if (text_is(k, key, "images")) {
+			k->images_key = key;
+			k->images = val;
+		} else if (text_is(k, key, "imageTags")) {
+			k->image_tags = val;
+		}
+	}
+	if (k->images == NONE)
+		return 0;
+	val = k->images;
+	if (N(k, val)->type == KN_ALIAS || (N(k, val)->flags & KNF_ANCHOR))
+		return problem(k, val, "images-alias", "'images' is an alias or "
+			       "carries an anchor; kpin does not edit shared "
+			       "nodes");
+	if (N(k, val)->type == KN_SCALAR &&
+	    ((N(k, val)->flags & KNF_NULL) || text_is(k, val, "~") ||
+	     text_is(k, val, "null")) && N(k, val)->style == FYNS_PLAIN)
+		return 0;
+	if (N(k, val)->type != KN_SEQ)
+		return problem(k, val, "images-not-sequence", "'images' must be "
+			       "a sequence of mappings");
+	for (item = N(k, val)->first; item != NONE;
+	     item = N(k, item)->next, index++) {
+		error = add_entry(k, item, index);
+		if (error)
+			return error;
+	}
+	return 0;
+}
+
+static void detect_eol(struct kpin_kust *k)
+{
+	const char *nl = memchr(k->buf, '\n', k->len);
+
+	strcpy(k->eol, nl && nl > k->buf && nl[-1] == '\r' ? "\r\n" : "\n");
+}
+
+int kpin_kust_open(struct kpin_kust **out, const char *buf, size_t len,
+		   unsigned flags)
+{
+	struct kpin_kust *k;
+	int error;
+
+	*out = NULL;
+	error = check_encoding(buf, len);
+	if (error)
+		return error;
+	k = xcalloc(1, sizeof(*k));
+	k->buf = buf;
+	k->len = len;
+	k->flags = flags;
+	k->root = k->images = k->images_key = k->image_tags = NONE;
+	detect_eol(k);
+	error = build(k);
+	if (!error)
+		error = analyse(k);
+	if (error) {
+		kpin_kust_free(k);
+		return error;
+	}
+	*out = k;
+	return 0;
+}
+
+void kpin_kust_free(struct kpin_kust *k)
+{
+	size_t i;
+	int f;
+
+	if (!k)
+		return;
+	for (i = 0; i < k->nimgs; i++)
+		for (f = 0; f < F__COUNT; f++)
+			free((char *)field_slot(&k->imgs[i], f)->value);
+	for (i = 0; i < k->nkeys; i++)
+		free((char *)k->keys[i].name);
+	for (i = 0; i < k->ndiags; i++)
+		free(k->diags[i].message);
+	free(k->keys);
+	free(k->diags);
+	free(k->imgs);
+	free(k->ents);
+	free(k->nodes);
+	kpin_buf_release(&k->text);
+	free(k);
+}
+
+size_t kpin_kust_image_count(const struct kpin_kust *k)
+{
+	return k->nimgs;
+}
+
+const struct kpin_image *kpin_kust_image(const struct kpin_kust *k, size_t i)
+{
+	return i < k->nimgs ? &k->imgs[i] : NULL;
+}
+
+size_t kpin_kust_diag_count(const struct kpin_kust *k)
+{
+	return k->ndiags;
+}
+
+const struct kpin_diag *kpin_kust_diag(const struct kpin_kust *k, size_t i)
+{
+	return i < k->ndiags ? &k->diags[i] : NULL;
+}
+
+size_t kpin_kust_key_count(const struct kpin_kust *k)
+{
+	return k->nkeys;
+}
+
+const struct kpin_key *kpin_kust_key(const struct kpin_kust *k, size_t i)
+{
+	return i < k->nkeys ? &k->keys[i] : NULL;
+}
+
+bool kpin_kust_has_images_key(const struct kpin_kust *k)
+{
+	return k->images_key != NONE;
+}
+
+/* Index of the single entry named @name: -1 none, -2 ambiguous. */
+static long find_index(const struct kpin_kust *k, const char *name)
+{
+	size_t i, len = strlen(name);
+	long found = -1;
+
+	for (i = 0; i < k->nimgs; i++) {
+		const struct kpin_field *f = &k->imgs[i].name;
+
+		if (!f->value || f->len != len || memcmp(f->value, name, len))
+			continue;
+		if (found >= 0) {
+			kpin_error_set_at(KPIN_EAMBIGUOUS, k->imgs[i].line,
+					  k->imgs[i].col, "image '%s' has two "
+					  "entries (at %d:%d and %d:%d); "
+					  "refusing an ambiguous edit", name,
+					  k->imgs[found].line,
+					  k->imgs[found].col, k->imgs[i].line,
+					  k->imgs[i].col);
+			return -2;
+		}
+		found = (long)i;
+	}
+	return found;
+}
+
+int kpin_kust_find(const struct kpin_image **out, const struct kpin_kust *k,
+		   const char *name)
+{
+	long i = find_index(k, name);
+
+	*out = NULL;
+	if (i == -2)
+		return KPIN_EAMBIGUOUS;
+	if (i < 0)
+		return kpin_error_set(KPIN_ENOTFOUND, "no images entry named "
+				      "'%s'", name);
+	*out = &k->imgs[i];
+	return 0;
+}
+
+const char *kpin_kust_effective_digest(const struct kpin_image *img,
+				       size_t *len)
+{
+	const char *at;
+
+	if (img->digest.value && img->digest.len) {
+		*len = img->digest.len;
+		return img->digest.value;
+	}
+	if (img->new_tag.value && (at = strchr(img->new_tag.value, '@'))) {
+		*len = img->new_tag.len - (size_t)(at + 1 - img->new_tag.value);
+		return at + 1;
+	}
+	*len = 0;
+	return NULL;
+}
+
+/* ---- planning an edit ----------------------------------------------- */
+
+enum splice_kind { SP_VALUE, SP_LINE };
+
+struct splice {
+	size_t pos;		/* where, in the original */
+	size_t del;		/* bytes of the original replaced */
+	char *ins;		/* bytes inserted */
+	size_t inslen;
+	int kind;		/* enum splice_kind: values before new lines */
+	unsigned seq;		/* plan order among equals */
+};
+
+struct expect {
+	uint32_t map;		/* the entry's mapping in the original */
+	int field;		/* F_* */
+	char *value;		/* the processed text it must have */
+	bool inserted;		/* the key is new, appended to the entry */
+};
+
+struct newentry {
+	const char *v[F__COUNT];
+};
+
+struct plan {
+	const struct kpin_kust *k;
+	struct splice *sp;
+	size_t nsp;
+	struct expect *ex;
+	size_t nex;
+	struct newentry *ne;
+	size_t nne;
+	unsigned seq;
+};
+
+static void add_splice(struct plan *p, size_t pos, size_t del,
+		       struct kpin_buf *ins, int kind)
+{
+	struct splice *s;
+
+	p->sp = xreallocarray(p->sp, p->nsp + 1, sizeof(*p->sp));
+	s = &p->sp[p->nsp++];
+	s->pos = pos;
+	s->del = del;
+	s->ins = kpin_buf_detach(ins, &s->inslen);
+	s->kind = kind;
+	s->seq = p->seq++;
+}
+
+static void add_expect(struct plan *p, uint32_t map, int field,
+		       const char *value, bool inserted)
+{
+	struct expect *e;
+
+	p->ex = xreallocarray(p->ex, p->nex + 1, sizeof(*p->ex));
+	e = &p->ex[p->nex++];
+	e->map = map;
+	e->field = field;
+	e->value = xstrdup(value);
+	e->inserted = inserted;
+}
+
+static void plan_release(struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nsp; i++)
+		free(p->sp[i].ins);
+	for (i = 0; i < p->nex; i++)
+		free(p->ex[i].value);
+	free(p->sp);
+	free(p->ex);
+	free(p->ne);
+}
+
+/*
+ * Must @s be quoted to load as this exact string? Validated values hold
+ * only [A-Za-z0-9_.:/@\[\]-], so what matters is YAML resolving them to a
+ * non-string, a leading indicator, and (when @flow) a ':' that older flow
+ * parsers misread.
+ */
+static bool needs_quotes(const char *s, bool flow)
+{
+	size_t len = strlen(s);
+
+	if (!kpin_grammar_plain_is_string(s, len))
+		return true;
+	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]))
+		return true;
+	if (strstr(s, ": ") || strstr(s, " #") || strpbrk(s, "\"'\\\t\n"))
+		return true;
+	return flow && strpbrk(s, ":,[]{}#");
+}
+
+static void add_scalar_text(struct kpin_buf *b, const char *s, bool quote)
+{
+	if (quote)
+		kpin_buf_addch(b, '"');
+	kpin_buf_adds(b, s);
+	if (quote)
+		kpin_buf_addch(b, '"');
+}
+
+/* The bytes from the start of @pos's line up to @pos, as spaces. */
+static void indent_of(const struct kpin_kust *k, size_t pos,
+		      struct kpin_buf *out)
+{
+	size_t ls = pos;
+
+	while (ls > 0 && k->buf[ls - 1] != '\n')
+		ls--;
+	for (; ls < pos; ls++)
+		if (((unsigned char)k->buf[ls] & 0xc0) != 0x80)
+			kpin_buf_addch(out, ' ');
+}
+
+/* First byte of node @n, opening quote included. */
+static size_t outer_start(const struct knode *n)
+{
+	bool quoted = n->type == KN_SCALAR && !(n->flags & KNF_NULL) &&
+		      (n->style == FYNS_SINGLE_QUOTED ||
+		       n->style == FYNS_DOUBLE_QUOTED);
+
+	return n->start - (quoted && n->start > 0);
+}
+
+/*
+ * The indentation of the keys of block mapping @map: the whitespace before
+ * its second key when that key starts its line, else the columns before
+ * the first key ("- " of a sequence item becomes two spaces).
+ */
+static void key_indent(const struct kpin_kust *k, const struct knode *map,
+		       struct kpin_buf *out)
+{
+	uint32_t second = map->count >= 4 ?
+			  N(k, N(k, map->first)->next)->next : NONE;
+
+	if (second != NONE) {
+		size_t p = outer_start(N(k, second)), ls = p;
+
+		while (ls > 0 && k->buf[ls - 1] == ' ')
+			ls--;
+		if (ls == 0 || k->buf[ls - 1] == '\n') {
+			kpin_buf_add(out, k->buf + ls, p - ls);
+			return;
+		}
+	}
+	indent_of(k, outer_start(N(k, map->first)), out);
+}
+
+/*
+ * Where to put new lines that follow a node ending at @oend: at the start
+ * of the next line when the node ends with a line break (block scalars),
+ * else at the end of its last line, before any line break. *@eol receives
+ * the line ending to use; *@at_line_start says which case it is.
+ */
+static size_t line_after(const struct kpin_kust *k, size_t oend,
+			 const char **eol, bool *at_line_start)
+{
+	size_t p = oend;
+
+	if (p > 0 && k->buf[p - 1] == '\n') {
+		*at_line_start = true;
+		*eol = p > 1 && k->buf[p - 2] == '\r' ? "\r\n" : "\n";
+		return p;
+	}
+	*at_line_start = false;
+	while (p < k->len && k->buf[p] != '\n')
+		p++;
+	if (p < k->len) {
+		if (p > 0 && k->buf[p - 1] == '\r') {
+			*eol = "\r\n";
+			return p - 1;
+		}
+		*eol = "\n";
+		return p;
+	}
+	*eol = k->eol;
+	return p;
+}
+
+/*
+ * Append block "key: value" lines, the first after @first_prefix and the
+ * rest after @indent. At a line start each line ends with @eol; at a line
+ * end each line begins with it, so a missing final newline stays missing.
+ */
+static void add_block_lines(struct kpin_buf *b, const char *first_prefix,
+			    const char *indent, const char *eol,
+			    const char *const *kv, size_t n, bool line_start)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!line_start)
+			kpin_buf_adds(b, eol);
+		kpin_buf_adds(b, i == 0 ? first_prefix : indent);
+		kpin_buf_adds(b, kv[2 * i]);
+		kpin_buf_adds(b, ": ");
+		add_scalar_text(b, kv[2 * i + 1], needs_quotes(kv[2 * i + 1],
+							      false));
+		if (line_start)
+			kpin_buf_adds(b, eol);
+	}
+}
+
+/*
+ * New lines can follow node @i unless its last scalar is a block scalar
+ * that ends the file without a line break: a key after it would add a
+ * line break to its value.
+ */
+static int check_appendable(const struct kpin_kust *k, uint32_t i)
+{
+	const struct knode *n = N(k, i);
+
+	while (n->type != KN_SCALAR && n->last != NONE &&
+	       !(n->flags & KNF_FLOW))
+		n = N(k, n->last);
+	if (n->type == KN_SCALAR &&
+	    (n->style == FYNS_LITERAL || n->style == FYNS_FOLDED) &&
+	    n->oend == k->len && (n->oend == 0 || k->buf[n->oend - 1] != '\n'))
+		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+					 "a block scalar ends the file without "
+					 "a line break; kpin cannot add a line "
+					 "after it without changing its value "
+					 "(add a final newline)");
+	return 0;
+}
+
+/* Fill, replace or insert the value of field @f of entry @e. */
+static int plan_field(struct plan *p, const struct entry_nodes *e,
+		      const struct kpin_image *img, int f, const char *value)
+{
+	const struct kpin_kust *k = p->k;
+	const struct knode *map = N(k, e->map), *n;
+	struct kpin_buf b = KPIN_BUF_INIT;
+	bool flow = map->flags & KNF_FLOW;
+	const char *what = field_keys[f];
+	const char *cur;
+	size_t len;
+
+	if (e->val[f] == NONE) {
+		/* insert a new key after the entry's last key */
+		const char *eol;
+		bool ls, dq_key, dq_val;
+		size_t pos;
+
+		if (flow) {
+			dq_key = N(k, map->first)->style == FYNS_DOUBLE_QUOTED;
+			dq_val = N(k, e->val[F_NAME])->style ==
+				 FYNS_DOUBLE_QUOTED;
+			kpin_buf_adds(&b, ", ");
+			add_scalar_text(&b, what, dq_key);
+			kpin_buf_adds(&b, ": ");
+			add_scalar_text(&b, value, dq_val ||
+					needs_quotes(value, true));
+			add_splice(p, N(k, map->last)->oend, 0, &b, SP_LINE);
+		} else {
+			struct kpin_buf ind = KPIN_BUF_INIT;
+			const char *kv[2] = { what, value };
+			int error = check_appendable(k, e->map);
+
+			if (error)
+				return error;
+			pos = line_after(k, map->oend, &eol, &ls);
+			key_indent(k, map, &ind);
+			add_block_lines(&b, kpin_buf_cstr(&ind),
+					kpin_buf_cstr(&ind), eol, kv, 1, ls);
+			kpin_buf_release(&ind);
+			add_splice(p, pos, 0, &b, SP_LINE);
+		}
+		add_expect(p, e->map, f, value, true);
+		return 0;
+	}
+	n = N(k, e->val[f]);
+	if (n->type == KN_ALIAS)
+		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+					 "'%s' of image '%s' is an alias; kpin "
+					 "does not edit shared nodes", what,
+					 img->name.value);
+	if (n->flags & KNF_ANCHOR)
+		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+					 "'%s' of image '%s' carries an anchor; "
+					 "kpin does not edit shared nodes", what,
+					 img->name.value);
+	if (n->flags & KNF_TAG)
+		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+					 "'%s' of image '%s' carries a YAML tag; "
+					 "remove it to let kpin edit the value",
+					 what, img->name.value);
+	if (n->type != KN_SCALAR)
+		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+					 "'%s' of image '%s' is a %s, not a "
+					 "string", what, img->name.value,
+					 n->type == KN_MAP ? "mapping" :
+					 "sequence");
+	if (n->style == FYNS_LITERAL || n->style == FYNS_FOLDED)
+		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+					 "'%s' of image '%s' is a block scalar; "
+					 "kpin edits plain and quoted values "
+					 "only", what, img->name.value);
+	if (n->flags & KNF_NULL) {
+		if (!(n->flags & KNF_COLON))
+			return kpin_error_set_at(KPIN_EINVALID, n->line + 1,
+						 n->col + 1, "cannot place a "
+						 "value for '%s' of image '%s'",
+						 what, img->name.value);
+		kpin_buf_addch(&b, ' ');
+		add_scalar_text(&b, value, needs_quotes(value, flow));
+		add_splice(p, n->start, 0, &b, SP_VALUE);
+		add_expect(p, e->map, f, value, false);
+		return 0;
+	}
+	cur = node_text(k, e->val[f], &len);
+	if (cur && len == strlen(value) && !memcmp(cur, value, len) &&
+	    (n->style != FYNS_PLAIN || !needs_quotes(value, false)))
+		return 0;	/* already so */
+	if (n->style == FYNS_PLAIN)
+		add_scalar_text(&b, value, needs_quotes(value, false));
+	else
+		kpin_buf_adds(&b, value);
+	add_splice(p, n->start, n->end - n->start, &b, SP_VALUE);
+	add_expect(p, e->map, f, value, false);
+	return 0;
+}
+
+/* Refuse an image that the deprecated imageTags also sets. */
+static int check_image_tags(const struct kpin_kust *k, const char *name)
+{
+	uint32_t item, key;
+
+	if (k->image_tags == NONE || N(k, k->image_tags)->type != KN_SEQ)
+		return 0;
+	for (item = N(k, k->image_tags)->first; item != NONE;
+	     item = N(k, item)->next) {
+		if (N(k, item)->type != KN_MAP)
+			continue;
+		for (key = N(k, item)->first; key != NONE;
+		     key = N(k, N(k, key)->next)->next) {
+			if (text_is(k, key, "name") &&
+			    text_is(k, N(k, key)->next, name))
+				return kpin_error_set_at(KPIN_EINVALID,
+					N(k, item)->line + 1,
+					N(k, item)->col + 1,
+					"image '%s' is also set under the "
+					"deprecated 'imageTags', which kustomize "
+					"applies after 'images'; move it to "
+					"'images' first", name);
+		}
+	}
+	return 0;
+}
+
+static int plan_existing(struct plan *p, long idx, const struct kpin_change *c)
+{
+	const struct kpin_kust *k = p->k;
+	const struct kpin_image *img = &k->imgs[idx];
+	const struct entry_nodes *e = &k->ents[idx];
+	const char *nt = img->new_tag.value;
+	const char *at = nt ? strchr(nt, '@') : NULL;
+	int error;
+
+	if (N(k, e->map)->flags & (KNF_ANCHOR | KNF_TAG))
+		return kpin_error_set_at(KPIN_EINVALID, img->line, img->col,
+					 "images entry '%s' carries an anchor "
+					 "or tag; kpin does not edit shared "
+					 "nodes", c->image);
+	if (c->new_name) {
+		error = plan_field(p, e, img, F_NEW_NAME, c->new_name);
+		if (error)
+			return error;
+	}
+	if (at && (c->digest || c->tag)) {
+		/* newTag: "tag@digest": update it in place, never add digest */
+		struct kpin_buf v = KPIN_BUF_INIT;
+
+		if (img->digest.style != KPIN_STYLE_NONE) {
+			return kpin_error_set_at(KPIN_EINVALID,
+				img->new_tag.line, img->new_tag.col,
+				"image '%s' has newTag '%s' holding a digest "
+				"and a digest key too; fix the entry by hand",
+				c->image, nt);
+		}
+		if (at == nt)
+			return kpin_error_set_at(KPIN_EINVALID,
+				img->new_tag.line, img->new_tag.col,
+				"newTag of image '%s' is '%s', a digest without "
+				"a tag; pass --tag to replace it", c->image, nt);
+		if (c->tag)
+			kpin_buf_adds(&v, c->tag);
+		else
+			kpin_buf_add(&v, nt, (size_t)(at - nt));
+		kpin_buf_addch(&v, '@');
+		kpin_buf_adds(&v, c->digest ? c->digest : at + 1);
+		error = plan_field(p, e, img, F_NEW_TAG, v.ptr);
+		kpin_buf_release(&v);
+		return error;
+	}
+	if (c->tag) {
+		error = plan_field(p, e, img, F_NEW_TAG, c->tag);
+		if (error)
+			return error;
+	} else if (c->digest && nt &&
+		   kpin_grammar_match(KPIN_GRAMMAR_DIGEST_OCI, nt,
+				      strlen(nt)) == 1 && strchr(nt, ':')) {
+		return kpin_error_set_at(KPIN_EINVALID, img->new_tag.line,
+					 img->new_tag.col, "newTag of image "
+					 "'%s' holds a digest ('%s'); pass --tag "
+					 "to replace it", c->image, nt);
+	}
+	if (c->digest)
+		return plan_field(p, e, img, F_DIGEST, c->digest);
+	return 0;
+}
+
+/* The fields of a new entry, as "key", "value" pairs in kustomize order. */
+static size_t entry_fields(const struct newentry *ne, const char **kv)
+{
+	size_t n = 0;
+	int f;
+
+	for (f = 0; f < F__COUNT; f++) {
+		if (!ne->v[f])
+			continue;
+		kv[2 * n] = field_keys[f];
+		kv[2 * n + 1] = ne->v[f];
+		n++;
+	}
+	return n;
+}
+
+/* A flow entry "{name: x, ...}"; @json double-quotes keys and values. */
+static void add_flow_entry(struct kpin_buf *b, const struct newentry *ne,
+			   bool json)
+{
+	const char *kv[2 * F__COUNT];
+	size_t n = entry_fields(ne, kv), i;
+
+	kpin_buf_addch(b, '{');
+	for (i = 0; i < n; i++) {
+		if (i)
+			kpin_buf_adds(b, ", ");
+		add_scalar_text(b, kv[2 * i], json);
+		kpin_buf_adds(b, ": ");
+		add_scalar_text(b, kv[2 * i + 1], json ||
+				needs_quotes(kv[2 * i + 1], true));
+	}
+	kpin_buf_addch(b, '}');
+}
+
+/* Is the mapping that holds key @key written JSON-style ("key": ...)? */
+static bool json_style(const struct kpin_kust *k, uint32_t key)
+{
+	return key != NONE && N(k, key)->style == FYNS_DOUBLE_QUOTED;
+}
+
+/* Append each new entry as block lines at a dash prefix and key indent. */
+static void add_block_entries(struct kpin_buf *b, const struct plan *p,
+			      const char *dash, const char *indent,
+			      const char *eol, bool line_start)
+{
+	const char *kv[2 * F__COUNT];
+	size_t i, n;
+
+	for (i = 0; i < p->nne; i++) {
+		n = entry_fields(&p->ne[i], kv);
+		add_block_lines(b, dash, indent, eol, kv, n, line_start);
+	}
+}
+
+/* Append the new entries as flow mappings separated by ", ". */
+static void add_flow_entries(struct kpin_buf *b, const struct plan *p,
+			     bool lead, bool json)
+{
+	size_t i;
+
+	for (i = 0; i < p->nne; i++) {
+		if (i || lead)
+			kpin_buf_adds(b, ", ");
+		add_flow_entry(b, &p->ne[i], json);
+	}
+}
+
+/*
+ * The dash prefix and key indentation of a new item of block sequence
+ * @seq, copied from its first item ("- name" or "-   name", at any
+ * column).
+ */
+static void block_item_layout(const struct kpin_kust *k,
+			      const struct knode *seq, struct kpin_buf *dash,
+			      struct kpin_buf *indent)
+{
+	const struct knode *item = N(k, seq->first);
+	const struct knode *key = item->type == KN_MAP &&
+				  item->first != NONE ? N(k, item->first) :
+				  NULL;
+
+	indent_of(k, seq->start, dash);
+	kpin_buf_addch(dash, '-');
+	if (key && key->line == seq->line && key->start > seq->start)
+		indent_of(k, outer_start(key), indent);
+	else {
+		indent_of(k, seq->start, indent);
+		kpin_buf_adds(indent, "  ");
+	}
+	while (dash->len < indent->len)
+		kpin_buf_addch(dash, ' ');
+}
+
+/*
+ * Append the new entries: in the images sequence's own style and
+ * indentation, or as a new images key at the end of the root mapping.
+ */
+static int plan_new_entries(struct plan *p)
+{
+	const struct kpin_kust *k = p->k;
+	struct kpin_buf b = KPIN_BUF_INIT, ind = KPIN_BUF_INIT;
+	struct kpin_buf dash = KPIN_BUF_INIT;
+	const struct knode *seq = k->images != NONE ? N(k, k->images) : NULL;
+	const struct knode *root = N(k, k->root);
+	const char *eol;
+	bool ls;
+	size_t pos;
+
+	if (!p->nne)
+		return 0;
+	if (seq && seq->type == KN_SEQ && !(seq->flags & KNF_FLOW) &&
+	    check_appendable(k, k->images))
+		return KPIN_EINVALID;
+	if (!seq && !(root->flags & KNF_FLOW) && check_appendable(k, k->root))
+		return KPIN_EINVALID;
+	if (seq && seq->type == KN_SEQ && (seq->flags & KNF_FLOW)) {
+		add_flow_entries(&b, p, seq->count > 0,
+				 json_style(k, k->images_key));
+		add_splice(p, seq->count ? N(k, seq->last)->oend :
+			   seq->start + 1, 0, &b, SP_LINE);
+	} else if (seq && seq->type == KN_SEQ &&
+		   (N(k, seq->first)->flags & KNF_FLOW)) {
+		/* block sequence of flow mappings: "- {name: x, ...}" lines */
+		size_t i;
+
+		indent_of(k, seq->start, &dash);
+		pos = line_after(k, seq->oend, &eol, &ls);
+		for (i = 0; i < p->nne; i++) {
+			if (!ls)
+				kpin_buf_adds(&b, eol);
+			kpin_buf_add(&b, kpin_buf_cstr(&dash), dash.len);
+			kpin_buf_adds(&b, "- ");
+			add_flow_entry(&b, &p->ne[i], false);
+			if (ls)
+				kpin_buf_adds(&b, eol);
+		}
+		add_splice(p, pos, 0, &b, SP_LINE);
+	} else if (seq && seq->type == KN_SEQ) {
+		block_item_layout(k, seq, &dash, &ind);
+		pos = line_after(k, seq->oend, &eol, &ls);
+		add_block_entries(&b, p, kpin_buf_cstr(&dash),
+				  kpin_buf_cstr(&ind), eol, ls);
+		add_splice(p, pos, 0, &b, SP_LINE);
+	} else if (seq && (seq->flags & KNF_COLON)) {
+		/* "images:" with nothing after it */
+		pos = line_after(k, seq->start, &eol, &ls);
+		indent_of(k, outer_start(N(k, k->images_key)), &dash);
+		kpin_buf_adds(&dash, "- ");
+		indent_of(k, outer_start(N(k, k->images_key)), &ind);
+		kpin_buf_adds(&ind, "  ");
+		add_block_entries(&b, p, kpin_buf_cstr(&dash),
+				  kpin_buf_cstr(&ind), eol, ls);
+		add_splice(p, pos, 0, &b, SP_LINE);
+	} else if (seq) {
+		/* "images: ~" or "images: null" */
+		kpin_buf_addch(&b, '[');
+		add_flow_entries(&b, p, false, json_style(k, k->images_key));
+		kpin_buf_addch(&b, ']');
+		add_splice(p, seq->start, seq->end - seq->start, &b, SP_VALUE);
+	} else if (root->flags & KNF_FLOW) {
+		bool json = root->count && json_style(k, root->first);
+
+		if (root->count)
+			kpin_buf_adds(&b, ", ");
+		kpin_buf_adds(&b, json ? "\"images\": [" : "images: [");
+		add_flow_entries(&b, p, false, json);
+		kpin_buf_addch(&b, ']');
+		add_splice(p, root->count ? N(k, root->last)->oend :
+			   root->start + 1, 0, &b, SP_LINE);
+	} else {
+		/* no images key: add one at the end of the root mapping */
+		pos = line_after(k, root->oend, &eol, &ls);
+		indent_of(k, outer_start(N(k, root->first)), &ind);
+		if (!ls)
+			kpin_buf_adds(&b, eol);
+		kpin_buf_add(&b, ind.ptr ? ind.ptr : "", ind.len);
+		kpin_buf_adds(&b, "images:");
+		if (ls)
+			kpin_buf_adds(&b, eol);
+		kpin_buf_add(&dash, ind.ptr ? ind.ptr : "", ind.len);
+		kpin_buf_adds(&dash, "- ");
+		kpin_buf_adds(&ind, "  ");
+		add_block_entries(&b, p, kpin_buf_cstr(&dash),
+				  kpin_buf_cstr(&ind), eol, ls);
+		add_splice(p, pos, 0, &b, SP_LINE);
+	}
+	kpin_buf_release(&ind);
+	kpin_buf_release(&dash);
+	return 0;
+}
+
+/* ---- verification ---------------------------------------------------- */
+
+struct verify {
+	const struct kpin_kust *a;	/* original */
+	const struct kpin_kust *b;	/* edited */
+	const struct plan *p;
+};
+
+static bool same_meta(const struct verify *v, uint32_t ia, uint32_t ib)
+{
+	const struct knode *a = N(v->a, ia), *b = N(v->b, ib);
+	unsigned mask = KNF_ANCHOR | KNF_TAG | KNF_NULL | KNF_FLOW;
+
+	if (a->type != b->type || a->style != b->style ||
+	    (a->flags & mask) != (b->flags & mask) || a->metalen != b->metalen)
+		return false;
+	return !a->metalen || !memcmp(v->a->text.ptr + a->meta,
+				      v->b->text.ptr + b->meta, a->metalen);
+}
+
+/* Equal subtrees: same shape, styles, anchors, tags and scalar bytes. */
+static bool same_tree(const struct verify *v, uint32_t ia, uint32_t ib)
+{
+	const struct knode *a = N(v->a, ia), *b = N(v->b, ib);
+	uint32_t ca, cb;
+
+	if (!same_meta(v, ia, ib))
+		return false;
+	if (a->type == KN_SCALAR || a->type == KN_ALIAS) {
+		if (a->flags & KNF_NULL)
+			return true;
+		if (a->type == KN_ALIAS)
+			return a->tlen == b->tlen &&
+			       !memcmp(v->a->text.ptr + a->text,
+				       v->b->text.ptr + b->text, a->tlen);
+		return a->end - a->start == b->end - b->start &&
+		       !memcmp(v->a->buf + a->start, v->b->buf + b->start,
+			       a->end - a->start);
+	}
+	if (a->count != b->count)
+		return false;
+	for (ca = a->first, cb = b->first; ca != NONE;
+	     ca = N(v->a, ca)->next, cb = N(v->b, cb)->next)
+		if (!same_tree(v, ca, cb))
+			return false;
+	return true;
+}
+
+/* Is node @ib of the edited file a plain string scalar equal to @want? */
+static bool is_value(const struct verify *v, uint32_t ib, const char *want)
+{
+	const struct knode *b = N(v->b, ib);
+	size_t len;
+	const char *t;
+
+	if (b->type != KN_SCALAR || (b->flags & (KNF_NULL | KNF_ANCHOR |
+						 KNF_TAG)))
+		return false;
+	if (b->style != FYNS_PLAIN && b->style != FYNS_SINGLE_QUOTED &&
+	    b->style != FYNS_DOUBLE_QUOTED)
+		return false;
+	t = node_text(v->b, ib, &len);
+	if (!t || len != strlen(want) || memcmp(t, want, len))
+		return false;
+	return b->style != FYNS_PLAIN || kpin_grammar_plain_is_string(t, len);
+}
+
+static const struct expect *find_expect(const struct plan *p, uint32_t map,
+					int field, bool inserted, size_t nth)
+{
+	size_t i;
+
+	for (i = 0; i < p->nex; i++) {
+		const struct expect *e = &p->ex[i];
+
+		if (e->map != map || e->inserted != inserted)
+			continue;
+		if (!inserted && e->field == field)
+			return e;
+		if (inserted && nth-- == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static int field_of(const struct verify *v, uint32_t key)
+{
+	int f;
+
+	for (f = 0; f < F__COUNT; f++)
+		if (text_is(v->a, key, field_keys[f]))
+			return f;
+	return -1;
+}
+
+static bool check_entry(const struct verify *v, uint32_t ia, uint32_t ib)
+{
+	const struct knode *a = N(v->a, ia), *b = N(v->b, ib);
+	uint32_t ka, kb;
+	size_t extra = 0, i;
+	const struct expect *e;
+
+	for (i = 0; find_expect(v->p, ia, 0, true, i); i++)
+		extra++;
+	if (!same_meta(v, ia, ib) || b->count != a->count + 2 * extra)
+		return false;
+	for (ka = a->first, kb = b->first; ka != NONE;
+	     ka = N(v->a, N(v->a, ka)->next)->next,
+	     kb = N(v->b, N(v->b, kb)->next)->next) {
+		int f = field_of(v, ka);
+
+		if (!same_tree(v, ka, kb))
+			return false;
+		e = f >= 0 ? find_expect(v->p, ia, f, false, 0) : NULL;
+		if (e ? !is_value(v, N(v->b, kb)->next, e->value) :
+		    !same_tree(v, N(v->a, ka)->next, N(v->b, kb)->next))
+			return false;
+	}
+	for (i = 0; i < extra; i++, kb = N(v->b, N(v->b, kb)->next)->next) {
+		e = find_expect(v->p, ia, 0, true, i);
+		if (!text_is(v->b, kb, field_keys[e->field]) ||
+		    !is_value(v, N(v->b, kb)->next, e->value))
+			return false;
+	}
+	return true;
+}
+
+static bool check_new_entry(const struct verify *v, uint32_t ib,
+			    const struct newentry *ne)
+{
+	const char *kv[2 * F__COUNT];
+	size_t n = entry_fields(ne, kv), i;
+	uint32_t kb;
+
+	if (N(v->b, ib)->type != KN_MAP || N(v->b, ib)->count != 2 * n)
+		return false;
+	for (i = 0, kb = N(v->b, ib)->first; i < n;
+	     i++, kb = N(v->b, N(v->b, kb)->next)->next)
+		if (!text_is(v->b, kb, kv[2 * i]) ||
+		    !is_value(v, N(v->b, kb)->next, kv[2 * i + 1]))
+			return false;
+	return true;
+}
+
+static bool check_images(const struct verify *v, uint32_t ia, uint32_t ib)
+{
+	const struct knode *a = ia != NONE ? N(v->a, ia) : NULL;
+	const struct knode *b = N(v->b, ib);
+	uint32_t ca = NONE, cb;
+	size_t i, old = 0;
+
+	if (a && a->type == KN_SEQ) {
+		if (!same_meta(v, ia, ib))
+			return false;
+		old = a->count;
+		ca = a->first;
+	} else if (b->type != KN_SEQ) {
+		return false;
+	}
+	if (b->count != old + v->p->nne)
+		return false;
+	for (cb = b->first, i = 0; i < old;
+	     i++, ca = N(v->a, ca)->next, cb = N(v->b, cb)->next) {
+		bool touched = find_expect(v->p, ca, 0, false, 0) ||
+			       find_expect(v->p, ca, 0, true, 0);
+		size_t f;
+
+		for (f = 0; !touched && f < F__COUNT; f++)
+			touched = find_expect(v->p, ca, (int)f, false, 0);
+		if (touched ? !check_entry(v, ca, cb) : !same_tree(v, ca, cb))
+			return false;
+	}
+	for (i = 0; i < v->p->nne; i++, cb = N(v->b, cb)->next)
+		if (!check_new_entry(v, cb, &v->p->ne[i]))
+			return false;
+	return true;
+}
+
+/* The edited file must be the original plus exactly the planned values. */
+static bool verify_tree(const struct verify *v)
+{
+	const struct knode *a = N(v->a, v->a->root), *b = N(v->b, v->b->root);
+	bool add_key = v->a->images_key == NONE && v->p->nne;
+	uint32_t ka, kb;
+
+	if (!same_meta(v, v->a->root, v->b->root) ||
+	    b->count != a->count + (add_key ? 2 : 0))
+		return false;
+	for (ka = a->first, kb = b->first; ka != NONE;
+	     ka = N(v->a, N(v->a, ka)->next)->next,
+	     kb = N(v->b, N(v->b, kb)->next)->next) {
+		uint32_t va = N(v->a, ka)->next, vb = N(v->b, kb)->next;
+		bool images = ka == v->a->images_key;
+
+		if (!same_tree(v, ka, kb))
+			return false;
+		if (images && !check_images(v, va, vb))
+			return false;
+		if (!images && !same_tree(v, va, vb))
+			return false;
+	}
+	if (add_key)
+		return text_is(v->b, kb, "images") &&
+		       check_images(v, NONE, N(v->b, kb)->next);
+	return true;
+}
+
+static int cmp_splice(const void *x, const void *y)
+{
+	const struct splice *a = x, *b = y;
+
+	if (a->pos != b->pos)
+		return a->pos < b->pos ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int apply_and_verify(struct kpin_buf *out, struct plan *p)
+{
+	const struct kpin_kust *k = p->k;
+	struct kpin_kust *nk = NULL;
+	struct verify v;
+	size_t i, at = 0;
+	int error;
+
+	qsort(p->sp, p->nsp, sizeof(*p->sp), cmp_splice);
+	kpin_buf_reset(out);
+	kpin_buf_grow(out, k->len + 256);
+	for (i = 0; i < p->nsp; i++) {
+		const struct splice *s = &p->sp[i];
+
+		if (s->pos < at || s->pos + s->del > k->len)
+			return kpin_error_set(KPIN_EVERIFY, "internal error: "
+					      "overlapping edits planned");
+		kpin_buf_add(out, k->buf + at, s->pos - at);
+		kpin_buf_add(out, s->ins, s->inslen);
+		at = s->pos + s->del;
+	}
+	kpin_buf_add(out, k->buf + at, k->len - at);
+
+	error = kpin_kust_open(&nk, out->ptr, out->len, 0);
+	if (error) {
+		const struct kpin_error *err = kpin_error_last();
+
+		return kpin_error_set(KPIN_EVERIFY, "internal error: the edited "
+				      "file does not parse (%d:%d: %s); nothing "
+				      "written", err->line, err->col,
+				      err->message);
+	}
+	v.a = k;
+	v.b = nk;
+	v.p = p;
+	error = verify_tree(&v) ? 0 :
+		kpin_error_set(KPIN_EVERIFY, "internal error: the edited file "
+			       "differs from the original in more than the "
+			       "intended values; nothing written");
+	kpin_kust_free(nk);
+	return error;
+}
+
+int kpin_kust_check_change(const struct kpin_change *c)
+{
+	int error;
+
+	if (!c->image || !*c->image)
+		return kpin_error_set(KPIN_EINVALID, "no image name given");
+	error = kpin_grammar_check(KPIN_GRAMMAR_NAME, "image name", c->image);
+	if (!error && c->digest)
+		error = kpin_grammar_check(KPIN_GRAMMAR_DIGEST, "digest",
+					   c->digest);
+	if (!error && c->tag)
+		error = kpin_grammar_check(KPIN_GRAMMAR_TAG, "tag", c->tag);
+	if (!error && c->new_name)
+		error = kpin_grammar_check(KPIN_GRAMMAR_NAME, "new name",
+					   c->new_name);
+	if (!error && !c->digest && !c->tag && !c->new_name)
+		error = kpin_error_set(KPIN_EINVALID, "nothing to set for image "
+				       "'%s'", c->image);
+	return error;
+}
+
+/* Merge @c into @into (same image): fields must not disagree. */
+static int merge_change(struct kpin_change *into, const struct kpin_change *c)
+{
+	const char **dst[] = { &into->digest, &into->tag, &into->new_name };
+	const char *src[] = { c->digest, c->tag, c->new_name };
+	static const char *const what[] = { "digests", "tags", "new names" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (!src[i])
+			continue;
+		if (*dst[i] && strcmp(*dst[i], src[i]))
+			return kpin_error_set(KPIN_EINVALID, "conflicting %s for "
+					      "image '%s': '%s' and '%s'",
+					      what[i], c->image, *dst[i], src[i]);
+		*dst[i] = src[i];
+	}
+	return 0;
+}
+
+int kpin_kust_edit(struct kpin_buf *out, const struct kpin_kust *k,
+		   const struct kpin_change *changes, size_t n, unsigned flags)
+{
+	struct plan p;
+	struct kpin_change *merged;
+	size_t nm = 0, i, j;
+	int error = KPIN_ERROR;
+
+	memset(&p, 0, sizeof(p));
+	p.k = k;
+	kpin_buf_reset(out);
+	if (k->ndiags) {
+		const struct kpin_diag *d = &k->diags[0];
+
+		return kpin_error_set_at(KPIN_EINVALID, d->line, d->col, "%s",
+					 d->message);
+	}
+	merged = xcalloc(n ? n : 1, sizeof(*merged));
+	for (i = 0; i < n; i++) {
+		error = kpin_kust_check_change(&changes[i]);
+		if (error)
+			goto out;
+		for (j = 0; j < nm; j++)
+			if (!strcmp(merged[j].image, changes[i].image))
+				break;
+		if (j == nm)
+			merged[nm++].image = changes[i].image;
+		error = merge_change(&merged[j], &changes[i]);
+		if (error)
+			goto out;
+	}
+	for (i = 0; i < nm; i++) {
+		long idx;
+
+		error = check_image_tags(k, merged[i].image);
+		if (error)
+			goto out;
+		idx = find_index(k, merged[i].image);
+		if (idx == -2) {
+			error = KPIN_EAMBIGUOUS;
+			goto out;
+		}
+		if (idx >= 0) {
+			error = plan_existing(&p, idx, &merged[i]);
+			if (error)
+				goto out;
+			continue;
+		}
+		if (!(flags & KPIN_KUST_CREATE)) {
+			error = kpin_error_set(KPIN_ENOTFOUND, "no images entry "
+					       "named '%s' (--create adds one)",
+					       merged[i].image);
+			goto out;
+		}
+		p.ne = xreallocarray(p.ne, p.nne + 1, sizeof(*p.ne));
+		p.ne[p.nne].v[F_NAME] = merged[i].image;
+		p.ne[p.nne].v[F_NEW_NAME] = merged[i].new_name;
+		p.ne[p.nne].v[F_NEW_TAG] = merged[i].tag;
+		p.ne[p.nne].v[F_DIGEST] = merged[i].digest;
+		p.nne++;
+	}
+	error = plan_new_entries(&p);
+	if (error)
+		goto out;
+	if (!p.nsp) {
+		error = KPIN_EUNCHANGED;
+		goto out;
+	}
+	error = apply_and_verify(out, &p);
+out:
+	if (error)
+		kpin_buf_release(out);
+	plan_release(&p);
+	free(merged);
+	return error;
+}
+
+int kpin_kust_set(struct kpin_buf *out, const char *buf, size_t len,
+		  const struct kpin_change *changes, size_t n, unsigned flags)
+{
+	struct kpin_kust *k = NULL;
+	int error;
+
+	error = kpin_kust_open(&k, buf, len, 0);
+	if (error)
+		return error;
+	error = kpin_kust_edit(out, k, changes, n, flags);
+	kpin_kust_free(k);
+	return error;
+}

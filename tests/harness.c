@@ -1,0 +1,271 @@
+/*
+ * Implementation of the test helpers: processes are run with fork and
+ * execvp, their output collected through temporary files, so that tests
+ * observe the real binary as a user would.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+void h_result_release(struct h_result *r)
+{
+	kpin_buf_release(&r->out);
+	kpin_buf_release(&r->err);
+}
+
+const char *h_kpin(void)
+{
+	const char *k = getenv("KPIN");
+
+	return k && *k ? k : "./kpin";
+}
+
+const char *h_testdata(void)
+{
+	const char *t = getenv("TESTDATA");
+
+	return t && *t ? t : "testdata";
+}
+
+const char *h_shared(void)
+{
+	const char *s = getenv("KPIN_SHARED");
+
+	return s && *s ? s : "../shared";
+}
+
+static void slurp_fd(struct kpin_buf *out, int fd)
+{
+	char buf[65536];
+	ssize_t n;
+
+	kpin_buf_reset(out);
+	kpin_buf_grow(out, 0);
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		kpin_buf_add(out, buf, (size_t)n);
+}
+
+int h_run(struct h_result *r, const char *cwd, const char *const *env,
+	  const char *const *argv, const char *stdin_data)
+{
+	char outp[] = "/tmp/kpin-test-out-XXXXXX";
+	char errp[] = "/tmp/kpin-test-err-XXXXXX";
+	char inp[] = "/tmp/kpin-test-in-XXXXXX";
+	int ofd = mkstemp(outp), efd = mkstemp(errp), ifd = -1, st;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	assert_true(ofd >= 0 && efd >= 0);
+	unlink(outp);
+	unlink(errp);
+	if (stdin_data) {
+		ifd = mkstemp(inp);
+		assert_true(ifd >= 0);
+		unlink(inp);
+		assert_int_equal(write(ifd, stdin_data, strlen(stdin_data)),
+				 (ssize_t)strlen(stdin_data));
+		lseek(ifd, 0, SEEK_SET);
+	}
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const char *prog = strcmp(argv[0], "kpin") ? argv[0] :
+				   h_kpin();
+
+		if (ifd < 0)
+			ifd = open("/dev/null", O_RDONLY);
+		dup2(ifd, 0);
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		if (cwd && chdir(cwd) < 0)
+			_exit(126);
+		for (; env && *env; env++) {
+			const char *eq = strchr(*env, '=');
+
+			if (eq && !eq[1]) {
+				char name[256];
+
+				snprintf(name, sizeof(name), "%.*s",
+					 (int)(eq - *env), *env);
+				unsetenv(name);
+			} else {
+				putenv((char *)*env);
+			}
+		}
+		execvp(prog, (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	slurp_fd(&r->out, ofd);
+	slurp_fd(&r->err, efd);
+	close(ofd);
+	close(efd);
+	if (ifd >= 0)
+		close(ifd);
+	return r->status;
+}
+
+int h_kpin_run(struct h_result *r, const char *cwd, ...)
+{
+	const char *argv[64];
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = "kpin";
+	va_start(ap, cwd);
+	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	return h_run(r, cwd, NULL, argv, NULL);
+}
+
+int h_sh(struct h_result *r, const char *cwd, const char *fmt, ...)
+{
+	struct kpin_buf cmd = KPIN_BUF_INIT;
+	const char *argv[4];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	kpin_buf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = cmd.ptr;
+	argv[3] = NULL;
+	status = h_run(r, cwd, NULL, argv, NULL);
+	kpin_buf_release(&cmd);
+	return status;
+}
+
+char *h_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *p;
+
+	if (!base || !*base)
+		base = "/tmp";
+	p = malloc(strlen(base) + 32);
+	assert_non_null(p);
+	sprintf(p, "%s/kpin-test-XXXXXX", base);
+	assert_non_null(mkdtemp(p));
+	return p;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void h_rmrf(const char *path)
+{
+	if (path && strstr(path, "kpin-test-"))
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int h_read(struct kpin_buf *out, const char *path)
+{
+	return kpin_file_read(out, path, (size_t)1 << 30, NULL) ? -1 : 0;
+}
+
+void h_write(const char *path, const void *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+void h_writes(const char *path, const char *s)
+{
+	h_write(path, s, strlen(s));
+}
+
+const char *h_path(const char *dir, const char *name)
+{
+	static char bufs[8][4096];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
+	return b;
+}
+
+void h_copy(const char *from, const char *to)
+{
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	assert_int_equal(h_read(&b, from), 0);
+	h_write(to, b.ptr, b.len);
+	kpin_buf_release(&b);
+}
+
+void h_assert_same_(const char *a, size_t alen, const char *b, size_t blen,
+		    const char *file, int line)
+{
+	size_t i, n = alen < blen ? alen : blen;
+
+	for (i = 0; i < n && a[i] == b[i]; i++)
+		;
+	if (i == n && alen == blen)
+		return;
+	print_error("%s:%d: bytes differ at offset %zu (lengths %zu and "
+		       "%zu)\n--- expected near there:\n%.*s\n--- got:\n%.*s\n",
+		       file, line, i, alen, blen,
+		       (int)(alen - i < 80 ? alen - i : 80), a + i,
+		       (int)(blen - i < 80 ? blen - i : 80), b + i);
+	_fail(file, line);
+}
+
+void h_assert_contains_(const char *hay, const char *needle,
+			const char *file, int line)
+{
+	if (hay && strstr(hay, needle))
+		return;
+	print_error("%s:%d: expected to find \"%s\" in:\n%s\n", file, line,
+		       needle, hay ? hay : "(null)");
+	_fail(file, line);
+}
+
+const char *h_digest(unsigned seed)
+{
+	static char bufs[4][80];
+	static int next;
+	char *b = bufs[next++ % 4];
+	unsigned x = seed * 2654435761u + 12345u;
+	int i;
+
+	strcpy(b, "sha256:");
+	for (i = 0; i < 64; i++) {
+		x = x * 1103515245u + 12345u;
+		b[7 + i] = "0123456789abcdef"[(x >> 16) & 15];
+	}
+	b[71] = '\0';
+	return b;
+}
+
+int h_stat_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}

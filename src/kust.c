@@ -22,6 +22,7 @@
 
 #define NONE UINT32_MAX
 #define TEXT_MAX 4096	/* values longer than this keep no processed text */
+#define KPIN_KUST_MAX_LEN (1u << 30)	/* inputs past 1 GiB are refused */
 
 enum knode_type { KN_SCALAR, KN_SEQ, KN_MAP, KN_ALIAS };
 
@@ -35,19 +36,24 @@ enum knode_flags {
 	KNF_COLON = 1 << 6	/* empty value: start is just after its ':' */
 };
 
+/*
+ * One node, 60 bytes: offsets are 32-bit because inputs are capped far
+ * below 4 GiB (KPIN_KUST_MAX_LEN), and a 4 MiB file can hold 200,000
+ * nodes.
+ */
 struct knode {
 	unsigned char type;	/* enum knode_type */
 	unsigned char flags;	/* enum knode_flags */
 	signed char style;	/* enum fy_node_style */
 	int line;		/* 0-based line of the first token */
 	int col;		/* 0-based column (characters) */
-	size_t start;		/* scalar: first byte of the text, quotes excluded */
-	size_t end;		/* scalar: byte after the text */
-	size_t oend;		/* byte after the node, closing quote/bracket included */
-	size_t text;		/* processed text: offset in buf (RAW) or in kust->text */
-	size_t tlen;		/* its length */
-	size_t meta;		/* "anchor\0tag" texts, offset in kust->text */
-	size_t metalen;
+	uint32_t start;		/* scalar: first byte of the text, quotes excluded */
+	uint32_t end;		/* scalar: byte after the text */
+	uint32_t oend;		/* byte after the node, closing quote/bracket included */
+	uint32_t text;		/* processed text: offset in buf (RAW) or in kust->text */
+	uint32_t tlen;		/* its length */
+	uint32_t meta;		/* "anchor\0tag" texts, offset in kust->text */
+	uint32_t metalen;
 	uint32_t parent;	/* enclosing collection, NONE for the root */
 	uint32_t next;		/* next sibling */
 	uint32_t first;		/* first child */
@@ -65,6 +71,7 @@ struct entry_nodes {
 	uint32_t map;			/* the entry's mapping */
 	uint32_t key[F__COUNT];		/* key node per field, NONE if absent */
 	uint32_t val[F__COUNT];		/* value node per field */
+	uint32_t voff[F__COUNT];	/* value text in kust->vals, NONE if none */
 };
 
 struct kpin_kust {
@@ -74,6 +81,7 @@ struct kpin_kust {
 	uint32_t nnodes;
 	uint32_t cap;
 	struct kpin_buf text;		/* processed texts that are not raw */
+	struct kpin_buf vals;		/* NUL-terminated texts of entry fields */
 	uint32_t root;
 	uint32_t images_key;		/* key node "images", NONE if absent */
 	uint32_t images;		/* its value */
@@ -83,8 +91,10 @@ struct kpin_kust {
 	size_t nimgs;
 	struct kpin_key *keys;
 	size_t nkeys;
+	size_t keys_alloc;
 	struct kpin_diag *diags;
 	size_t ndiags;
+	size_t diags_alloc;
 	unsigned flags;
 	char eol[3];			/* the file's first line ending */
 };
@@ -174,7 +184,7 @@ static int problem(struct kpin_kust *k, uint32_t at, const char *rule,
 		kpin_buf_release(&msg);
 		return KPIN_EINVALID;
 	}
-	k->diags = xreallocarray(k->diags, k->ndiags + 1, sizeof(*k->diags));
+	ALLOC_GROW(k->diags, k->ndiags + 1, k->diags_alloc);
 	d = &k->diags[k->ndiags++];
 	d->line = line;
 	d->col = col;
@@ -200,6 +210,20 @@ static int check_encoding(const char *buf, size_t len)
 		size_t n, j;
 		uint32_t cp;
 
+		/* fast path: eight ASCII bytes without NUL at a time */
+		while (i + 8 <= len) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080ull) ||
+			    ((w - 0x0101010101010101ull) & ~w &
+			     0x8080808080808080ull))
+				break;
+			i += 8;
+		}
+		if (i == len)
+			break;
+		c = s[i];
 		if (c == 0) {
 			pos_of(buf, i, &line, &col);
 			return kpin_error_set_at(KPIN_EINVALID, line, col,
@@ -257,7 +281,8 @@ static uint32_t new_node(struct builder *b, unsigned type)
 	uint32_t i, parent = b->depth ? b->stack[b->depth - 1] : NONE;
 
 	if (k->nnodes == k->cap) {
-		k->cap = k->cap ? k->cap * 2 : 64;
+		/* about one node per 20 bytes of YAML, then doubling */
+		k->cap = k->cap ? k->cap * 2 : (uint32_t)(k->len / 16 + 64);
 		k->nodes = xreallocarray(k->nodes, k->cap, sizeof(*k->nodes));
 	}
 	i = k->nnodes++;
@@ -693,8 +718,27 @@ out:
 
 /* ---- the kustomization's structure ----------------------------------- */
 
+static struct kpin_field *field_slot(struct kpin_image *img, int f)
+{
+	switch (f) {
+	case F_NAME:
+		return &img->name;
+	case F_NEW_NAME:
+		return &img->new_name;
+	case F_NEW_TAG:
+		return &img->new_tag;
+	default:
+		return &img->digest;
+	}
+}
+
+/*
+ * Describe field @f from its key and value nodes. The value's text goes
+ * into kust->vals; *@voff receives its offset (pointers are set once the
+ * arena stops growing, in link_values()).
+ */
 static void fill_field(struct kpin_kust *k, struct kpin_field *f, uint32_t key,
-		       uint32_t val)
+		       uint32_t val, uint32_t *voff)
 {
 	const struct knode *n = N(k, val);
 	size_t len = 0;
@@ -726,22 +770,23 @@ static void fill_field(struct kpin_kust *k, struct kpin_field *f, uint32_t key,
 		f->style = KPIN_STYLE_PLAIN;
 	}
 	t = node_text(k, val, &len);
-	f->value = xstrndup(t ? t : "", t ? len : 0);
+	*voff = (uint32_t)k->vals.len;
+	kpin_buf_add(&k->vals, t ? t : "", t ? len : 0);
+	kpin_buf_addch(&k->vals, '\0');
 	f->len = t ? len : 0;
 }
 
-static struct kpin_field *field_slot(struct kpin_image *img, int f)
+/* Point every field's value into kust->vals, now that it has its size. */
+static void link_values(struct kpin_kust *k)
 {
-	switch (f) {
-	case F_NAME:
-		return &img->name;
-	case F_NEW_NAME:
-		return &img->new_name;
-	case F_NEW_TAG:
-		return &img->new_tag;
-	default:
-		return &img->digest;
-	}
+	size_t i;
+	int f;
+
+	for (i = 0; i < k->nimgs; i++)
+		for (f = 0; f < F__COUNT; f++)
+			if (k->ents[i].voff[f] != NONE)
+				field_slot(&k->imgs[i], f)->value =
+					k->vals.ptr + k->ents[i].voff[f];
 }
 
 static int add_entry(struct kpin_kust *k, uint32_t item, size_t index)
@@ -758,8 +803,6 @@ static int add_entry(struct kpin_kust *k, uint32_t item, size_t index)
 	if (N(k, item)->type != KN_MAP)
 		return problem(k, item, "images-not-sequence", "images entry "
 			       "%zu is not a mapping", index + 1);
-	k->imgs = xreallocarray(k->imgs, k->nimgs + 1, sizeof(*k->imgs));
-	k->ents = xreallocarray(k->ents, k->nimgs + 1, sizeof(*k->ents));
 	img = &k->imgs[k->nimgs];
 	en = &k->ents[k->nimgs];
 	memset(img, 0, sizeof(*img));
@@ -768,7 +811,7 @@ static int add_entry(struct kpin_kust *k, uint32_t item, size_t index)
 	img->col = N(k, item)->col + 1;
 	en->map = item;
 	for (f = 0; f < F__COUNT; f++)
-		en->key[f] = en->val[f] = NONE;
+		en->key[f] = en->val[f] = en->voff[f] = NONE;
 	k->nimgs++;
 	for (key = N(k, item)->first; key != NONE; key = N(k, c)->next) {
 		c = N(k, key)->next;
@@ -784,13 +827,14 @@ static int add_entry(struct kpin_kust *k, uint32_t item, size_t index)
 				continue;
 			en->key[f] = key;
 			en->val[f] = c;
-			fill_field(k, field_slot(img, f), key, c);
+			fill_field(k, field_slot(img, f), key, c,
+				   &en->voff[f]);
 		}
 	}
 	if (en->key[F_NAME] == NONE)
 		return problem(k, item, "entry-without-name", "images entry %zu "
 			       "has no 'name'", index + 1);
-	if (!img->name.value || img->name.style == KPIN_STYLE_NULL ||
+	if (en->voff[F_NAME] == NONE || img->name.style == KPIN_STYLE_NULL ||
 	    img->name.style == KPIN_STYLE_BLOCK)
 		return problem(k, en->val[F_NAME], "name-not-string",
 			       "images entry %zu: 'name' must be a non-empty "
@@ -802,11 +846,8 @@ static int analyse(struct kpin_kust *k)
 {
 	uint32_t key, val, item;
 	size_t index = 0;
-	int error;
+	int error = 0;
 
-	if (k->root == NONE)
-		return problem(k, NONE, "no-document", "no YAML document: a "
-			       "kustomization must be a mapping");
 	if (N(k, k->root)->type != KN_MAP)
 		return problem(k, k->root, "root-not-mapping", "the root of a "
 			       "kustomization must be a mapping");
@@ -816,8 +857,7 @@ static int analyse(struct kpin_kust *k)
 		struct kpin_key *kk;
 
 		val = N(k, key)->next;
-		k->keys = xreallocarray(k->keys, k->nkeys + 1,
-					sizeof(*k->keys));
+		ALLOC_GROW(k->keys, k->nkeys + 1, k->keys_alloc);
 		kk = &k->keys[k->nkeys++];
 		kk->name = xstrndup(t ? t : "", t ? len : 0);
 		kk->line = N(k, key)->line + 1;
@@ -843,13 +883,17 @@ static int analyse(struct kpin_kust *k)
 	if (N(k, val)->type != KN_SEQ)
 		return problem(k, val, "images-not-sequence", "'images' must be "
 			       "a sequence of mappings");
+	k->imgs = xcalloc(N(k, val)->count + 1, sizeof(*k->imgs));
+	k->ents = xcalloc(N(k, val)->count + 1, sizeof(*k->ents));
+	kpin_buf_grow(&k->vals, N(k, val)->count * 32);
 	for (item = N(k, val)->first; item != NONE;
 	     item = N(k, item)->next, index++) {
 		error = add_entry(k, item, index);
 		if (error)
-			return error;
+			break;
 	}
-	return 0;
+	link_values(k);
+	return error;
 }
 
 static void detect_eol(struct kpin_kust *k)
@@ -859,6 +903,9 @@ static void detect_eol(struct kpin_kust *k)
 	strcpy(k->eol, nl && nl > k->buf && nl[-1] == '\r' ? "\r\n" : "\n");
 }
 
+/* Internal: build the tree only (the verifier needs no image analysis). */
+#define KUST_TREE_ONLY (1u << 31)
+
 int kpin_kust_open(struct kpin_kust **out, const char *buf, size_t len,
 		   unsigned flags)
 {
@@ -866,6 +913,9 @@ int kpin_kust_open(struct kpin_kust **out, const char *buf, size_t len,
 	int error;
 
 	*out = NULL;
+	if (len >= KPIN_KUST_MAX_LEN)
+		return kpin_error_set(KPIN_EINVALID, "input of %zu bytes is too "
+				      "large to edit", len);
 	error = check_encoding(buf, len);
 	if (error)
 		return error;
@@ -876,7 +926,10 @@ int kpin_kust_open(struct kpin_kust **out, const char *buf, size_t len,
 	k->root = k->images = k->images_key = k->image_tags = NONE;
 	detect_eol(k);
 	error = build(k);
-	if (!error)
+	if (!error && k->root == NONE)
+		error = problem(k, NONE, "no-document", "no YAML document: a "
+				"kustomization must be a mapping");
+	if (!error && !(flags & KUST_TREE_ONLY))
 		error = analyse(k);
 	if (error) {
 		kpin_kust_free(k);
@@ -889,13 +942,8 @@ int kpin_kust_open(struct kpin_kust **out, const char *buf, size_t len,
 void kpin_kust_free(struct kpin_kust *k)
 {
 	size_t i;
-	int f;
-
 	if (!k)
 		return;
-	for (i = 0; i < k->nimgs; i++)
-		for (f = 0; f < F__COUNT; f++)
-			free((char *)field_slot(&k->imgs[i], f)->value);
 	for (i = 0; i < k->nkeys; i++)
 		free((char *)k->keys[i].name);
 	for (i = 0; i < k->ndiags; i++)
@@ -906,6 +954,7 @@ void kpin_kust_free(struct kpin_kust *k)
 	free(k->ents);
 	free(k->nodes);
 	kpin_buf_release(&k->text);
+	kpin_buf_release(&k->vals);
 	free(k);
 }
 
@@ -1826,6 +1875,15 @@ static int cmp_splice(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+static _Thread_local kpin_kust_tamper_fn tamper;
+static _Thread_local void *tamper_arg;
+
+void kpin_kust_set_tamper(kpin_kust_tamper_fn fn, void *arg)
+{
+	tamper = fn;
+	tamper_arg = arg;
+}
+
 static int apply_and_verify(struct kpin_buf *out, struct plan *p)
 {
 	const struct kpin_kust *k = p->k;
@@ -1848,8 +1906,12 @@ static int apply_and_verify(struct kpin_buf *out, struct plan *p)
 		at = s->pos + s->del;
 	}
 	kpin_buf_add(out, k->buf + at, k->len - at);
+	if (tamper)
+		tamper(out, tamper_arg);
 
-	error = kpin_kust_open(&nk, out->ptr, out->len, 0);
+	error = kpin_kust_open(&nk, out->ptr, out->len, KUST_TREE_ONLY);
+	if (!error && N(nk, nk->root)->type != KN_MAP)
+		error = kpin_error_set(KPIN_EINVALID, "root is not a mapping");
 	if (error) {
 		const struct kpin_error *err = kpin_error_last();
 

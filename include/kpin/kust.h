@@ -239,4 +239,12 @@ int kpin_kust_set(struct kpin_buf *out, const char *buf, size_t len,
 const char *kpin_kust_effective_digest(const struct kpin_image *img,
 				       size_t *len);
 
+/*
+ * kpin_kust_tamper_fn - For tests only: a function that may alter the
+ * spliced bytes before they are verified, to prove the verifier catches
+ * what the planner could get wrong. Set per thread; NULL in production.
+ */
+typedef void (*kpin_kust_tamper_fn)(struct kpin_buf *buf, void *arg);
+void kpin_kust_set_tamper(kpin_kust_tamper_fn fn, void *arg);
+
 #endif

@@ -17,4 +17,17 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
 
+/*
+ * ALLOC_GROW() - Make room for @nr elements in array @x of capacity
+ * @alloc, growing by half again so that appending one at a time stays
+ * linear (git cache.h).
+ */
+#define ALLOC_GROW(x, nr, alloc) \
+	do { \
+		if ((nr) > (alloc)) { \
+			(alloc) = (nr) + (nr) / 2 + 16; \
+			(x) = xreallocarray((x), (alloc), sizeof(*(x))); \
+		} \
+	} while (0)
+
 #endif

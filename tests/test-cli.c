@@ -1,0 +1,243 @@
+/*
+ * The command line as a user meets it: help and version, usage errors
+ * (exit 2), -C and -q, --json output of set and get, symlinks and file
+ * modes through the CLI, missing files, and a failing stdout.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define OVERLAY "images:\n- name: app\n  newTag: v1\n  digest: %s\n" \
+		"- name: bare\n"
+
+static int setup(void **state)
+{
+	char *dir = h_tmpdir();
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), OVERLAY, h_digest(1));
+	h_writes(h_path(dir, "kustomization.yaml"), buf);
+	*state = dir;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	h_rmrf(*state);
+	free(*state);
+	return 0;
+}
+
+static void test_cli_version_and_help(void **state)
+{
+	struct h_result r, r2;
+
+	(void)state;
+	assert_int_equal(h_kpin_run(&r, NULL, "--version", NULL), 0);
+	assert_string_equal(r.out.ptr, "kpin " KPIN_VERSION "\n");
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, NULL, "--help", NULL), 0);
+	h_assert_contains(r.out.ptr, "usage: kpin");
+	h_assert_contains(r.out.ptr, "  set ");
+	h_assert_contains(r.out.ptr, "  get ");
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, NULL, "set", "-h", NULL), 0);
+	h_assert_contains(r.out.ptr, "usage: kpin set -f file --image name");
+	assert_int_equal(h_kpin_run(&r2, NULL, "help", "set", NULL), 0);
+	assert_string_equal(r.out.ptr, r2.out.ptr);
+	h_result_release(&r);
+	h_result_release(&r2);
+}
+
+static void test_cli_usage_errors(void **state)
+{
+	static const char *const cases[][6] = {
+		{ NULL },
+		{ "frobnicate", NULL },
+		{ "--bogus", NULL },
+		{ "-C", NULL },
+		{ "set", NULL },
+		{ "set", "-f", "x.yaml", NULL },
+		{ "set", "-f", "x.yaml", "--image", "app", NULL },
+		{ "set", "-f", "x.yaml", "--image", "app", "--bogus" },
+		{ "set", "--max-size", "lots", NULL },
+		{ "get", "-f", "x.yaml", NULL },
+		{ "get", "-f", "x.yaml", "--image", "app", "extra" },
+	};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[8] = { "kpin" };
+		struct h_result r;
+
+		for (j = 0; j < 6 && cases[i][j]; j++)
+			argv[j + 1] = cases[i][j];
+		h_run(&r, NULL, NULL, argv, NULL);
+		if (r.status != 2)
+			fail_msg("case %zu: exit %d, expected 2: %s", i,
+				 r.status, r.err.ptr);
+		h_assert_contains(r.err.ptr, "usage:");
+		assert_int_equal(r.out.len, 0);
+		h_result_release(&r);
+	}
+}
+
+static void test_cli_dash_c_and_quiet(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	assert_int_equal(h_kpin_run(&r, NULL, "-C", dir, "set", "-f",
+				    "kustomization.yaml", "--image", "app",
+				    "--digest", h_digest(2), NULL), 0);
+	h_assert_contains(r.err.ptr, "digest");
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, NULL, "-q", "-C", dir, "set", "-f",
+				    "kustomization.yaml", "--image", "app",
+				    "--digest", h_digest(3), NULL), 0);
+	assert_int_equal(r.err.len, 0);
+	assert_int_equal(r.out.len, 0);
+	h_result_release(&r);
+	assert_int_equal(h_read(&b, h_path(dir, "kustomization.yaml")), 0);
+	h_assert_contains(b.ptr, h_digest(3));
+	kpin_buf_release(&b);
+	assert_int_equal(h_kpin_run(&r, NULL, "-C", "/nonexistent/dir", "get",
+				    NULL), 1);
+	h_assert_contains(r.err.ptr, "cannot change to '/nonexistent/dir'");
+	h_result_release(&r);
+}
+
+static void test_cli_set_json(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	char want[1024];
+
+	assert_int_equal(h_kpin_run(&r, dir, "set", "-f", "kustomization.yaml",
+				    "--image", "app", "--digest", h_digest(2),
+				    "--json", NULL), 0);
+	snprintf(want, sizeof(want), "{\"changed\":true,\"commit\":null,"
+		 "\"branch\":null,\"file\":\"kustomization.yaml\","
+		 "\"image\":\"app\",\"old_digest\":\"%s\",", h_digest(1));
+	h_assert_contains(r.out.ptr, want);
+	snprintf(want, sizeof(want), "\"new_digest\":\"%s\",\"old_tag\":"
+		 "\"v1\",\"new_tag\":\"v1\"}\n", h_digest(2));
+	h_assert_contains(r.out.ptr, want);
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, dir, "set", "-f", "kustomization.yaml",
+				    "--image", "app", "--digest", h_digest(2),
+				    "--json", NULL), 0);
+	h_assert_contains(r.out.ptr, "{\"changed\":false,");
+	h_result_release(&r);
+}
+
+static void test_cli_get(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	char want[512];
+
+	assert_int_equal(h_kpin_run(&r, dir, "get", "-f", "kustomization.yaml",
+				    "--image", "app", NULL), 0);
+	snprintf(want, sizeof(want), "%s\n", h_digest(1));
+	assert_string_equal(r.out.ptr, want);
+	h_result_release(&r);
+	/* an entry without a digest prints nothing and succeeds */
+	assert_int_equal(h_kpin_run(&r, dir, "get", "-f", "kustomization.yaml",
+				    "--image", "bare", NULL), 0);
+	assert_int_equal(r.out.len, 0);
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, dir, "get", "-f", "kustomization.yaml",
+				    "--image", "app", "--json", NULL), 0);
+	snprintf(want, sizeof(want), "{\"file\":\"kustomization.yaml\","
+		 "\"name\":\"app\",\"newName\":null,\"newTag\":\"v1\","
+		 "\"digest\":\"%s\",\"reference\":\"app:v1@%s\",\"line\":2}\n",
+		 h_digest(1), h_digest(1));
+	assert_string_equal(r.out.ptr, want);
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, dir, "get", "-f", "kustomization.yaml",
+				    "--image", "none", NULL), 4);
+	h_assert_contains(r.err.ptr, "kustomization.yaml");
+	h_assert_contains(r.err.ptr, "'none'");
+	h_result_release(&r);
+}
+
+static void test_cli_symlink_and_mode(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	struct stat st;
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	assert_int_equal(chmod(h_path(dir, "kustomization.yaml"), 0600), 0);
+	assert_int_equal(symlink("kustomization.yaml",
+				 h_path(dir, "link.yaml")), 0);
+	assert_int_equal(h_kpin_run(&r, dir, "set", "-f", "link.yaml",
+				    "--image", "app", "--digest", h_digest(5),
+				    NULL), 0);
+	h_result_release(&r);
+	assert_int_equal(lstat(h_path(dir, "link.yaml"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(stat(h_path(dir, "kustomization.yaml"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(h_read(&b, h_path(dir, "kustomization.yaml")), 0);
+	h_assert_contains(b.ptr, h_digest(5));
+	kpin_buf_release(&b);
+}
+
+static void test_cli_missing_file(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(h_kpin_run(&r, dir, "set", "-f", "nope.yaml",
+				    "--image", "app", "--digest", h_digest(1),
+				    NULL), 4);
+	h_assert_contains(r.err.ptr, "nope.yaml: cannot open");
+	h_result_release(&r);
+	/* a bad digest is refused before the file is even read */
+	assert_int_equal(h_kpin_run(&r, dir, "set", "-f", "nope.yaml",
+				    "--image", "app", "--digest", "sha256:1",
+				    NULL), 3);
+	h_assert_contains(r.err.ptr, "kpin: invalid digest 'sha256:1'");
+	h_result_release(&r);
+}
+
+static void test_cli_stdout_failure(void **state)
+{
+	struct h_result r;
+
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		skip();
+	h_sh(&r, NULL, "'%s' --version > /dev/full", h_kpin());
+	assert_int_equal(r.status, 1);
+	h_assert_contains(r.err.ptr, "cannot write to stdout");
+	h_result_release(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli_version_and_help),
+		cmocka_unit_test(test_cli_usage_errors),
+		cmocka_unit_test_setup_teardown(test_cli_dash_c_and_quiet,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli_set_json, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cli_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli_symlink_and_mode,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli_missing_file, setup,
+						teardown),
+		cmocka_unit_test(test_cli_stdout_failure),
+	};
+
+	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

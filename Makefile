@@ -50,8 +50,9 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 
 B = build
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
-	src/image.c src/kust.c src/diff.c
-CLI_SRCS = src/main.c src/cli.c src/cmd-set.c src/cmd-get.c
+	src/image.c src/kust.c src/diff.c src/repo.c src/message.c src/policy.c src/request.c
+CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \
+	src/cmd-apply.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 

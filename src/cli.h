@@ -97,3 +97,81 @@ extern const struct kpin_cmd cmd_set_entry;
 extern const struct kpin_cmd cmd_get_entry;
 
 #endif
+
+/* ---- committing commands (cli-commit.c) ------------------------------ */
+
+#include "kpin/policy.h"
+#include "kpin/repo.h"
+
+/* The options every committing command takes, as in their SYNOPSIS. */
+#define CLI_COMMIT_USAGE \
+	"[--branch branch] [--root path] [--author ident] [--message text] " \
+	"[--trailer key=value]... [--retries n] [--dry-run] [--json]"
+
+enum cli_commit_opt {
+	OPT_BRANCH = 1000, OPT_ROOT, OPT_AUTHOR, OPT_MESSAGE, OPT_TRAILER,
+	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C
+};
+
+#define CLI_COMMIT_OPTIONS \
+	{ "branch", required_argument, NULL, OPT_BRANCH }, \
+	{ "root", required_argument, NULL, OPT_ROOT }, \
+	{ "author", required_argument, NULL, OPT_AUTHOR }, \
+	{ "message", required_argument, NULL, OPT_MESSAGE }, \
+	{ "trailer", required_argument, NULL, OPT_TRAILER }, \
+	{ "retries", required_argument, NULL, OPT_RETRIES }, \
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN_C }, \
+	{ "json", no_argument, NULL, OPT_JSON_C }
+
+/*
+ * struct cli_commit - Options and state of a committing command
+ * @branch: --branch, or NULL for HEAD's branch
+ * @root: --root, or NULL for the policy's
+ * @author: --author "Name <email>", or NULL
+ * @message: --message (the subject), or NULL
+ * @trailers: --trailer values turned into "Key: value"
+ * @ntrailers: how many
+ * @retries: --retries
+ * @dry_run: --dry-run
+ * @json: --json
+ * @meta: what the commit message records
+ */
+struct cli_commit {
+	const char *branch;
+	const char *root;
+	const char *author;
+	const char *message;
+	char **trailers;
+	size_t ntrailers;
+	int retries;
+	bool dry_run;
+	bool json;
+	struct kpin_meta meta;
+};
+
+void cli_commit_init(struct cli_commit *c);
+void cli_commit_release(struct cli_commit *c);
+
+/*
+ * cli_commit_option() - Handle one of CLI_COMMIT_OPTIONS
+ *
+ * Returns: 1 when @opt was one of them, 0 when not, or -1 after printing
+ * a usage error (the caller returns EXIT_USAGE).
+ */
+int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
+		      int opt, const char *arg);
+
+/*
+ * cli_commit_run() - Commit @targets in the repository at "."
+ *
+ * Loads .kpin.yaml from the branch tip, checks environments, resolves the
+ * identity, commits through kpin_repo_update() and prints the result
+ * (diff and message for --dry-run, one JSON object for --json, else the
+ * commit id on stdout and a note on stderr).
+ *
+ * Returns: the exit status.
+ */
+int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
+		   size_t n);
+
+extern const struct kpin_cmd cmd_apply_entry;

@@ -10,45 +10,23 @@
 
 static const char set_usage[] =
 	"kpin set -f file --image name [--digest digest] [--tag tag] "
-	"[--new-name name] [--create] [--dry-run] [--json] [--max-size bytes]";
+	"[--new-name name] [--create] [--dry-run] [--json] [--max-size bytes]\n"
+	"kpin set --app app --env env --image name [--digest digest] "
+	"[--tag tag] [--new-name name] [--create] " CLI_COMMIT_USAGE;
 
 struct set_opts {
 	const char *file;
+	const char *app;
+	const char *env;
 	struct kpin_change change;
 	unsigned flags;		/* enum kpin_kust_edit_flags */
-	bool dry_run;
-	bool json;
 	size_t max_size;
+	bool repo_only;		/* a commit option other than --dry-run/--json */
+	struct cli_commit commit;
 };
-
-/*
- * struct pin - An entry's effective digest and tag
- * @digest: the digest key, or the part after '@' of a "tag@digest" newTag
- * @tag: newTag up to any '@'
- */
-struct pin {
-	char *digest;
-	char *tag;
-};
-
-static void pin_of(struct pin *p, const struct kpin_image *img)
-{
-	size_t len;
-	const char *d = img ? kpin_kust_effective_digest(img, &len) : NULL;
-	const char *t = img ? img->new_tag.value : NULL;
-
-	p->digest = d ? xstrndup(d, len) : NULL;
-	p->tag = t ? xstrndup(t, strcspn(t, "@")) : NULL;
-}
-
-static void pin_release(struct pin *p)
-{
-	free(p->digest);
-	free(p->tag);
-}
 
 static void print_json(const struct set_opts *o, bool changed,
-		       const struct pin *old)
+		       const struct kpin_pin *old)
 {
 	struct kpin_buf b = KPIN_BUF_INIT;
 	const char *nd = o->change.digest ? o->change.digest : old->digest;
@@ -79,7 +57,7 @@ static int set_file(const struct set_opts *o)
 	struct kpin_buf lb = KPIN_BUF_INIT;
 	struct kpin_kust *kust = NULL;
 	const struct kpin_image *img = NULL;
-	struct pin old = { NULL, NULL };
+	struct kpin_pin old = { NULL, NULL };
 	struct stat st;
 	char tmp[32];
 	int rc, status;
@@ -96,14 +74,14 @@ static int set_file(const struct set_opts *o)
 		status = cli_fail(o->file);
 		goto out;
 	}
-	pin_of(&old, img);
+	kpin_pin_of(&old, img);
 	rc = kpin_kust_edit(&out, kust, &o->change, 1, o->flags);
 	if (rc == KPIN_EUNCHANGED) {
 		cli_note("%s: image '%s' unchanged (already %s)", o->file,
 			 o->change.image,
 			 cli_short_digest(old.digest ? old.digest : old.tag,
 					  tmp, sizeof(tmp)));
-		if (o->json)
+		if (o->commit.json)
 			print_json(o, false, &old);
 		status = EXIT_OK;
 		goto out;
@@ -112,7 +90,7 @@ static int set_file(const struct set_opts *o)
 		status = cli_fail(o->file);
 		goto out;
 	}
-	if (o->dry_run) {
+	if (o->commit.dry_run) {
 		kpin_buf_addf(&la, "a/%s", o->file);
 		kpin_buf_addf(&lb, "b/%s", o->file);
 		kpin_diff_unified(&diff, in.ptr, in.len, out.ptr, out.len,
@@ -125,7 +103,7 @@ static int set_file(const struct set_opts *o)
 		status = cli_fail(o->file);
 		goto out;
 	}
-	if (o->json)
+	if (o->commit.json)
 		print_json(o, true, &old);
 	if (!img)
 		cli_note("%s: added image '%s'", o->file, o->change.image);
@@ -137,7 +115,7 @@ static int set_file(const struct set_opts *o)
 		cli_note("%s: image '%s' updated", o->file, o->change.image);
 	status = EXIT_OK;
 out:
-	pin_release(&old);
+	kpin_pin_release(&old);
 	kpin_kust_free(kust);
 	kpin_buf_release(&in);
 	kpin_buf_release(&out);
@@ -147,86 +125,130 @@ out:
 	return status;
 }
 
+/* Repository mode: one target through the shared commit path. */
+static int set_repo(struct set_opts *o)
+{
+	struct kpin_target t;
+	int status;
+
+	memset(&t, 0, sizeof(t));
+	t.app = o->app;
+	t.env = o->env;
+	t.changes = &o->change;
+	t.nchanges = 1;
+	t.flags = o->flags;
+	o->commit.meta.promoted_by = getenv("GITHUB_ACTOR");
+	status = cli_commit_run(&o->commit, &t, 1);
+	kpin_target_release(&t);
+	return status;
+}
+
 enum {
 	OPT_IMAGE = 256, OPT_DIGEST, OPT_TAG, OPT_NEW_NAME, OPT_CREATE,
-	OPT_DRY_RUN, OPT_JSON, OPT_MAX_SIZE
+	OPT_MAX_SIZE, OPT_APP, OPT_ENV
 };
 
 static const struct option set_options[] = {
 	{ "file", required_argument, NULL, 'f' },
+	{ "app", required_argument, NULL, OPT_APP },
+	{ "env", required_argument, NULL, OPT_ENV },
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "digest", required_argument, NULL, OPT_DIGEST },
 	{ "tag", required_argument, NULL, OPT_TAG },
 	{ "new-name", required_argument, NULL, OPT_NEW_NAME },
 	{ "create", no_argument, NULL, OPT_CREATE },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "json", no_argument, NULL, OPT_JSON },
 	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
 	{ "help", no_argument, NULL, 'h' },
+	CLI_COMMIT_OPTIONS,
 	{ NULL, 0, NULL, 0 }
 };
 
 static int cmd_set(int argc, char **argv)
 {
 	struct set_opts o;
-	int c;
+	int c, r, status;
 
 	memset(&o, 0, sizeof(o));
 	o.max_size = KPIN_MAX_SIZE_DEFAULT;
+	cli_commit_init(&o.commit);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+f:h", set_options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o.file = optarg;
-			break;
+			continue;
+		case OPT_APP:
+			o.app = optarg;
+			continue;
+		case OPT_ENV:
+			o.env = optarg;
+			continue;
 		case OPT_IMAGE:
 			o.change.image = optarg;
-			break;
+			continue;
 		case OPT_DIGEST:
 			o.change.digest = optarg;
-			break;
+			continue;
 		case OPT_TAG:
 			o.change.tag = optarg;
-			break;
+			continue;
 		case OPT_NEW_NAME:
 			o.change.new_name = optarg;
-			break;
+			continue;
 		case OPT_CREATE:
 			o.flags |= KPIN_KUST_CREATE;
-			break;
-		case OPT_DRY_RUN:
-			o.dry_run = true;
-			break;
-		case OPT_JSON:
-			o.json = true;
-			break;
+			continue;
 		case OPT_MAX_SIZE:
-			if (cli_parse_size(optarg, &o.max_size) < 0)
-				return cli_usage_error(&cmd_set_entry,
+			if (cli_parse_size(optarg, &o.max_size) < 0) {
+				status = cli_usage_error(&cmd_set_entry,
 					"invalid --max-size '%s'", optarg);
-			break;
+				goto out;
+			}
+			continue;
 		case 'h':
-			return cli_usage(&cmd_set_entry, true);
-		default:
-			return cli_usage_error(&cmd_set_entry,
-					       "unknown or incomplete option "
-					       "'%s'", argv[optind - 1]);
+			status = cli_usage(&cmd_set_entry, true);
+			goto out;
 		}
+		r = cli_commit_option(&o.commit, &cmd_set_entry, c, optarg);
+		if (r < 0) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (!r) {
+			status = cli_usage_error(&cmd_set_entry, "unknown or "
+						 "incomplete option '%s'",
+						 argv[optind - 1]);
+			goto out;
+		}
+		if (c != OPT_DRY_RUN_C && c != OPT_JSON_C)
+			o.repo_only = true;
 	}
 	if (optind < argc)
-		return cli_usage_error(&cmd_set_entry, "unexpected argument "
-				       "'%s'", argv[optind]);
-	if (!o.file)
-		return cli_usage_error(&cmd_set_entry, "-f file is required");
-	if (!o.change.image)
-		return cli_usage_error(&cmd_set_entry, "--image is required");
-	if (!o.change.digest && !o.change.tag && !o.change.new_name)
-		return cli_usage_error(&cmd_set_entry, "nothing to set: give "
-				       "--digest, --tag or --new-name");
-	if (kpin_kust_check_change(&o.change))
-		return cli_fail(NULL);
-	return set_file(&o);
+		status = cli_usage_error(&cmd_set_entry, "unexpected argument "
+					 "'%s'", argv[optind]);
+	else if (o.file && (o.app || o.env))
+		status = cli_usage_error(&cmd_set_entry, "give either -f file "
+					 "or --app and --env, not both");
+	else if (!o.file && (!o.app || !o.env))
+		status = cli_usage_error(&cmd_set_entry, "give -f file, or "
+					 "--app and --env");
+	else if (o.file && o.repo_only)
+		status = cli_usage_error(&cmd_set_entry, "--branch, --root, "
+					 "--author, --message, --trailer and "
+					 "--retries need --app and --env");
+	else if (!o.change.image)
+		status = cli_usage_error(&cmd_set_entry, "--image is required");
+	else if (!o.change.digest && !o.change.tag && !o.change.new_name)
+		status = cli_usage_error(&cmd_set_entry, "nothing to set: give "
+					 "--digest, --tag or --new-name");
+	else if (kpin_kust_check_change(&o.change))
+		status = cli_fail(NULL);
+	else
+		status = o.file ? set_file(&o) : set_repo(&o);
+out:
+	cli_commit_release(&o.commit);
+	return status;
 }
 
 const struct kpin_cmd cmd_set_entry = {

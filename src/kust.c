@@ -1051,6 +1051,23 @@ const char *kpin_kust_effective_digest(const struct kpin_image *img,
 	return NULL;
 }
 
+void kpin_pin_of(struct kpin_pin *pin, const struct kpin_image *img)
+{
+	size_t len;
+	const char *d = img ? kpin_kust_effective_digest(img, &len) : NULL;
+	const char *t = img ? img->new_tag.value : NULL;
+
+	pin->digest = d ? xstrndup(d, len) : NULL;
+	pin->tag = t ? xstrndup(t, strcspn(t, "@")) : NULL;
+}
+
+void kpin_pin_release(struct kpin_pin *pin)
+{
+	free(pin->digest);
+	free(pin->tag);
+	pin->digest = pin->tag = NULL;
+}
+
 /* ---- planning an edit ----------------------------------------------- */
 
 enum splice_kind { SP_VALUE, SP_LINE };

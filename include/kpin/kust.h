@@ -240,6 +240,20 @@ const char *kpin_kust_effective_digest(const struct kpin_image *img,
 				       size_t *len);
 
 /*
+ * struct kpin_pin - What an entry pins
+ * @digest: digest (or the digest part of a "tag@digest" newTag), or NULL
+ * @tag: newTag without any "@digest", or NULL
+ */
+struct kpin_pin {
+	char *digest;
+	char *tag;
+};
+
+/* kpin_pin_of() - Fill @pin from an entry (NULL: nothing pinned). */
+void kpin_pin_of(struct kpin_pin *pin, const struct kpin_image *img);
+void kpin_pin_release(struct kpin_pin *pin);
+
+/*
  * kpin_kust_tamper_fn - For tests only: a function that may alter the
  * spliced bytes before they are verified, to prove the verifier catches
  * what the planner could get wrong. Set per thread; NULL in production.

@@ -1,0 +1,239 @@
+/*
+ * The repository engine: read overlays from a branch tip, run the edit
+ * core, write blob -> tree -> commit straight into the object database
+ * and move the branch by compare-and-swap; keep a checked-out branch's
+ * index and worktree in step. Works on bare repositories and needs no
+ * checkout. libgit2 only. Included by the CLI and by remote.
+ */
+#ifndef KPIN_REPO_H
+#define KPIN_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "kust.h"
+
+struct kpin_repo;
+
+#define KPIN_ROOT_DEFAULT ".platform/kubernetes"
+#define KPIN_RETRIES_DEFAULT 10
+
+/*
+ * struct kpin_target - The changes to make in one overlay
+ * @app: the directory name under the root (one safe path segment)
+ * @env: the environment directory under overlays/ (one safe segment)
+ * @changes: what to set, one per image
+ * @nchanges: how many
+ * @flags: enum kpin_kust_edit_flags (KPIN_KUST_CREATE)
+ * @file: out: the repository-relative path that was (or would be) edited
+ * @old: out: per change, what the entry pinned before (NULL members when
+ *       the entry did not exist)
+ * @changed: out: whether this file changed
+ */
+struct kpin_target {
+	const char *app;
+	const char *env;
+	const struct kpin_change *changes;
+	size_t nchanges;
+	unsigned flags;
+	char *file;
+	struct kpin_pin *old;
+	bool changed;
+};
+
+/* kpin_target_release() - Free what the engine filled in. */
+void kpin_target_release(struct kpin_target *t);
+
+/*
+ * struct kpin_meta - What the commit message records besides the change
+ * @subject: replaces the generated subject line (--message), or NULL
+ * @source_repository: the repository the image was built from
+ * @promoted_by: who promoted it
+ * @release: a release name, or NULL
+ * @trailers: extra "Key: value" trailers, in order
+ * @ntrailers: how many
+ */
+struct kpin_meta {
+	const char *subject;
+	const char *source_repository;
+	const char *promoted_by;
+	const char *release;
+	const char *const *trailers;
+	size_t ntrailers;
+};
+
+/*
+ * kpin_message_build() - The commit message for a set of targets
+ * @out: receives subject, blank line, body and trailers
+ * @targets: with @old filled in (only changed ones are described)
+ * @n: how many
+ * @meta: the extra facts, may be NULL
+ *
+ * One change: "app/env: set image to sha256:3f1c2a9b0d4e". Several:
+ * "kpin: apply N updates" and one body line per change. Trailers Image,
+ * Digest, Environment (and Tag, Source-Repository, Promoted-By, Release
+ * when known) then @meta's trailers.
+ */
+void kpin_message_build(struct kpin_buf *out,
+			const struct kpin_target *targets, size_t n,
+			const struct kpin_meta *meta);
+
+/* kpin_hook_fn - For tests: called with the attempt number before each CAS. */
+typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
+
+/*
+ * struct kpin_repo_opts - How to commit
+ * @branch: branch name (without refs/heads/); NULL: the branch HEAD names
+ * @root: overlay root inside the repository (default KPIN_ROOT_DEFAULT)
+ * @author_name: author and committer name
+ * @author_email: author and committer email
+ * @meta: what the message records
+ * @retries: how many times to re-read and retry after losing a race
+ * @max_size: refuse overlay blobs larger than this (0: the default)
+ * @dry_run: do everything but write objects and move refs
+ * @before_cas: test hook
+ * @hook_arg: its argument
+ */
+struct kpin_repo_opts {
+	const char *branch;
+	const char *root;
+	const char *author_name;
+	const char *author_email;
+	const struct kpin_meta *meta;
+	int retries;
+	size_t max_size;
+	bool dry_run;
+	kpin_hook_fn before_cas;
+	void *hook_arg;
+};
+
+/*
+ * struct kpin_repo_result - What happened
+ * @commit: the new commit's id in hex, "" when nothing was committed
+ * @parent: the commit it was built on, in hex
+ * @branch: the branch's full ref name
+ * @message: the commit message (also for dry runs)
+ * @diff: for dry runs, a unified diff of every changed file
+ * @attempts: how many attempts the CAS loop needed
+ * @synced: whether the checkout's index and worktree were updated
+ */
+struct kpin_repo_result {
+	char commit[41];
+	char parent[41];
+	char *branch;
+	struct kpin_buf message;
+	struct kpin_buf diff;
+	int attempts;
+	bool synced;
+};
+
+void kpin_repo_result_release(struct kpin_repo_result *res);
+
+/*
+ * kpin_repo_open() - Open the repository containing @path
+ * @out: receives the repository
+ * @path: a directory inside it (bare or not); "." for the current one
+ *
+ * Returns: 0, KPIN_ENOTFOUND (no repository) or KPIN_ERROR.
+ */
+int kpin_repo_open(struct kpin_repo **out, const char *path);
+void kpin_repo_free(struct kpin_repo *repo);
+bool kpin_repo_is_bare(const struct kpin_repo *repo);
+
+/*
+ * kpin_repo_default_identity() - Who commits, when no --author is given
+ * @name: receives the name
+ * @email: receives the email
+ * @repo: the repository, for user.name and user.email
+ * @actor: the value of GITHUB_ACTOR, or NULL
+ *
+ * Git config first; else "<actor> <<actor>@users.noreply.github.com>".
+ *
+ * Returns: 0 or KPIN_ENOTFOUND (message says what to set).
+ */
+int kpin_repo_default_identity(struct kpin_buf *name, struct kpin_buf *email,
+			       struct kpin_repo *repo, const char *actor);
+
+/*
+ * kpin_repo_parse_ident() - Split "Name <email>"
+ *
+ * Returns: 0 or KPIN_EINVALID.
+ */
+int kpin_repo_parse_ident(struct kpin_buf *name, struct kpin_buf *email,
+			  const char *ident);
+
+/*
+ * kpin_repo_update() - Apply @targets as one commit on a branch
+ * @repo: the repository
+ * @targets: one per overlay file; two targets naming one file are merged
+ * @n: how many
+ * @o: options
+ * @res: what happened
+ *
+ * Reads each overlay from the branch tip (never from the worktree),
+ * refusing unsafe paths (a segment that is not a plain name, a symlink or
+ * submodule on the way), more than one kustomization file in a directory,
+ * and, in a checkout of that branch, an overlay with staged or unstaged
+ * changes. Edits with kpin_kust_edit(), writes blobs, one tree and one
+ * commit whose only changes are those files, and moves the branch with
+ * git_reference_create_matching() against the tip it read. When another
+ * writer won (the branch moved or its lock is held) it re-reads and
+ * re-edits, with jittered backoff, up to @o->retries times. Writers that
+ * are kpin serialise on a lock file in the git directory, so they do not
+ * race each other at all. After the move, a checkout of that branch gets
+ * the new file in its index and worktree; other changes there are kept.
+ *
+ * Returns: 0 (committed, or dry run), KPIN_EUNCHANGED (every change was
+ * already in place: nothing committed), KPIN_EMODIFIED (retries ran out),
+ * KPIN_EINVALID, KPIN_ENOTFOUND, KPIN_EAMBIGUOUS, KPIN_EVERIFY or
+ * KPIN_ERROR. On any error nothing is changed.
+ */
+int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
+		     size_t n, const struct kpin_repo_opts *o,
+		     struct kpin_repo_result *res);
+
+/*
+ * kpin_repo_read_file() - Read a file at a branch tip
+ * @out: its bytes
+ * @repo: the repository
+ * @branch: branch name, NULL for HEAD's branch
+ * @path: repository-relative path
+ * @max: size cap
+ *
+ * Returns: 0, KPIN_ENOTFOUND or KPIN_EINVALID (not a regular file, too
+ * large).
+ */
+int kpin_repo_read_file(struct kpin_buf *out, struct kpin_repo *repo,
+			const char *branch, const char *path, size_t max);
+
+/*
+ * kpin_repo_overlay_path() - Resolve app and env to a file at the tip
+ * @out: receives the repository-relative path
+ * @repo: the repository
+ * @branch: branch name, NULL for HEAD's branch
+ * @root: the overlay root
+ * @app: directory name
+ * @env: environment
+ *
+ * Returns: 0, KPIN_EINVALID (unsafe names or path, two kustomization
+ * files) or KPIN_ENOTFOUND.
+ */
+int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
+			   const char *branch, const char *root,
+			   const char *app, const char *env);
+
+/* kpin_repo_git() - The underlying git_repository, for remote and tests. */
+struct git_repository *kpin_repo_git(struct kpin_repo *repo);
+
+/*
+ * kpin_repo_branch_ref() - The full ref name for @branch (or HEAD's)
+ *
+ * Returns: 0, KPIN_EINVALID (detached HEAD, not a branch) or
+ * KPIN_ENOTFOUND.
+ */
+int kpin_repo_branch_ref(struct kpin_buf *out, struct kpin_repo *repo,
+			 const char *branch);
+
+#endif

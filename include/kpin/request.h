@@ -1,0 +1,94 @@
+/*
+ * Promotion requests, however they arrive: flags named like the platform
+ * action's inputs, a repository_dispatch event file, a payload, stdin,
+ * INPUT_* environment variables, or a batch of payloads. JSON is read
+ * with libfyaml in JSON mode. Included by the CLI.
+ */
+#ifndef KPIN_REQUEST_H
+#define KPIN_REQUEST_H
+
+#include <stddef.h>
+#include "buf.h"
+
+#define KPIN_PAYLOAD_MAX (64u * 1024)		/* GitHub's own limit */
+#define KPIN_EVENT_MAX (1024u * 1024)		/* a whole event file */
+#define KPIN_BATCH_MAX (4u * 1024 * 1024)
+
+/*
+ * struct kpin_request - One dispatched update (all strings owned)
+ * @repository: the repository the image was built from ("repository")
+ * @image: "image-name"
+ * @app: "directory-name"
+ * @env: "environment"
+ * @digest: "digest"
+ * @tag: "tag", optional
+ * @release: "release", optional
+ */
+struct kpin_request {
+	char *repository;
+	char *image;
+	char *app;
+	char *env;
+	char *digest;
+	char *tag;
+	char *release;
+};
+
+void kpin_request_release(struct kpin_request *r);
+
+/*
+ * kpin_request_fill_json() - Fill the fields still unset from JSON
+ * @r: the request; fields already set win (they came from a source of
+ *     higher precedence)
+ * @buf: a repository_dispatch event (fields under client_payload) or a
+ *       bare payload object
+ * @len: its length
+ * @origin: how to name the source in messages ("--event e.json")
+ *
+ * Hyphenated and underscore spellings are accepted ("image-name",
+ * "image_name"). Every field read must be a JSON string.
+ *
+ * Returns: 0 or KPIN_EINVALID naming the field and the source.
+ */
+int kpin_request_fill_json(struct kpin_request *r, const char *buf,
+			   size_t len, const char *origin);
+
+/*
+ * kpin_request_fill_env() - Fill unset fields from INPUT_<NAME> variables
+ *
+ * As GitHub passes action inputs: INPUT_IMAGE-NAME keeps the hyphen
+ * (INPUT_IMAGE_NAME is read too). Empty values count as unset.
+ */
+void kpin_request_fill_env(struct kpin_request *r);
+
+/*
+ * kpin_request_check() - Validate a complete request
+ * @r: the request
+ * @what: how to name it in messages ("request", "batch entry 3")
+ * @problems: each problem is appended as one line
+ *
+ * Returns: the number of problems found.
+ */
+size_t kpin_request_check(const struct kpin_request *r, const char *what,
+			  struct kpin_buf *problems);
+
+/*
+ * kpin_request_batch() - Parse a batch: a JSON array or JSON lines
+ * @out: receives the requests
+ * @n: how many
+ * @buf: the batch
+ * @len: its length
+ * @origin: the source's name for messages
+ * @problems: parse problems, one line each
+ *
+ * Returns: 0, or KPIN_EINVALID when the batch could not be read at all
+ * or an element is not a valid payload (see @problems).
+ */
+int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
+		       size_t len, const char *origin,
+		       struct kpin_buf *problems);
+
+/* kpin_request_free_all() - Release and free an array of requests. */
+void kpin_request_free_all(struct kpin_request *v, size_t n);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * What every committing command (set in repository mode, apply, promote,
+ * rollback) shares: the commit options, the policy file read from the
+ * branch tip, the committer identity, the call into the engine, and the
+ * output: the commit id on stdout, a note on stderr, or one JSON object.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kpin/request.h"
+
+void cli_commit_init(struct cli_commit *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->retries = KPIN_RETRIES_DEFAULT;
+}
+
+void cli_commit_release(struct cli_commit *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ntrailers; i++)
+		free(c->trailers[i]);
+	free(c->trailers);
+	c->trailers = NULL;
+	c->ntrailers = 0;
+}
+
+/* "key=value" -> "Key: value", refusing what would break the message. */
+static char *trailer_of(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct kpin_buf b = KPIN_BUF_INIT;
+	const char *p;
+
+	if (!eq || eq == arg)
+		return NULL;
+	for (p = arg; p < eq; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-'))
+			return NULL;
+	for (p = eq + 1; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+	kpin_buf_addf(&b, "%.*s: %s", (int)(eq - arg), arg, eq + 1);
+	return kpin_buf_detach(&b, NULL);
+}
+
+int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
+		      int opt, const char *arg)
+{
+	char *end, *t;
+	long n;
+
+	switch (opt) {
+	case OPT_BRANCH:
+		c->branch = arg;
+		return 1;
+	case OPT_ROOT:
+		c->root = arg;
+		return 1;
+	case OPT_AUTHOR:
+		c->author = arg;
+		return 1;
+	case OPT_MESSAGE:
+		if (!*arg || strpbrk(arg, "\r\n")) {
+			cli_usage_error(cmd, "--message must be one non-empty "
+					"line");
+			return -1;
+		}
+		c->message = arg;
+		return 1;
+	case OPT_TRAILER:
+		t = trailer_of(arg);
+		if (!t) {
+			cli_usage_error(cmd, "invalid --trailer '%s': expected "
+					"key=value, the key made of letters, "
+					"digits and '-'", arg);
+			return -1;
+		}
+		c->trailers = xreallocarray(c->trailers, c->ntrailers + 1,
+					    sizeof(*c->trailers));
+		c->trailers[c->ntrailers++] = t;
+		return 1;
+	case OPT_RETRIES:
+		errno = 0;
+		n = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || n < 0 || n > 1000) {
+			cli_usage_error(cmd, "invalid --retries '%s'", arg);
+			return -1;
+		}
+		c->retries = (int)n;
+		return 1;
+	case OPT_DRY_RUN_C:
+		c->dry_run = true;
+		return 1;
+	case OPT_JSON_C:
+		c->json = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Load .kpin.yaml from the branch tip (the defaults when absent). */
+static int load_policy(struct kpin_policy *p, struct kpin_repo *repo,
+		       const char *branch)
+{
+	struct kpin_buf b = KPIN_BUF_INIT;
+	int rc;
+
+	kpin_policy_init(p);
+	rc = kpin_repo_read_file(&b, repo, branch, KPIN_POLICY_FILE,
+				 KPIN_PAYLOAD_MAX);
+	if (rc == KPIN_ENOTFOUND) {
+		kpin_error_clear();
+		rc = 0;
+	} else if (!rc) {
+		rc = kpin_policy_parse(p, b.ptr, b.len);
+	}
+	kpin_buf_release(&b);
+	return rc;
+}
+
+static void json_target(struct kpin_buf *b, const struct kpin_target *t,
+			size_t i)
+{
+	const struct kpin_change *c = &t->changes[i];
+	const struct kpin_pin *old = t->old ? &t->old[i] : NULL;
+
+	kpin_buf_adds(b, "\"file\":");
+	kpin_buf_add_json(b, t->file);
+	kpin_buf_adds(b, ",\"app\":");
+	kpin_buf_add_json(b, t->app);
+	kpin_buf_adds(b, ",\"env\":");
+	kpin_buf_add_json(b, t->env);
+	kpin_buf_adds(b, ",\"image\":");
+	kpin_buf_add_json(b, c->image);
+	kpin_buf_adds(b, ",\"old_digest\":");
+	kpin_buf_add_json(b, old ? old->digest : NULL);
+	kpin_buf_adds(b, ",\"new_digest\":");
+	kpin_buf_add_json(b, c->digest ? c->digest : old ? old->digest : NULL);
+	kpin_buf_adds(b, ",\"old_tag\":");
+	kpin_buf_add_json(b, old ? old->tag : NULL);
+	kpin_buf_adds(b, ",\"new_tag\":");
+	kpin_buf_add_json(b, c->tag ? c->tag : old ? old->tag : NULL);
+}
+
+/*
+ * One JSON object: changed, commit, branch, then either the single
+ * change's fields (one target, one change: what set prints) or an
+ * "updates" array.
+ */
+static void print_json(const struct cli_commit *c,
+		       const struct kpin_target *t, size_t n, bool changed,
+		       const struct kpin_repo_result *res)
+{
+	struct kpin_buf b = KPIN_BUF_INIT;
+	size_t i, j, k = 0;
+
+	kpin_buf_addf(&b, "{\"changed\":%s,\"commit\":",
+		      changed ? "true" : "false");
+	kpin_buf_add_json(&b, res->commit[0] ? res->commit : NULL);
+	kpin_buf_adds(&b, ",\"branch\":");
+	kpin_buf_add_json(&b, res->branch ? res->branch + 11 : c->branch);
+	if (c->dry_run)
+		kpin_buf_adds(&b, ",\"dry_run\":true");
+	if (n == 1 && t[0].nchanges == 1) {
+		kpin_buf_addch(&b, ',');
+		json_target(&b, &t[0], 0);
+	} else {
+		kpin_buf_adds(&b, ",\"updates\":[");
+		for (i = 0; i < n; i++)
+			for (j = 0; j < t[i].nchanges; j++) {
+				kpin_buf_adds(&b, k++ ? ",{" : "{");
+				json_target(&b, &t[i], j);
+				kpin_buf_addch(&b, '}');
+			}
+		kpin_buf_addch(&b, ']');
+	}
+	kpin_buf_adds(&b, "}\n");
+	cli_print_buf(&b);
+	kpin_buf_release(&b);
+}
+
+int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
+		   size_t n)
+{
+	struct kpin_repo *repo = NULL;
+	struct kpin_policy policy;
+	struct kpin_repo_opts o;
+	struct kpin_repo_result res;
+	struct kpin_buf name = KPIN_BUF_INIT, email = KPIN_BUF_INIT;
+	struct kpin_buf out = KPIN_BUF_INIT;
+	size_t i;
+	int rc, status;
+
+	memset(&res, 0, sizeof(res));
+	kpin_policy_init(&policy);
+	if (kpin_repo_open(&repo, ".")) {
+		status = cli_fail(NULL);
+		goto out;
+	}
+	kpin_policy_release(&policy);
+	rc = load_policy(&policy, repo, c->branch);
+	if (rc) {
+		status = cli_fail(KPIN_POLICY_FILE);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (kpin_policy_check_env(&policy, targets[i].env)) {
+			status = cli_fail(NULL);
+			goto out;
+		}
+	}
+	if (c->author)
+		rc = kpin_repo_parse_ident(&name, &email, c->author);
+	else
+		rc = kpin_repo_default_identity(&name, &email, repo,
+						getenv("GITHUB_ACTOR"));
+	if (rc) {
+		status = rc == KPIN_ENOTFOUND ? (cli_fail(NULL), EXIT_USAGE) :
+			 cli_fail(NULL);
+		goto out;
+	}
+	c->meta.subject = c->message;
+	c->meta.trailers = (const char *const *)c->trailers;
+	c->meta.ntrailers = c->ntrailers;
+	memset(&o, 0, sizeof(o));
+	o.branch = c->branch;
+	o.root = c->root ? c->root : policy.root;
+	o.author_name = name.ptr;
+	o.author_email = email.ptr;
+	o.meta = &c->meta;
+	o.retries = c->retries;
+	o.dry_run = c->dry_run;
+	rc = kpin_repo_update(repo, targets, n, &o, &res);
+	if (rc == KPIN_EUNCHANGED) {
+		for (i = 0; i < n; i++)
+			cli_note("%s: unchanged (already at the requested "
+				 "values)", targets[i].file ? targets[i].file :
+				 targets[i].app);
+		if (c->json)
+			print_json(c, targets, n, false, &res);
+		status = EXIT_OK;
+		goto out;
+	}
+	if (rc) {
+		status = cli_fail(NULL);
+		goto out;
+	}
+	if (c->dry_run) {
+		if (c->json) {
+			print_json(c, targets, n, true, &res);
+		} else {
+			kpin_buf_add(&out, res.diff.ptr, res.diff.len);
+			kpin_buf_adds(&out, "\n");
+			kpin_buf_add(&out, res.message.ptr, res.message.len);
+			cli_print_buf(&out);
+		}
+		cli_note("dry run: nothing written");
+		status = EXIT_OK;
+		goto out;
+	}
+	if (c->json) {
+		print_json(c, targets, n, true, &res);
+	} else {
+		kpin_buf_addf(&out, "%s\n", res.commit);
+		cli_print_buf(&out);
+	}
+	cli_note("committed %.12s on %s: %.*s%s", res.commit,
+		 res.branch + 11, (int)strcspn(res.message.ptr, "\n"),
+		 res.message.ptr, res.attempts > 1 ? " (after a retry)" : "");
+	status = EXIT_OK;
+out:
+	kpin_repo_result_release(&res);
+	kpin_policy_release(&policy);
+	kpin_repo_free(repo);
+	kpin_buf_release(&name);
+	kpin_buf_release(&email);
+	kpin_buf_release(&out);
+	return status;
+}

@@ -1,0 +1,399 @@
+/*
+ * kpin apply: the dispatch, however it arrived. One request is assembled
+ * from (in order of precedence) flags named like the platform action's
+ * inputs, --event, --payload, stdin and INPUT_* variables; or a batch of
+ * requests is read from --batch. Every request is validated before
+ * anything is written; a batch is one commit, and any invalid or
+ * conflicting request means no commit at all.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kpin/request.h"
+
+static const char apply_usage[] =
+	"kpin apply [--event file | --payload json | --batch file | -] "
+	"[--repository repo] [--image-name name] [--directory-name dir] "
+	"[--environment env] [--digest digest] [--tag tag] [--release name] "
+	"[--create] " CLI_COMMIT_USAGE;
+
+enum {
+	OPT_EVENT = 256, OPT_PAYLOAD, OPT_BATCH, OPT_REPOSITORY,
+	OPT_IMAGE_NAME, OPT_DIRECTORY_NAME, OPT_ENVIRONMENT, OPT_DIGEST,
+	OPT_TAG, OPT_RELEASE, OPT_CREATE
+};
+
+static const struct option apply_options[] = {
+	{ "event", required_argument, NULL, OPT_EVENT },
+	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "repository", required_argument, NULL, OPT_REPOSITORY },
+	{ "image-name", required_argument, NULL, OPT_IMAGE_NAME },
+	{ "directory-name", required_argument, NULL, OPT_DIRECTORY_NAME },
+	{ "environment", required_argument, NULL, OPT_ENVIRONMENT },
+	{ "digest", required_argument, NULL, OPT_DIGEST },
+	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "release", required_argument, NULL, OPT_RELEASE },
+	{ "create", no_argument, NULL, OPT_CREATE },
+	{ "help", no_argument, NULL, 'h' },
+	CLI_COMMIT_OPTIONS,
+	{ NULL, 0, NULL, 0 }
+};
+
+struct apply_opts {
+	const char *event;
+	const char *payload;
+	const char *batch;
+	bool use_stdin;
+	unsigned flags;
+	struct kpin_request flags_req;	/* borrowed strings from argv */
+	struct cli_commit commit;
+};
+
+/* Read a file (or "-": stdin) with a cap. */
+static int read_source(struct kpin_buf *out, const char *path, size_t max)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	if (strcmp(path, "-"))
+		return kpin_file_read(out, path, max, NULL);
+	kpin_buf_reset(out);
+	kpin_buf_grow(out, 0);
+	while ((n = read(0, chunk, sizeof(chunk))) > 0) {
+		if (out->len + (size_t)n > max)
+			return kpin_error_set(KPIN_EINVALID, "input is over the "
+					      "limit of %zu bytes", max);
+		kpin_buf_add(out, chunk, (size_t)n);
+	}
+	if (n < 0)
+		return kpin_error_set(KPIN_ERROR, "cannot read stdin");
+	return 0;
+}
+
+/* Fill @r from the flags, then every other source, in precedence order. */
+static int assemble(struct kpin_request *r, const struct apply_opts *o)
+{
+	const struct kpin_request *f = &o->flags_req;
+	struct kpin_buf b = KPIN_BUF_INIT, origin = KPIN_BUF_INIT;
+	int rc = 0;
+
+	r->repository = f->repository ? xstrdup(f->repository) : NULL;
+	r->image = f->image ? xstrdup(f->image) : NULL;
+	r->app = f->app ? xstrdup(f->app) : NULL;
+	r->env = f->env ? xstrdup(f->env) : NULL;
+	r->digest = f->digest ? xstrdup(f->digest) : NULL;
+	r->tag = f->tag ? xstrdup(f->tag) : NULL;
+	r->release = f->release ? xstrdup(f->release) : NULL;
+	if (o->event) {
+		kpin_buf_addf(&origin, "--event %s", o->event);
+		rc = read_source(&b, o->event, KPIN_EVENT_MAX);
+		if (rc) {
+			const struct kpin_error *e = kpin_error_last();
+
+			rc = kpin_error_set(e->code, "%s: %s", origin.ptr,
+					    e->message);
+		} else {
+			rc = kpin_request_fill_json(r, b.ptr, b.len,
+						    origin.ptr);
+		}
+	}
+	if (!rc && o->payload) {
+		if (strlen(o->payload) > KPIN_PAYLOAD_MAX)
+			rc = kpin_error_set(KPIN_EINVALID, "--payload is over "
+					    "the limit of %u bytes",
+					    KPIN_PAYLOAD_MAX);
+		else
+			rc = kpin_request_fill_json(r, o->payload,
+						    strlen(o->payload),
+						    "--payload");
+	}
+	if (!rc && o->use_stdin) {
+		rc = read_source(&b, "-", KPIN_EVENT_MAX);
+		if (!rc)
+			rc = kpin_request_fill_json(r, b.ptr, b.len, "stdin");
+	}
+	if (!rc)
+		kpin_request_fill_env(r);
+	kpin_buf_release(&b);
+	kpin_buf_release(&origin);
+	return rc;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/*
+ * Turn validated requests into one target per overlay. Identical
+ * duplicates collapse; two requests that disagree about one image of
+ * one overlay are a problem, listed in @problems.
+ */
+static size_t build_targets(struct kpin_target **out, size_t *nout,
+			    struct kpin_change **changes,
+			    const struct kpin_request *r, size_t n,
+			    unsigned flags, struct kpin_buf *problems)
+{
+	struct kpin_target *t = xcalloc(n + 1, sizeof(*t));
+	struct kpin_change *c = xcalloc(n + 1, sizeof(*c));
+	size_t *owner = xcalloc(n + 1, sizeof(*owner));
+	size_t nt = 0, i, j, bad = 0;
+
+	/* order changes by target: first the distinct overlays */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++) {
+			if (strcmp(r[j].app, r[i].app) ||
+			    strcmp(r[j].env, r[i].env) ||
+			    strcmp(r[j].image, r[i].image))
+				continue;
+			if (!same(r[j].digest, r[i].digest) ||
+			    !same(r[j].tag, r[i].tag)) {
+				kpin_buf_addf(problems, "requests %zu and %zu "
+					      "set different values for image "
+					      "'%s' in %s/%s\n", j + 1, i + 1,
+					      r[i].image, r[i].app, r[i].env);
+				bad++;
+			}
+			break;
+		}
+		owner[i] = j;	/* == i when first of its kind */
+	}
+	for (i = 0; i < n; i++) {
+		size_t k;
+
+		if (owner[i] != i)
+			continue;
+		for (k = 0; k < nt; k++)
+			if (!strcmp(t[k].app, r[i].app) &&
+			    !strcmp(t[k].env, r[i].env))
+				break;
+		if (k == nt) {
+			t[nt].app = r[i].app;
+			t[nt].env = r[i].env;
+			t[nt].flags = flags;
+			nt++;
+		}
+	}
+	/* lay the changes out contiguously per target */
+	{
+		size_t at = 0, k;
+
+		for (k = 0; k < nt; k++) {
+			t[k].changes = c + at;
+			for (i = 0; i < n; i++) {
+				if (owner[i] != i || strcmp(t[k].app, r[i].app) ||
+				    strcmp(t[k].env, r[i].env))
+					continue;
+				c[at].image = r[i].image;
+				c[at].digest = r[i].digest;
+				c[at].tag = r[i].tag;
+				at++;
+				t[k].nchanges++;
+			}
+		}
+	}
+	free(owner);
+	*out = t;
+	*nout = nt;
+	*changes = c;
+	return bad;
+}
+
+/*
+ * Record where the images came from: the Source-Repository and Release
+ * trailers when all requests agree, else one trailer per distinct value.
+ */
+static void add_origin(struct cli_commit *c, const struct kpin_request *r,
+		       size_t n)
+{
+	static const char *const keys[] = { "Source-Repository", "Release" };
+	const char **meta[] = { &c->meta.source_repository,
+				&c->meta.release };
+	size_t i, j, k, distinct;
+
+	for (k = 0; k < 2; k++) {
+		distinct = 0;
+		for (i = 0; i < n; i++) {
+			const char *v = k ? r[i].release : r[i].repository;
+
+			for (j = 0; j < i; j++)
+				if (same(k ? r[j].release : r[j].repository, v))
+					break;
+			distinct += j == i && v;
+		}
+		for (i = 0; i < n; i++) {
+			const char *v = k ? r[i].release : r[i].repository;
+			struct kpin_buf b = KPIN_BUF_INIT;
+
+			for (j = 0; j < i; j++)
+				if (same(k ? r[j].release : r[j].repository, v))
+					break;
+			if (j < i || !v)
+				continue;
+			if (distinct == 1) {
+				*meta[k] = v;
+				continue;
+			}
+			kpin_buf_addf(&b, "%s: %s", keys[k], v);
+			c->trailers = xreallocarray(c->trailers,
+						    c->ntrailers + 1,
+						    sizeof(*c->trailers));
+			c->trailers[c->ntrailers++] = kpin_buf_detach(&b, NULL);
+		}
+	}
+}
+
+static int apply(struct apply_opts *o)
+{
+	struct kpin_request *reqs = NULL;
+	struct kpin_target *targets = NULL;
+	struct kpin_change *changes = NULL;
+	struct kpin_buf problems = KPIN_BUF_INIT, b = KPIN_BUF_INIT;
+	size_t n = 0, nt = 0, i, bad = 0;
+	int status;
+	char what[64];
+
+	if (o->batch) {
+		if (read_source(&b, o->batch, KPIN_BATCH_MAX)) {
+			status = cli_fail(o->batch);
+			goto out;
+		}
+		if (kpin_request_batch(&reqs, &n, b.ptr, b.len, o->batch,
+				       &problems)) {
+			status = EXIT_INVALID;
+			fputs(problems.len ? problems.ptr : "", stderr);
+			cli_fail(NULL);
+			goto out;
+		}
+	} else {
+		reqs = xcalloc(1, sizeof(*reqs));
+		n = 1;
+		if (assemble(reqs, o)) {
+			status = cli_fail(NULL);
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (o->batch)
+			snprintf(what, sizeof(what), "request %zu", i + 1);
+		else
+			snprintf(what, sizeof(what), "request");
+		bad += kpin_request_check(&reqs[i], what, &problems);
+	}
+	if (!bad)
+		bad += build_targets(&targets, &nt, &changes, reqs, n, o->flags,
+				     &problems);
+	if (bad) {
+		fputs(problems.ptr, stderr);
+		status = cli_error("%zu problem%s; nothing committed", bad,
+				   bad == 1 ? "" : "s") + 2;
+		goto out;
+	}
+	add_origin(&o->commit, reqs, n);
+	o->commit.meta.promoted_by = getenv("GITHUB_ACTOR");
+	status = cli_commit_run(&o->commit, targets, nt);
+	for (i = 0; i < nt; i++)
+		kpin_target_release(&targets[i]);
+out:
+	kpin_request_free_all(reqs, n);
+	free(targets);
+	free(changes);
+	kpin_buf_release(&problems);
+	kpin_buf_release(&b);
+	return status;
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+	struct apply_opts o;
+	struct kpin_request *f = &o.flags_req;
+	int c, r, status, sources;
+
+	memset(&o, 0, sizeof(o));
+	cli_commit_init(&o.commit);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", apply_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_EVENT:
+			o.event = optarg;
+			continue;
+		case OPT_PAYLOAD:
+			o.payload = optarg;
+			continue;
+		case OPT_BATCH:
+			o.batch = optarg;
+			continue;
+		case OPT_REPOSITORY:
+			f->repository = optarg;
+			continue;
+		case OPT_IMAGE_NAME:
+			f->image = optarg;
+			continue;
+		case OPT_DIRECTORY_NAME:
+			f->app = optarg;
+			continue;
+		case OPT_ENVIRONMENT:
+			f->env = optarg;
+			continue;
+		case OPT_DIGEST:
+			f->digest = optarg;
+			continue;
+		case OPT_TAG:
+			f->tag = optarg;
+			continue;
+		case OPT_RELEASE:
+			f->release = optarg;
+			continue;
+		case OPT_CREATE:
+			o.flags |= KPIN_KUST_CREATE;
+			continue;
+		case 'h':
+			status = cli_usage(&cmd_apply_entry, true);
+			goto out;
+		}
+		r = cli_commit_option(&o.commit, &cmd_apply_entry, c, optarg);
+		if (r < 0) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (!r) {
+			status = cli_usage_error(&cmd_apply_entry, "unknown or "
+						 "incomplete option '%s'",
+						 argv[optind - 1]);
+			goto out;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (strcmp(argv[optind], "-")) {
+			status = cli_usage_error(&cmd_apply_entry, "unexpected "
+						 "argument '%s'", argv[optind]);
+			goto out;
+		}
+		o.use_stdin = true;
+	}
+	sources = !!o.event + !!o.payload + o.use_stdin;
+	if (o.batch && (sources || f->repository || f->image || f->app ||
+			f->env || f->digest || f->tag || f->release)) {
+		status = cli_usage_error(&cmd_apply_entry, "--batch takes no "
+					 "other request source");
+		goto out;
+	}
+	status = apply(&o);
+out:
+	cli_commit_release(&o.commit);
+	return status;
+}
+
+const struct kpin_cmd cmd_apply_entry = {
+	.name = "apply",
+	.usage = apply_usage,
+	.summary = "apply a dispatched promotion (flags, event, payload, "
+		   "batch)",
+	.exec = cmd_apply,
+	.flags = KPIN_CMD_NEED_REPO,
+};

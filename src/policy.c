@@ -1,0 +1,279 @@
+/*
+ * .kpin.yaml: a small YAML mapping read with libfyaml's document API.
+ * Everything in it is validated; nothing unknown is silently ignored,
+ * because a typo in a policy file must not quietly switch a guard off.
+ */
+#include <libfyaml.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpin/error.h"
+#include "kpin/grammar.h"
+#include "kpin/policy.h"
+#include "kpin/xalloc.h"
+
+static const char *const default_envs[] = { "dev", "stg", "prd" };
+
+void kpin_policy_init(struct kpin_policy *p)
+{
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	p->root = xstrdup(".platform/kubernetes");
+	p->nenvs = 3;
+	p->envs = xcalloc(3, sizeof(*p->envs));
+	for (i = 0; i < 3; i++)
+		p->envs[i] = xstrdup(default_envs[i]);
+}
+
+static void free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void kpin_policy_release(struct kpin_policy *p)
+{
+	free(p->root);
+	free_list(p->envs, p->nenvs);
+	free_list(p->require_digest, p->nrequire);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Report an error at node @n (its token's position). */
+static int fail_at(struct fy_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail_at(struct fy_node *n, const char *fmt, ...)
+{
+	struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
+	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return kpin_error_set_at(KPIN_EINVALID, m ? m->line + 1 : 1,
+				 m ? m->column + 1 : 1, "%s", msg);
+}
+
+/* A plain string value, or NULL after setting an error. */
+static const char *string_of(struct fy_node *key, struct fy_node *val,
+			     const char *what)
+{
+	const char *s;
+	size_t len;
+
+	if (!val || fy_node_get_type(val) != FYNT_SCALAR ||
+	    fy_node_get_style(val) == FYNS_ALIAS) {
+		fail_at(key, "'%s' must be a string", what);
+		return NULL;
+	}
+	s = fy_node_get_scalar(val, &len);
+	if (!s || !len || memchr(s, '\0', len)) {
+		fail_at(val, "'%s' must be a non-empty string", what);
+		return NULL;
+	}
+	return s;
+}
+
+/* A sequence of environment names, each one safe and listed once. */
+static int env_list(char ***out, size_t *nout, struct fy_node *key,
+		    struct fy_node *val, const char *what,
+		    const struct kpin_policy *known)
+{
+	struct fy_node *item;
+	void *iter = NULL;
+	char **v = NULL;
+	size_t n = 0, i;
+
+	if (!val || fy_node_get_type(val) != FYNT_SEQUENCE)
+		return fail_at(key, "'%s' must be a list of environments",
+			       what);
+	while ((item = fy_node_sequence_iterate(val, &iter)) != NULL) {
+		size_t len;
+		const char *s = NULL;
+
+		if (fy_node_get_type(item) == FYNT_SCALAR)
+			s = fy_node_get_scalar(item, &len);
+		if (!s || kpin_grammar_match(KPIN_GRAMMAR_SEGMENT, s, len) != 1) {
+			free_list(v, n);
+			return fail_at(item, "invalid environment in '%s': it "
+				       "must be one path segment of letters, "
+				       "digits, '.', '_' and '-'", what);
+		}
+		for (i = 0; i < n; i++)
+			if (strlen(v[i]) == len && !memcmp(v[i], s, len))
+				break;
+		if (i < n) {
+			free_list(v, n);
+			return fail_at(item, "environment listed twice in '%s'",
+				       what);
+		}
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrndup(s, len);
+		if (known && kpin_policy_env_index(known, v[n - 1]) < 0) {
+			free_list(v, n);
+			return fail_at(item, "'%s' names an environment that "
+				       "'environments' does not list", what);
+		}
+	}
+	if (!n) {
+		free(v);
+		return fail_at(key, "'%s' must not be empty", what);
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
+{
+	struct fy_diag_cfg dcfg;
+	struct fy_diag *diag = NULL;
+	struct fy_parse_cfg cfg;
+	struct fy_document *doc = NULL;
+	struct fy_node *root, *key, *val, *req_key = NULL, *req_val = NULL;
+	struct fy_node_pair *pair;
+	void *iter = NULL;
+	int rc = KPIN_EINVALID;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = NULL;
+	diag = fy_diag_create(&dcfg);
+	if (!diag)
+		return kpin_error_set(KPIN_ERROR, "cannot create YAML diag");
+	fy_diag_set_collect_errors(diag, true);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.flags = FYPCF_QUIET;
+	cfg.diag = diag;
+	doc = fy_document_build_from_string(&cfg, buf, len);
+	if (!doc) {
+		void *it = NULL;
+		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+
+		rc = kpin_error_set_at(KPIN_EINVALID, e ? e->line : 1,
+				       e ? e->column : 1, "invalid YAML: %s",
+				       e ? e->msg : "cannot parse");
+		goto out;
+	}
+	root = fy_document_root(doc);
+	if (!root) {
+		rc = 0;		/* an empty policy file: the defaults */
+		p->from_file = true;
+		goto out;
+	}
+	if (fy_node_get_type(root) != FYNT_MAPPING) {
+		rc = kpin_error_set_at(KPIN_EINVALID, 1, 1, "the policy must "
+				       "be a mapping");
+		goto out;
+	}
+	while ((pair = fy_node_mapping_iterate(root, &iter)) != NULL) {
+		const char *k, *s;
+		size_t klen;
+
+		key = fy_node_pair_key(pair);
+		val = fy_node_pair_value(pair);
+		k = key && fy_node_get_type(key) == FYNT_SCALAR ?
+		    fy_node_get_scalar(key, &klen) : NULL;
+		if (!k) {
+			rc = fail_at(key, "policy keys must be strings");
+			goto out;
+		}
+		if (klen == 4 && !memcmp(k, "root", 4)) {
+			s = string_of(key, val, "root");
+			if (!s)
+				goto out;
+			free(p->root);
+			p->root = xstrdup(s);
+			if (p->root[0] == '/' || strstr(p->root, "..") ||
+			    strstr(p->root, "//")) {
+				rc = fail_at(val, "'root' must be a relative "
+					     "path inside the repository: '%s'",
+					     p->root);
+				goto out;
+			}
+		} else if (klen == 12 && !memcmp(k, "environments", 12)) {
+			char **v;
+			size_t n;
+
+			rc = env_list(&v, &n, key, val, "environments", NULL);
+			if (rc)
+				goto out;
+			free_list(p->envs, p->nenvs);
+			p->envs = v;
+			p->nenvs = n;
+		} else if (klen == 14 && !memcmp(k, "require-digest", 14)) {
+			req_key = key;	/* checked once environments are known */
+			req_val = val;
+		} else if (klen == 9 && !memcmp(k, "promotion", 9)) {
+			s = string_of(key, val, "promotion");
+			if (!s)
+				goto out;
+			if (!strcmp(s, "ordered")) {
+				p->ordered = true;
+			} else if (!strcmp(s, "free")) {
+				p->ordered = false;
+			} else {
+				rc = fail_at(val, "'promotion' must be ordered "
+					     "or free, not '%s'", s);
+				goto out;
+			}
+		} else {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s",
+				 (int)(klen < 60 ? klen : 60), k);
+			rc = fail_at(key, "unknown policy key '%s' (known: root, "
+				     "environments, require-digest, promotion)",
+				     name);
+			goto out;
+		}
+	}
+	if (req_key) {
+		rc = env_list(&p->require_digest, &p->nrequire, req_key,
+			      req_val, "require-digest", p);
+		if (rc)
+			goto out;
+	}
+	p->from_file = true;
+	rc = 0;
+out:
+	fy_document_destroy(doc);
+	fy_diag_destroy(diag);
+	return rc;
+}
+
+int kpin_policy_env_index(const struct kpin_policy *p, const char *env)
+{
+	size_t i;
+
+	for (i = 0; i < p->nenvs; i++)
+		if (!strcmp(p->envs[i], env))
+			return (int)i;
+	return -1;
+}
+
+int kpin_policy_check_env(const struct kpin_policy *p, const char *env)
+{
+	char known[512] = "";
+	size_t i;
+
+	if (kpin_policy_env_index(p, env) >= 0)
+		return 0;
+	for (i = 0; i < p->nenvs; i++) {
+		if (i)
+			strncat(known, ", ", sizeof(known) - strlen(known) - 1);
+		strncat(known, p->envs[i], sizeof(known) - strlen(known) - 1);
+	}
+	return kpin_error_set(KPIN_EINVALID, "unknown environment '%s' "
+			      "(known: %s; list more under 'environments' in "
+			      "%s)", env, known, KPIN_POLICY_FILE);
+}

@@ -1,0 +1,1010 @@
+/*
+ * The repository engine. Overlays are read from the branch tip's tree,
+ * never the worktree; edits become blob -> tree (git_tree_create_updated)
+ * -> commit objects; the branch moves only by compare-and-swap against
+ * the tip that was read. Losing a race means re-reading and re-editing,
+ * not rebasing. kpin processes serialise on an flock()ed file in the git
+ * directory (released by the kernel if a process dies), so they never
+ * lose races to each other; the CAS protects against every other writer.
+ * In a checkout of the branch, the edited files' index entries and
+ * worktree copies follow the branch with a path-limited safe checkout.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kpin/diff.h"
+#include "kpin/error.h"
+#include "kpin/file.h"
+#include "kpin/grammar.h"
+#include "kpin/repo.h"
+#include "kpin/xalloc.h"
+
+#define LOCK_WAIT_MS 120000	/* how long to wait for another kpin */
+
+static const char *const kust_names[] = {
+	"kustomization.yaml", "kustomization.yml", "Kustomization"
+};
+
+struct kpin_repo {
+	git_repository *git;
+	bool bare;
+	int lock_fd;		/* the flock()ed kpin.lock, -1 when not held */
+};
+
+/* Convert a libgit2 failure into a kpin error; returns the kpin code. */
+static int git_fail(int rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int git_fail(int rc, const char *fmt, ...)
+{
+	const git_error *e = git_error_last();
+	char what[512];
+	va_list ap;
+	int code;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	switch (rc) {
+	case GIT_ENOTFOUND:
+	case GIT_EUNBORNBRANCH:
+		code = KPIN_ENOTFOUND;
+		break;
+	case GIT_EMODIFIED:
+		code = KPIN_EMODIFIED;
+		break;
+	case GIT_ELOCKED:
+		code = KPIN_ELOCKED;
+		break;
+	case GIT_EINVALIDSPEC:
+		code = KPIN_EINVALID;
+		break;
+	default:
+		code = KPIN_ERROR;
+	}
+	return kpin_error_set(code, "%s: %s", what,
+			      e && e->message ? e->message : "libgit2 error");
+}
+
+void kpin_target_release(struct kpin_target *t)
+{
+	size_t i;
+
+	if (t->old)
+		for (i = 0; i < t->nchanges; i++)
+			kpin_pin_release(&t->old[i]);
+	free(t->old);
+	free(t->file);
+	t->old = NULL;
+	t->file = NULL;
+}
+
+void kpin_repo_result_release(struct kpin_repo_result *res)
+{
+	free(res->branch);
+	kpin_buf_release(&res->message);
+	kpin_buf_release(&res->diff);
+	memset(res, 0, sizeof(*res));
+}
+
+int kpin_repo_open(struct kpin_repo **out, const char *path)
+{
+	struct kpin_repo *repo;
+	git_repository *git = NULL;
+	int rc;
+
+	*out = NULL;
+	git_libgit2_init();
+	rc = git_repository_open_ext(&git, path, 0, NULL);
+	if (rc) {
+		int code = rc == GIT_ENOTFOUND ?
+			kpin_error_set(KPIN_ENOTFOUND, "not a git repository: "
+				       "'%s' (or any parent)", path) :
+			rc == GIT_EOWNER ?
+			git_fail(rc, "cannot open the repository (add it to "
+				 "safe.directory: git config --global --add "
+				 "safe.directory DIR)") :
+			git_fail(rc, "cannot open the repository at '%s'",
+				 path);
+
+		git_libgit2_shutdown();
+		return code;
+	}
+	repo = xcalloc(1, sizeof(*repo));
+	repo->git = git;
+	repo->bare = git_repository_is_bare(git);
+	repo->lock_fd = -1;
+	*out = repo;
+	return 0;
+}
+
+void kpin_repo_free(struct kpin_repo *repo)
+{
+	if (!repo)
+		return;
+	if (repo->lock_fd >= 0)
+		close(repo->lock_fd);
+	git_repository_free(repo->git);
+	free(repo);
+	git_libgit2_shutdown();
+}
+
+bool kpin_repo_is_bare(const struct kpin_repo *repo)
+{
+	return repo->bare;
+}
+
+struct git_repository *kpin_repo_git(struct kpin_repo *repo)
+{
+	return repo->git;
+}
+
+int kpin_repo_parse_ident(struct kpin_buf *name, struct kpin_buf *email,
+			  const char *ident)
+{
+	const char *lt = strchr(ident, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+	size_t nlen;
+
+	if (!lt || !gt || gt[1] || gt == lt + 1 || strchr(lt + 1, '<'))
+		return kpin_error_set(KPIN_EINVALID, "invalid identity '%s': "
+				      "expected \"Name <email>\"", ident);
+	nlen = (size_t)(lt - ident);
+	while (nlen && ident[nlen - 1] == ' ')
+		nlen--;
+	if (!nlen)
+		return kpin_error_set(KPIN_EINVALID, "invalid identity '%s': "
+				      "the name is empty", ident);
+	kpin_buf_reset(name);
+	kpin_buf_reset(email);
+	kpin_buf_add(name, ident, nlen);
+	kpin_buf_add(email, lt + 1, (size_t)(gt - lt - 1));
+	return 0;
+}
+
+int kpin_repo_default_identity(struct kpin_buf *name, struct kpin_buf *email,
+			       struct kpin_repo *repo, const char *actor)
+{
+	git_signature *sig = NULL;
+
+	kpin_buf_reset(name);
+	kpin_buf_reset(email);
+	if (git_signature_default(&sig, repo->git) == 0) {
+		kpin_buf_adds(name, sig->name);
+		kpin_buf_adds(email, sig->email);
+		git_signature_free(sig);
+		return 0;
+	}
+	if (actor && *actor && !strpbrk(actor, "<>\n")) {
+		kpin_buf_adds(name, actor);
+		kpin_buf_addf(email, "%s@users.noreply.github.com", actor);
+		return 0;
+	}
+	return kpin_error_set(KPIN_ENOTFOUND, "no committer identity: pass "
+			      "--author \"Name <email>\", set git config "
+			      "user.name and user.email, or set GITHUB_ACTOR");
+}
+
+int kpin_repo_branch_ref(struct kpin_buf *out, struct kpin_repo *repo,
+			 const char *branch)
+{
+	git_reference *head = NULL;
+	const char *target;
+	int rc;
+
+	kpin_buf_reset(out);
+	if (branch) {
+		kpin_buf_addf(out, "refs/heads/%s", branch);
+		if (!git_reference_is_valid_name(out->ptr))
+			return kpin_error_set(KPIN_EINVALID, "invalid branch "
+					      "name '%s'", branch);
+		return 0;
+	}
+	rc = git_reference_lookup(&head, repo->git, "HEAD");
+	if (rc)
+		return git_fail(rc, "cannot read HEAD");
+	if (git_reference_type(head) != GIT_REFERENCE_SYMBOLIC) {
+		git_reference_free(head);
+		return kpin_error_set(KPIN_EINVALID, "HEAD is detached: pass "
+				      "--branch");
+	}
+	target = git_reference_symbolic_target(head);
+	if (strncmp(target, "refs/heads/", 11)) {
+		rc = kpin_error_set(KPIN_EINVALID, "HEAD points at '%s', not a "
+				    "branch: pass --branch", target);
+		git_reference_free(head);
+		return rc;
+	}
+	kpin_buf_adds(out, target);
+	git_reference_free(head);
+	return 0;
+}
+
+/* Is @refname the branch HEAD names, in a repository with a worktree? */
+static bool checked_out(struct kpin_repo *repo, const char *refname)
+{
+	git_reference *head = NULL;
+	bool yes;
+
+	if (repo->bare || git_reference_lookup(&head, repo->git, "HEAD"))
+		return false;
+	yes = git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+	      !strcmp(git_reference_symbolic_target(head), refname);
+	git_reference_free(head);
+	return yes;
+}
+
+/* The commit and tree at the tip of @refname. */
+static int read_tip(git_oid *tip, git_commit **commit, git_tree **tree,
+		    struct kpin_repo *repo, const char *refname)
+{
+	int rc = git_reference_name_to_id(tip, repo->git, refname);
+
+	if (rc == GIT_ENOTFOUND)
+		return kpin_error_set(KPIN_ENOTFOUND, "branch '%s' does not "
+				      "exist (or has no commits)",
+				      refname + 11);
+	if (rc)
+		return git_fail(rc, "cannot read '%s'", refname);
+	rc = git_commit_lookup(commit, repo->git, tip);
+	if (!rc)
+		rc = git_commit_tree(tree, *commit);
+	if (rc) {
+		git_commit_free(*commit);
+		*commit = NULL;
+		return git_fail(rc, "cannot read the tip of '%s'", refname);
+	}
+	return 0;
+}
+
+/*
+ * Check that a relative directory path is a sequence of safe segments:
+ * no empty segment, no "." or "..", nothing absolute.
+ */
+static int check_rel_path(const char *what, const char *path)
+{
+	const char *p = path;
+
+	if (!*p || *p == '/')
+		goto bad;
+	while (*p) {
+		size_t len = strcspn(p, "/");
+
+		if (!len || kpin_grammar_match(KPIN_GRAMMAR_SEGMENT, p, len) != 1)
+			goto bad;
+		p += len;
+		if (*p == '/')
+			p++;
+		if (p[-1] == '/' && !*p)
+			goto bad;
+	}
+	return 0;
+bad:
+	return kpin_error_set(KPIN_EINVALID, "invalid %s '%s': it must be a "
+			      "relative path of plain names (letters, digits, "
+			      "'.', '_', '-'), without '.', '..' or empty parts",
+			      what, path);
+}
+
+/*
+ * Walk @dir down from @root, requiring a real tree at every step: a
+ * symlink or submodule on the way is refused, a missing part is
+ * KPIN_ENOTFOUND.
+ */
+static int walk_dir(git_tree **out, struct kpin_repo *repo, git_tree *root,
+		    const char *dir)
+{
+	git_tree *cur = NULL, *next;
+	const char *p = dir;
+	int rc;
+
+	rc = git_tree_dup(&cur, root);
+	if (rc)
+		return git_fail(rc, "cannot read tree");
+	while (*p) {
+		size_t len = strcspn(p, "/");
+		char *part = xstrndup(p, len);
+		const git_tree_entry *e = git_tree_entry_byname(cur, part);
+		int mode = e ? (int)git_tree_entry_filemode(e) : 0;
+
+		free(part);
+		if (!e) {
+			rc = kpin_error_set(KPIN_ENOTFOUND, "no directory '%.*s' "
+					    "at the branch tip", (int)(p - dir +
+					    len), dir);
+			goto fail;
+		}
+		if (mode != GIT_FILEMODE_TREE) {
+			rc = kpin_error_set(KPIN_EINVALID, "'%.*s' is %s in the "
+					    "branch, not a directory; refusing",
+					    (int)(p - dir + len), dir,
+					    mode == GIT_FILEMODE_LINK ?
+					    "a symlink" :
+					    mode == GIT_FILEMODE_COMMIT ?
+					    "a submodule" : "a file");
+			goto fail;
+		}
+		rc = git_tree_lookup(&next, repo->git, git_tree_entry_id(e));
+		if (rc) {
+			rc = git_fail(rc, "cannot read tree '%s'", dir);
+			goto fail;
+		}
+		git_tree_free(cur);
+		cur = next;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	*out = cur;
+	return 0;
+fail:
+	git_tree_free(cur);
+	return rc;
+}
+
+/*
+ * The kustomization file in directory @dir of @root: exactly one of the
+ * three names kustomize accepts, and a regular file.
+ */
+static int find_kust_file(struct kpin_buf *out, git_filemode_t *mode,
+			  struct kpin_repo *repo, git_tree *root,
+			  const char *dir)
+{
+	git_tree *t = NULL;
+	const git_tree_entry *found = NULL;
+	const char *names[3];
+	size_t i, n = 0;
+	int rc;
+
+	rc = walk_dir(&t, repo, root, dir);
+	if (rc)
+		return rc;
+	for (i = 0; i < 3; i++) {
+		const git_tree_entry *e = git_tree_entry_byname(t, kust_names[i]);
+
+		if (e) {
+			names[n++] = kust_names[i];
+			found = found ? found : e;
+		}
+	}
+	if (n > 1) {
+		rc = kpin_error_set(KPIN_EINVALID, "more than one kustomization "
+				    "file in '%s' (%s and %s); kustomize refuses "
+				    "that too", dir, names[0], names[1]);
+		goto out;
+	}
+	if (!n) {
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no kustomization file in "
+				    "'%s' at the branch tip", dir);
+		goto out;
+	}
+	*mode = git_tree_entry_filemode(found);
+	if (*mode != GIT_FILEMODE_BLOB && *mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
+		rc = kpin_error_set(KPIN_EINVALID, "'%s/%s' is %s, not a regular "
+				    "file; refusing", dir,
+				    git_tree_entry_name(found),
+				    *mode == GIT_FILEMODE_LINK ? "a symlink" :
+				    "not a file");
+		goto out;
+	}
+	kpin_buf_reset(out);
+	kpin_buf_addf(out, "%s/%s", dir, git_tree_entry_name(found));
+	rc = 0;
+out:
+	git_tree_free(t);
+	return rc;
+}
+
+/* "<root>/<app>/overlays/<env>", after validating each piece. */
+static int overlay_dir(struct kpin_buf *out, const char *root,
+		       const char *app, const char *env)
+{
+	int rc;
+
+	rc = check_rel_path("root", root);
+	if (!rc && (!app || !*app))
+		rc = kpin_error_set(KPIN_EINVALID, "no directory name (app) "
+				    "given");
+	if (!rc && (!env || !*env))
+		rc = kpin_error_set(KPIN_EINVALID, "no environment given");
+	if (!rc)
+		rc = kpin_grammar_check(KPIN_GRAMMAR_SEGMENT, "directory name",
+					app);
+	if (!rc)
+		rc = kpin_grammar_check(KPIN_GRAMMAR_SEGMENT, "environment",
+					env);
+	if (rc)
+		return rc;
+	kpin_buf_reset(out);
+	kpin_buf_addf(out, "%s/%s/overlays/%s", root, app, env);
+	return 0;
+}
+
+/* Refuse a worktree path with a symlink (or non-directory) on the way. */
+static int check_worktree_path(struct kpin_repo *repo, const char *path)
+{
+	const char *wd = git_repository_workdir(repo->git);
+	struct kpin_buf p = KPIN_BUF_INIT;
+	const char *s;
+	struct stat st;
+	int rc = 0;
+
+	if (!wd)
+		return 0;
+	for (s = path; ; s++) {
+		if (*s && *s != '/')
+			continue;
+		kpin_buf_reset(&p);
+		kpin_buf_addf(&p, "%s%.*s", wd, (int)(s - path), path);
+		if (lstat(p.ptr, &st) == 0 && S_ISLNK(st.st_mode)) {
+			rc = kpin_error_set(KPIN_EINVALID, "'%.*s' is a symlink "
+					    "in the checkout; refusing to write "
+					    "through it", (int)(s - path), path);
+			break;
+		}
+		if (!*s)
+			break;
+	}
+	kpin_buf_release(&p);
+	return rc;
+}
+
+int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
+			   const char *branch, const char *root,
+			   const char *app, const char *env)
+{
+	struct kpin_buf ref = KPIN_BUF_INIT, dir = KPIN_BUF_INIT;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_filemode_t mode;
+	git_oid tip;
+	int rc;
+
+	rc = overlay_dir(&dir, root ? root : KPIN_ROOT_DEFAULT, app, env);
+	if (!rc)
+		rc = kpin_repo_branch_ref(&ref, repo, branch);
+	if (!rc)
+		rc = read_tip(&tip, &commit, &tree, repo, ref.ptr);
+	if (!rc)
+		rc = find_kust_file(out, &mode, repo, tree, dir.ptr);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	kpin_buf_release(&ref);
+	kpin_buf_release(&dir);
+	return rc;
+}
+
+/* Read blob @path of @tree into @out, with a size cap. */
+static int read_blob(struct kpin_buf *out, struct kpin_repo *repo,
+		     git_tree *tree, const char *path, size_t max)
+{
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	git_filemode_t mode;
+	int rc;
+
+	rc = git_tree_entry_bypath(&e, tree, path);
+	if (rc == GIT_ENOTFOUND)
+		return kpin_error_set(KPIN_ENOTFOUND, "no file '%s' at the "
+				      "branch tip", path);
+	if (rc)
+		return git_fail(rc, "cannot read '%s'", path);
+	mode = git_tree_entry_filemode(e);
+	if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
+		git_tree_entry_free(e);
+		return kpin_error_set(KPIN_EINVALID, "'%s' is not a regular "
+				      "file in the branch; refusing", path);
+	}
+	rc = git_blob_lookup(&blob, repo->git, git_tree_entry_id(e));
+	git_tree_entry_free(e);
+	if (rc)
+		return git_fail(rc, "cannot read '%s'", path);
+	if (git_blob_rawsize(blob) > max) {
+		rc = kpin_error_set(KPIN_EINVALID, "'%s' is %llu bytes, over "
+				    "the limit of %zu (--max-size)", path,
+				    (unsigned long long)git_blob_rawsize(blob),
+				    max);
+	} else {
+		kpin_buf_reset(out);
+		kpin_buf_add(out, git_blob_rawcontent(blob),
+			     (size_t)git_blob_rawsize(blob));
+	}
+	git_blob_free(blob);
+	return rc;
+}
+
+int kpin_repo_read_file(struct kpin_buf *out, struct kpin_repo *repo,
+			const char *branch, const char *path, size_t max)
+{
+	struct kpin_buf ref = KPIN_BUF_INIT;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_oid tip;
+	int rc;
+
+	rc = kpin_repo_branch_ref(&ref, repo, branch);
+	if (!rc)
+		rc = read_tip(&tip, &commit, &tree, repo, ref.ptr);
+	if (!rc)
+		rc = read_blob(out, repo, tree, path, max);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	kpin_buf_release(&ref);
+	return rc;
+}
+
+/* ---- one attempt: edit every file at a given tree --------------------- */
+
+/* A distinct file to edit, with every change aimed at it. */
+struct file_edit {
+	char *path;
+	git_filemode_t mode;
+	struct kpin_change *changes;
+	size_t nchanges;
+	unsigned flags;
+	struct kpin_buf old;	/* bytes at the tip */
+	struct kpin_buf new;	/* edited bytes, empty when unchanged */
+};
+
+struct edit_set {
+	struct file_edit *f;
+	size_t n;
+};
+
+static void edit_set_release(struct edit_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		free(s->f[i].path);
+		free(s->f[i].changes);
+		kpin_buf_release(&s->f[i].old);
+		kpin_buf_release(&s->f[i].new);
+	}
+	free(s->f);
+	s->f = NULL;
+	s->n = 0;
+}
+
+/*
+ * Resolve every target to its file at @tree, group changes per file,
+ * edit each file and record the old pins. Returns 0 when at least one
+ * file changed, KPIN_EUNCHANGED when none did.
+ */
+static int edit_at(struct edit_set *set, struct kpin_repo *repo,
+		   git_tree *tree, struct kpin_target *t, size_t n,
+		   const struct kpin_repo_opts *o)
+{
+	struct kpin_buf dir = KPIN_BUF_INIT, path = KPIN_BUF_INIT;
+	size_t max = o->max_size ? o->max_size : KPIN_MAX_SIZE_DEFAULT;
+	const char *root = o->root ? o->root : KPIN_ROOT_DEFAULT;
+	size_t i, j, c;
+	bool any = false;
+	int rc = 0;
+
+	edit_set_release(set);
+	for (i = 0; i < n && !rc; i++) {
+		git_filemode_t mode;
+
+		rc = overlay_dir(&dir, root, t[i].app, t[i].env);
+		if (!rc)
+			rc = find_kust_file(&path, &mode, repo, tree, dir.ptr);
+		if (rc)
+			break;
+		free(t[i].file);
+		t[i].file = xstrdup(path.ptr);
+		for (j = 0; j < set->n; j++)
+			if (!strcmp(set->f[j].path, path.ptr))
+				break;
+		if (j == set->n) {
+			set->f = xreallocarray(set->f, set->n + 1,
+					       sizeof(*set->f));
+			memset(&set->f[j], 0, sizeof(set->f[j]));
+			set->f[j].path = xstrdup(path.ptr);
+			set->f[j].mode = mode;
+			set->n++;
+		}
+		set->f[j].changes = xreallocarray(set->f[j].changes,
+			set->f[j].nchanges + t[i].nchanges,
+			sizeof(*set->f[j].changes));
+		for (c = 0; c < t[i].nchanges; c++)
+			set->f[j].changes[set->f[j].nchanges++] =
+				t[i].changes[c];
+		set->f[j].flags |= t[i].flags;
+	}
+	for (j = 0; j < set->n && !rc; j++) {
+		struct file_edit *f = &set->f[j];
+		struct kpin_kust *k = NULL;
+
+		rc = read_blob(&f->old, repo, tree, f->path, max);
+		if (!rc)
+			rc = kpin_kust_open(&k, f->old.ptr, f->old.len, 0);
+		/* record what each target's entries pinned before */
+		for (i = 0; i < n && !rc; i++) {
+			if (strcmp(t[i].file, f->path))
+				continue;
+			if (!t[i].old)
+				t[i].old = xcalloc(t[i].nchanges + 1,
+						   sizeof(*t[i].old));
+			for (c = 0; c < t[i].nchanges; c++) {
+				const struct kpin_image *img = NULL;
+
+				kpin_pin_release(&t[i].old[c]);
+				if (kpin_kust_find(&img, k, t[i].changes[c].image)
+				    == KPIN_EAMBIGUOUS)
+					rc = KPIN_EAMBIGUOUS;
+				kpin_pin_of(&t[i].old[c], img);
+			}
+		}
+		if (!rc) {
+			rc = kpin_kust_edit(&f->new, k, f->changes, f->nchanges,
+					    f->flags);
+			if (rc == KPIN_EUNCHANGED)
+				rc = 0;
+			else if (!rc)
+				any = true;
+		}
+		if (rc && kpin_error_last()->line) {
+			/* name the file in positioned errors */
+			const struct kpin_error *e = kpin_error_last();
+			char msg[sizeof(e->message)];
+
+			snprintf(msg, sizeof(msg), "%s", e->message);
+			kpin_error_set(e->code, "%s:%d:%d: %s", f->path,
+				       e->line, e->col, msg);
+		} else if (rc) {
+			const struct kpin_error *e = kpin_error_last();
+			char msg[sizeof(e->message)];
+
+			snprintf(msg, sizeof(msg), "%s", e->message);
+			kpin_error_set(e->code, "%s: %s", f->path, msg);
+		}
+		kpin_kust_free(k);
+	}
+	for (i = 0; i < n && !rc; i++) {
+		t[i].changed = false;
+		for (j = 0; j < set->n; j++)
+			if (!strcmp(set->f[j].path, t[i].file))
+				t[i].changed = set->f[j].new.len > 0;
+	}
+	kpin_buf_release(&dir);
+	kpin_buf_release(&path);
+	if (rc)
+		return rc;
+	return any ? 0 : KPIN_EUNCHANGED;
+}
+
+/* Refuse overlays with staged or unstaged changes in a checkout. */
+static int check_clean(struct kpin_repo *repo, const struct edit_set *set)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < set->n; i++) {
+		unsigned int flags = 0;
+
+		if (!set->f[i].new.len)
+			continue;
+		rc = check_worktree_path(repo, set->f[i].path);
+		if (rc)
+			return rc;
+		rc = git_status_file(&flags, repo->git, set->f[i].path);
+		if (rc && rc != GIT_ENOTFOUND)
+			return git_fail(rc, "cannot check '%s'",
+					set->f[i].path);
+		if (flags & ~(unsigned)GIT_STATUS_IGNORED)
+			return kpin_error_set(KPIN_EINVALID, "'%s' has %s "
+					      "changes in the checkout; commit "
+					      "or discard them first (nothing "
+					      "changed)", set->f[i].path,
+					      flags & (GIT_STATUS_INDEX_NEW |
+						       GIT_STATUS_INDEX_MODIFIED |
+						       GIT_STATUS_INDEX_DELETED) ?
+					      "staged" : "unstaged");
+	}
+	return 0;
+}
+
+/* Write the edited blobs, the updated tree and the commit. */
+static int write_commit(git_oid *out, struct kpin_repo *repo,
+			git_commit *parent, git_tree *tree,
+			const struct edit_set *set, const char *message,
+			const struct kpin_repo_opts *o)
+{
+	git_tree_update *up = xcalloc(set->n + 1, sizeof(*up));
+	git_signature *sig = NULL;
+	git_tree *newtree = NULL;
+	git_oid tree_id;
+	size_t i, nup = 0;
+	int rc;
+
+	for (i = 0; i < set->n; i++) {
+		if (!set->f[i].new.len)
+			continue;
+		rc = git_blob_create_from_buffer(&up[nup].id, repo->git,
+						 set->f[i].new.ptr,
+						 set->f[i].new.len);
+		if (rc) {
+			rc = git_fail(rc, "cannot write a blob");
+			goto out;
+		}
+		up[nup].action = GIT_TREE_UPDATE_UPSERT;
+		up[nup].filemode = set->f[i].mode;
+		up[nup].path = set->f[i].path;
+		nup++;
+	}
+	rc = git_tree_create_updated(&tree_id, repo->git, tree, nup, up);
+	if (!rc)
+		rc = git_tree_lookup(&newtree, repo->git, &tree_id);
+	if (rc) {
+		rc = git_fail(rc, "cannot write the tree");
+		goto out;
+	}
+	rc = git_signature_now(&sig, o->author_name, o->author_email);
+	if (rc) {
+		rc = git_fail(rc, "invalid identity '%s <%s>'", o->author_name,
+			      o->author_email);
+		goto out;
+	}
+	rc = git_commit_create(out, repo->git, NULL, sig, sig, NULL, message,
+			       newtree, 1, (const git_commit **)&parent);
+	if (rc)
+		rc = git_fail(rc, "cannot write the commit");
+out:
+	git_signature_free(sig);
+	git_tree_free(newtree);
+	free(up);
+	return rc;
+}
+
+/* Bring the edited files of a checkout to @newtree (index and worktree). */
+static int sync_checkout(struct kpin_repo *repo, git_tree *oldtree,
+			 const git_oid *commit, const struct edit_set *set)
+{
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_commit *c = NULL;
+	git_tree *newtree = NULL;
+	char **paths = xcalloc(set->n + 1, sizeof(*paths));
+	size_t i, np = 0;
+	int rc, tries;
+
+	for (i = 0; i < set->n; i++)
+		if (set->f[i].new.len)
+			paths[np++] = set->f[i].path;
+	rc = git_commit_lookup(&c, repo->git, commit);
+	if (!rc)
+		rc = git_commit_tree(&newtree, c);
+	if (rc) {
+		rc = git_fail(rc, "cannot read the new commit");
+		goto out;
+	}
+	co.checkout_strategy = GIT_CHECKOUT_SAFE |
+			       GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+	co.paths.strings = paths;
+	co.paths.count = np;
+	co.baseline = oldtree;
+	/* the index may be locked for a moment by another git process */
+	for (tries = 0; tries < 50; tries++) {
+		rc = git_checkout_tree(repo->git, (git_object *)newtree, &co);
+		if (rc != GIT_ELOCKED)
+			break;
+		usleep(20000);
+	}
+	if (rc)
+		rc = git_fail(rc, "the checkout of the edited files could not "
+			      "follow the branch");
+out:
+	git_tree_free(newtree);
+	git_commit_free(c);
+	free(paths);
+	return rc;
+}
+
+/* ---- locking and the CAS loop ---------------------------------------- */
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Jittered exponential backoff: about 10 ms, doubling, at most 1 s. */
+static void backoff(int attempt)
+{
+	long base = 10L << (attempt < 7 ? attempt : 7);
+
+	if (base > 1000)
+		base = 1000;
+	sleep_ms(base / 2 + (long)(random() % (base + 1)));
+}
+
+/*
+ * Take the repository's kpin lock: an flock()ed file in the git
+ * directory, so a killed holder releases it. Waits up to LOCK_WAIT_MS.
+ */
+static int lock_repo(struct kpin_repo *repo)
+{
+	struct kpin_buf path = KPIN_BUF_INIT;
+	long waited = 0;
+	int fd;
+
+	kpin_buf_addf(&path, "%skpin.lock", git_repository_path(repo->git));
+	fd = open(path.ptr, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int rc = kpin_error_set(KPIN_ERROR, "cannot open '%s': %s",
+					path.ptr, strerror(errno));
+
+		kpin_buf_release(&path);
+		return rc;
+	}
+	kpin_buf_release(&path);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			close(fd);
+			return kpin_error_set(KPIN_ERROR, "cannot lock the "
+					      "repository: %s", strerror(errno));
+		}
+		if (waited >= LOCK_WAIT_MS) {
+			close(fd);
+			return kpin_error_set(KPIN_ELOCKED, "another kpin has "
+					      "held the repository for %ld s; "
+					      "nothing changed", waited / 1000);
+		}
+		sleep_ms(5 + random() % 20);
+		waited += 15;
+	}
+	repo->lock_fd = fd;
+	return 0;
+}
+
+static void unlock_repo(struct kpin_repo *repo)
+{
+	if (repo->lock_fd >= 0) {
+		flock(repo->lock_fd, LOCK_UN);
+		close(repo->lock_fd);
+		repo->lock_fd = -1;
+	}
+}
+
+static void make_diff(struct kpin_buf *out, const struct edit_set *set)
+{
+	struct kpin_buf a = KPIN_BUF_INIT, b = KPIN_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		if (!set->f[i].new.len)
+			continue;
+		kpin_buf_reset(&a);
+		kpin_buf_reset(&b);
+		kpin_buf_addf(&a, "a/%s", set->f[i].path);
+		kpin_buf_addf(&b, "b/%s", set->f[i].path);
+		kpin_diff_unified(out, set->f[i].old.ptr, set->f[i].old.len,
+				  set->f[i].new.ptr, set->f[i].new.len, a.ptr,
+				  b.ptr);
+	}
+	kpin_buf_release(&a);
+	kpin_buf_release(&b);
+}
+
+int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
+		     size_t n, const struct kpin_repo_opts *o,
+		     struct kpin_repo_result *res)
+{
+	struct kpin_buf ref = KPIN_BUF_INIT, reflog = KPIN_BUF_INIT;
+	struct edit_set set = { NULL, 0 };
+	git_commit *parent = NULL;
+	git_tree *tree = NULL;
+	git_reference *moved = NULL;
+	git_oid tip, commit;
+	bool sync;
+	int rc, attempt;
+
+	memset(res, 0, sizeof(*res));
+	rc = kpin_repo_branch_ref(&ref, repo, o->branch);
+	if (rc)
+		goto out;
+	res->branch = xstrdup(ref.ptr);
+	sync = checked_out(repo, ref.ptr);
+	if (!o->dry_run) {
+		rc = lock_repo(repo);
+		if (rc)
+			goto out;
+	}
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	for (attempt = 0; ; attempt++) {
+		res->attempts = attempt + 1;
+		git_tree_free(tree);
+		git_commit_free(parent);
+		tree = NULL;
+		parent = NULL;
+		rc = read_tip(&tip, &parent, &tree, repo, ref.ptr);
+		if (!rc)
+			rc = edit_at(&set, repo, tree, targets, n, o);
+		if (rc)
+			goto out;
+		git_oid_tostr(res->parent, sizeof(res->parent), &tip);
+		kpin_buf_reset(&res->message);
+		kpin_message_build(&res->message, targets, n, o->meta);
+		if (o->dry_run) {
+			make_diff(&res->diff, &set);
+			goto out;
+		}
+		if (sync) {
+			rc = check_clean(repo, &set);
+			if (rc)
+				goto out;
+		}
+		rc = write_commit(&commit, repo, parent, tree, &set,
+				  res->message.ptr, o);
+		if (rc)
+			goto out;
+		if (o->before_cas)
+			o->before_cas(repo, attempt, o->hook_arg);
+		kpin_buf_reset(&reflog);
+		kpin_buf_addf(&reflog, "kpin: %.*s",
+			      (int)strcspn(res->message.ptr, "\n"),
+			      res->message.ptr);
+		rc = git_reference_create_matching(&moved, repo->git, ref.ptr,
+						   &commit, 1, &tip,
+						   reflog.ptr);
+		git_reference_free(moved);
+		moved = NULL;
+		if (!rc)
+			break;
+		if (rc != GIT_EMODIFIED && rc != GIT_ELOCKED) {
+			rc = git_fail(rc, "cannot move '%s'", ref.ptr);
+			goto out;
+		}
+		if (attempt >= o->retries) {
+			rc = kpin_error_set(KPIN_EMODIFIED, "'%s' kept moving "
+					    "under kpin (%d attempts); nothing "
+					    "changed", ref.ptr + 11,
+					    attempt + 1);
+			goto out;
+		}
+		backoff(attempt);
+	}
+	if (sync) {
+		rc = sync_checkout(repo, tree, &commit, &set);
+		if (rc) {
+			/*
+			 * The checkout could not follow (a file was changed or
+			 * the index stayed locked): put the branch back where
+			 * it was, unless someone has built on it already.
+			 */
+			char msg[sizeof(kpin_error_last()->message)];
+			int back = git_reference_create_matching(&moved,
+				repo->git, ref.ptr, &tip, 1, &commit,
+				"kpin: undo, the checkout could not follow");
+
+			git_reference_free(moved);
+			snprintf(msg, sizeof(msg), "%s",
+				 kpin_error_last()->message);
+			rc = kpin_error_set(back ? KPIN_ERROR : KPIN_EMODIFIED,
+					    "%s%s", msg, back ? "" :
+					    "; the branch was put back, nothing "
+					    "changed");
+			goto out;
+		}
+		res->synced = true;
+	}
+	git_oid_tostr(res->commit, sizeof(res->commit), &commit);
+out:
+	unlock_repo(repo);
+	edit_set_release(&set);
+	git_tree_free(tree);
+	git_commit_free(parent);
+	kpin_buf_release(&ref);
+	kpin_buf_release(&reflog);
+	return rc;
+}

@@ -1,0 +1,370 @@
+/*
+ * Dispatch requests. A request is five strings (plus an optional tag and
+ * release) however it arrived; every source fills only what the sources
+ * before it left unset, so "--environment prd" beats the event file, which
+ * beats INPUT_ENVIRONMENT. JSON is parsed by libfyaml in forced JSON mode,
+ * and every value must be a JSON string: a digest sent as a number is an
+ * error naming the field, never a silently converted value.
+ */
+#include <libfyaml.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpin/error.h"
+#include "kpin/grammar.h"
+#include "kpin/request.h"
+#include "kpin/xalloc.h"
+
+/* The fields, their JSON names and the INPUT_ variable names. */
+struct field {
+	const char *name;	/* as the platform action names it */
+	const char *alt;	/* underscore spelling */
+	size_t off;		/* offset of the char * in struct kpin_request */
+	int required;
+};
+
+static const struct field fields[] = {
+	{ "repository", NULL, offsetof(struct kpin_request, repository), 1 },
+	{ "image-name", "image_name", offsetof(struct kpin_request, image), 1 },
+	{ "directory-name", "directory_name",
+	  offsetof(struct kpin_request, app), 1 },
+	{ "environment", NULL, offsetof(struct kpin_request, env), 1 },
+	{ "digest", NULL, offsetof(struct kpin_request, digest), 1 },
+	{ "tag", NULL, offsetof(struct kpin_request, tag), 0 },
+	{ "release", NULL, offsetof(struct kpin_request, release), 0 },
+};
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+static char **slot(struct kpin_request *r, const struct field *f)
+{
+	return (char **)((char *)r + f->off);
+}
+
+static char *const *cslot(const struct kpin_request *r, const struct field *f)
+{
+	return (char *const *)((const char *)r + f->off);
+}
+
+void kpin_request_release(struct kpin_request *r)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++) {
+		free(*slot(r, &fields[i]));
+		*slot(r, &fields[i]) = NULL;
+	}
+}
+
+void kpin_request_free_all(struct kpin_request *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		kpin_request_release(&v[i]);
+	free(v);
+}
+
+static const char *type_name(struct fy_node *n)
+{
+	switch (fy_node_get_type(n)) {
+	case FYNT_MAPPING:
+		return "an object";
+	case FYNT_SEQUENCE:
+		return "an array";
+	default:
+		break;
+	}
+	if (fy_node_get_style(n) == FYNS_DOUBLE_QUOTED)
+		return "a string";
+	{
+		size_t len;
+		const char *s = fy_node_get_scalar(n, &len);
+
+		if (s && ((len == 4 && !memcmp(s, "true", 4)) ||
+			  (len == 5 && !memcmp(s, "false", 5))))
+			return "a boolean";
+		if (s && len == 4 && !memcmp(s, "null", 4))
+			return "null";
+	}
+	return "a number";
+}
+
+/* Build a JSON document from @buf; NULL with the error set on failure. */
+static struct fy_document *parse_json(const char *buf, size_t len,
+				      const char *origin)
+{
+	struct fy_diag_cfg dcfg;
+	struct fy_diag *diag;
+	struct fy_parse_cfg cfg;
+	struct fy_document *doc;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = NULL;
+	diag = fy_diag_create(&dcfg);
+	if (!diag) {
+		kpin_error_set(KPIN_ERROR, "cannot create JSON diag");
+		return NULL;
+	}
+	fy_diag_set_collect_errors(diag, true);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.flags = FYPCF_QUIET | FYPCF_JSON_FORCE;
+	cfg.diag = diag;
+	doc = fy_document_build_from_string(&cfg, buf, len);
+	if (!doc) {
+		void *it = NULL;
+		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+
+		kpin_error_set_at(KPIN_EINVALID, e ? e->line : 1,
+				  e ? e->column : 1, "%s: invalid JSON: %s",
+				  origin, e ? e->msg : "cannot parse");
+	} else if (!fy_document_root(doc)) {
+		kpin_error_set(KPIN_EINVALID, "%s: empty JSON document",
+			       origin);
+		fy_document_destroy(doc);
+		doc = NULL;
+	}
+	fy_diag_destroy(diag);
+	return doc;
+}
+
+/* The payload object: client_payload of an event, or the root itself. */
+static struct fy_node *payload_of(struct fy_node *root, const char *origin)
+{
+	struct fy_node *cp;
+
+	if (fy_node_get_type(root) != FYNT_MAPPING) {
+		kpin_error_set(KPIN_EINVALID, "%s: expected a JSON object, got "
+			       "%s", origin, type_name(root));
+		return NULL;
+	}
+	cp = fy_node_mapping_lookup_by_string(root, "client_payload", -1);
+	if (!cp)
+		return root;
+	if (fy_node_get_type(cp) != FYNT_MAPPING) {
+		kpin_error_set(KPIN_EINVALID, "%s: 'client_payload' must be an "
+			       "object, got %s", origin, type_name(cp));
+		return NULL;
+	}
+	return cp;
+}
+
+/* Fill unset fields of @r from payload object @p. */
+static int fill_from(struct kpin_request *r, struct fy_node *p,
+		     const char *origin)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++) {
+		const struct field *f = &fields[i];
+		struct fy_node *v = fy_node_mapping_lookup_by_string(p, f->name,
+								     -1);
+		struct fy_node *alt = f->alt ?
+			fy_node_mapping_lookup_by_string(p, f->alt, -1) : NULL;
+		const char *used = v ? f->name : f->alt;
+		const char *s;
+		size_t len;
+
+		if (!v)
+			v = alt;
+		if (!v || *slot(r, f))
+			continue;
+		if (fy_node_get_type(v) != FYNT_SCALAR ||
+		    fy_node_get_style(v) != FYNS_DOUBLE_QUOTED)
+			return kpin_error_set(KPIN_EINVALID, "%s: field '%s' "
+					      "must be a string, got %s", origin,
+					      used, type_name(v));
+		s = fy_node_get_scalar(v, &len);
+		if (memchr(s, '\0', len))
+			return kpin_error_set(KPIN_EINVALID, "%s: field '%s' "
+					      "holds a NUL character", origin,
+					      used);
+		if (!len && !f->required)
+			continue;	/* "tag": "" means no tag */
+		*slot(r, f) = xstrndup(s, len);
+	}
+	return 0;
+}
+
+int kpin_request_fill_json(struct kpin_request *r, const char *buf,
+			   size_t len, const char *origin)
+{
+	struct fy_document *doc = parse_json(buf, len, origin);
+	struct fy_node *p;
+	int rc;
+
+	if (!doc)
+		return kpin_error_last()->code;
+	p = payload_of(fy_document_root(doc), origin);
+	rc = p ? fill_from(r, p, origin) : KPIN_EINVALID;
+	fy_document_destroy(doc);
+	return rc;
+}
+
+void kpin_request_fill_env(struct kpin_request *r)
+{
+	char name[64];
+	size_t i, j;
+
+	for (i = 0; i < NFIELDS; i++) {
+		const struct field *f = &fields[i];
+		const char *v;
+
+		if (*slot(r, f))
+			continue;
+		/* INPUT_IMAGE-NAME as the runner sets it, then IMAGE_NAME */
+		for (j = 0; j < 2; j++) {
+			const char *src = j ? f->alt : f->name;
+			char *p;
+
+			if (!src)
+				continue;
+			snprintf(name, sizeof(name), "INPUT_%s", src);
+			for (p = name; *p; p++)
+				if (*p >= 'a' && *p <= 'z')
+					*p = (char)(*p - 'a' + 'A');
+			v = getenv(name);
+			if (v && *v) {
+				*slot(r, f) = xstrdup(v);
+				break;
+			}
+		}
+	}
+}
+
+/* Printable, no control characters: safe to put in a commit trailer. */
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+size_t kpin_request_check(const struct kpin_request *r, const char *what,
+			  struct kpin_buf *problems)
+{
+	static const enum kpin_grammar g[] = {
+		[1] = KPIN_GRAMMAR_NAME, [2] = KPIN_GRAMMAR_SEGMENT,
+		[3] = KPIN_GRAMMAR_SEGMENT, [4] = KPIN_GRAMMAR_DIGEST,
+		[5] = KPIN_GRAMMAR_TAG,
+	};
+	size_t i, n = 0;
+
+	for (i = 0; i < NFIELDS; i++) {
+		const char *v = *cslot(r, &fields[i]);
+
+		if (!v) {
+			if (fields[i].required) {
+				kpin_buf_addf(problems, "%s: field '%s' is "
+					      "missing\n", what, fields[i].name);
+				n++;
+			}
+			continue;
+		}
+		if (!*v) {
+			kpin_buf_addf(problems, "%s: field '%s' is empty\n", what,
+				      fields[i].name);
+			n++;
+		} else if (i >= 1 && i <= 5) {
+			if (kpin_grammar_check(g[i], fields[i].name, v)) {
+				kpin_buf_addf(problems, "%s: field '%s': %s\n",
+					      what, fields[i].name,
+					      kpin_error_last()->message);
+				n++;
+			}
+		} else if (!printable(v) || strlen(v) > 256) {
+			kpin_buf_addf(problems, "%s: field '%s' must be at most "
+				      "256 printable characters\n", what,
+				      fields[i].name);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Append one element of a batch (event or payload) to the array. */
+static int batch_add(struct kpin_request **v, size_t *n, struct fy_node *el,
+		     const char *where, struct kpin_buf *problems)
+{
+	struct fy_node *p = payload_of(el, where);
+	struct kpin_request r;
+
+	memset(&r, 0, sizeof(r));
+	if (!p || fill_from(&r, p, where)) {
+		kpin_buf_addf(problems, "%s\n", kpin_error_last()->message);
+		kpin_request_release(&r);
+		return 1;
+	}
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = r;
+	return 0;
+}
+
+int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
+		       size_t len, const char *origin,
+		       struct kpin_buf *problems)
+{
+	struct kpin_request *v = NULL;
+	struct fy_document *doc;
+	char where[512];
+	size_t i = 0, count = 0, bad = 0, lineno = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (i < len && strchr(" \t\r\n", buf[i]))
+		i++;
+	if (i < len && buf[i] == '[') {
+		struct fy_node *item;
+		void *iter = NULL;
+
+		doc = parse_json(buf, len, origin);
+		if (!doc)
+			return kpin_error_last()->code;
+		while ((item = fy_node_sequence_iterate(fy_document_root(doc),
+							&iter)) != NULL) {
+			snprintf(where, sizeof(where), "%s: element %zu", origin,
+				 ++count);
+			bad += (size_t)batch_add(&v, n, item, where, problems);
+		}
+		fy_document_destroy(doc);
+	} else {
+		/* JSON lines: one payload per non-empty line */
+		while (i < len) {
+			const char *nl = memchr(buf + i, '\n', len - i);
+			size_t end = nl ? (size_t)(nl - buf) : len, j = i;
+
+			lineno++;
+			while (j < end && strchr(" \t\r", buf[j]))
+				j++;
+			if (j < end) {
+				snprintf(where, sizeof(where), "%s:%zu", origin,
+					 lineno);
+				count++;
+				doc = parse_json(buf + i, end - i, where);
+				if (!doc) {
+					kpin_buf_addf(problems, "%s\n",
+						      kpin_error_last()->message);
+					bad++;
+				} else {
+					bad += (size_t)batch_add(&v, n,
+						fy_document_root(doc), where,
+						problems);
+					fy_document_destroy(doc);
+				}
+			}
+			i = end + 1;
+		}
+		/* count lines from the start for the next elements */
+	}
+	*out = v;
+	if (!count)
+		return kpin_error_set(KPIN_EINVALID, "%s: the batch is empty",
+				      origin);
+	if (bad)
+		return kpin_error_set(KPIN_EINVALID, "%s: %zu of %zu requests "
+				      "could not be read", origin, bad, count);
+	return 0;
+}

@@ -57,7 +57,7 @@ LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
-	test-file test-golden test-cli test-corpus
+	test-file test-golden test-cli test-corpus test-repo test-apply
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)

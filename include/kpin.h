@@ -17,5 +17,8 @@
 #include "kpin/image.h"
 #include "kpin/kust.h"
 #include "kpin/diff.h"
+#include "kpin/policy.h"
+#include "kpin/repo.h"
+#include "kpin/request.h"
 
 #endif

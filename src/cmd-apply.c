@@ -92,10 +92,7 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 		kpin_buf_addf(&origin, "--event %s", o->event);
 		rc = read_source(&b, o->event, KPIN_EVENT_MAX);
 		if (rc) {
-			const struct kpin_error *e = kpin_error_last();
-
-			rc = kpin_error_set(e->code, "%s: %s", origin.ptr,
-					    e->message);
+			rc = kpin_error_prefix("%s", origin.ptr);
 		} else {
 			rc = kpin_request_fill_json(r, b.ptr, b.len,
 						    origin.ptr);
@@ -152,10 +149,12 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 				continue;
 			if (!same(r[j].digest, r[i].digest) ||
 			    !same(r[j].tag, r[i].tag)) {
-				kpin_buf_addf(problems, "requests %zu and %zu "
-					      "set different values for image "
-					      "'%s' in %s/%s\n", j + 1, i + 1,
-					      r[i].image, r[i].app, r[i].env);
+				kpin_buf_addf(problems, "%s: sets image '%s' in "
+					      "%s/%s differently from %s\n",
+					      r[i].where ? r[i].where :
+					      "request", r[i].image, r[i].app,
+					      r[i].env, r[j].where ? r[j].where :
+					      "the request before");
 				bad++;
 			}
 			break;
@@ -255,7 +254,6 @@ static int apply(struct apply_opts *o)
 	struct kpin_buf problems = KPIN_BUF_INIT, b = KPIN_BUF_INIT;
 	size_t n = 0, nt = 0, i, bad = 0;
 	int status;
-	char what[64];
 
 	if (o->batch) {
 		if (read_source(&b, o->batch, KPIN_BATCH_MAX)) {
@@ -263,10 +261,8 @@ static int apply(struct apply_opts *o)
 			goto out;
 		}
 		if (kpin_request_batch(&reqs, &n, b.ptr, b.len, o->batch,
-				       &problems)) {
-			status = EXIT_INVALID;
-			fputs(problems.len ? problems.ptr : "", stderr);
-			cli_fail(NULL);
+				       &problems, &bad)) {
+			status = cli_fail(NULL);
 			goto out;
 		}
 	} else {
@@ -277,13 +273,9 @@ static int apply(struct apply_opts *o)
 			goto out;
 		}
 	}
-	for (i = 0; i < n; i++) {
-		if (o->batch)
-			snprintf(what, sizeof(what), "request %zu", i + 1);
-		else
-			snprintf(what, sizeof(what), "request");
-		bad += kpin_request_check(&reqs[i], what, &problems);
-	}
+	for (i = 0; i < n; i++)
+		bad += kpin_request_check(&reqs[i], reqs[i].where ?
+					  reqs[i].where : "request", &problems);
 	if (!bad)
 		bad += build_targets(&targets, &nt, &changes, reqs, n, o->flags,
 				     &problems);

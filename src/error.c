@@ -44,6 +44,23 @@ const struct kpin_error *kpin_error_last(void)
 	return &last;
 }
 
+int kpin_error_prefix(const char *fmt, ...)
+{
+	char old[sizeof(last.message)];
+	char prefix[sizeof(last.message)];
+	char joined[2 * sizeof(last.message) + 2];
+	va_list ap;
+
+	memcpy(old, last.message, sizeof(old));
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	snprintf(joined, sizeof(joined), "%s: %s", prefix, old);
+	memcpy(last.message, joined, sizeof(last.message) - 1);
+	last.message[sizeof(last.message) - 1] = '\0';
+	return last.code;
+}
+
 void kpin_error_clear(void)
 {
 	memset(&last, 0, sizeof(last));

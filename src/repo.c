@@ -652,21 +652,12 @@ static int edit_at(struct edit_set *set, struct kpin_repo *repo,
 			else if (!rc)
 				any = true;
 		}
-		if (rc && kpin_error_last()->line) {
-			/* name the file in positioned errors */
-			const struct kpin_error *e = kpin_error_last();
-			char msg[sizeof(e->message)];
-
-			snprintf(msg, sizeof(msg), "%s", e->message);
-			kpin_error_set(e->code, "%s:%d:%d: %s", f->path,
-				       e->line, e->col, msg);
-		} else if (rc) {
-			const struct kpin_error *e = kpin_error_last();
-			char msg[sizeof(e->message)];
-
-			snprintf(msg, sizeof(msg), "%s", e->message);
-			kpin_error_set(e->code, "%s: %s", f->path, msg);
-		}
+		if (rc && kpin_error_last()->line)
+			kpin_error_prefix("%s:%d:%d", f->path,
+					  kpin_error_last()->line,
+					  kpin_error_last()->col);
+		else if (rc)
+			kpin_error_prefix("%s", f->path);
 		kpin_kust_free(k);
 	}
 	for (i = 0; i < n && !rc; i++) {
@@ -982,18 +973,21 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			 * the index stayed locked): put the branch back where
 			 * it was, unless someone has built on it already.
 			 */
-			char msg[sizeof(kpin_error_last()->message)];
 			int back = git_reference_create_matching(&moved,
 				repo->git, ref.ptr, &tip, 1, &commit,
 				"kpin: undo, the checkout could not follow");
 
 			git_reference_free(moved);
-			snprintf(msg, sizeof(msg), "%s",
-				 kpin_error_last()->message);
-			rc = kpin_error_set(back ? KPIN_ERROR : KPIN_EMODIFIED,
-					    "%s%s", msg, back ? "" :
-					    "; the branch was put back, nothing "
-					    "changed");
+			if (!back) {
+				struct kpin_buf m = KPIN_BUF_INIT;
+
+				kpin_buf_addf(&m, "%s; the branch was put back, "
+					      "nothing changed",
+					      kpin_error_last()->message);
+				kpin_error_set(KPIN_EMODIFIED, "%s", m.ptr);
+				kpin_buf_release(&m);
+			}
+			rc = kpin_error_last()->code;
 			goto out;
 		}
 		res->synced = true;

@@ -55,6 +55,8 @@ void kpin_request_release(struct kpin_request *r)
 		free(*slot(r, &fields[i]));
 		*slot(r, &fields[i]) = NULL;
 	}
+	free(r->where);
+	r->where = NULL;
 }
 
 void kpin_request_free_all(struct kpin_request *v, size_t n)
@@ -298,6 +300,7 @@ static int batch_add(struct kpin_request **v, size_t *n, struct fy_node *el,
 		kpin_request_release(&r);
 		return 1;
 	}
+	r.where = xstrdup(where);
 	*v = xreallocarray(*v, *n + 1, sizeof(**v));
 	(*v)[(*n)++] = r;
 	return 0;
@@ -305,7 +308,7 @@ static int batch_add(struct kpin_request **v, size_t *n, struct fy_node *el,
 
 int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 		       size_t len, const char *origin,
-		       struct kpin_buf *problems)
+		       struct kpin_buf *problems, size_t *nbad)
 {
 	struct kpin_request *v = NULL;
 	struct fy_document *doc;
@@ -314,6 +317,7 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 
 	*out = NULL;
 	*n = 0;
+	*nbad = 0;
 	while (i < len && strchr(" \t\r\n", buf[i]))
 		i++;
 	if (i < len && buf[i] == '[') {
@@ -357,14 +361,11 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 			}
 			i = end + 1;
 		}
-		/* count lines from the start for the next elements */
 	}
 	*out = v;
+	*nbad = bad;
 	if (!count)
 		return kpin_error_set(KPIN_EINVALID, "%s: the batch is empty",
 				      origin);
-	if (bad)
-		return kpin_error_set(KPIN_EINVALID, "%s: %zu of %zu requests "
-				      "could not be read", origin, bad, count);
 	return 0;
 }

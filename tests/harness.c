@@ -133,21 +133,25 @@ int h_kpin_run(struct h_result *r, const char *cwd, ...)
 	return h_run(r, cwd, NULL, argv, NULL);
 }
 
+/* Run "/bin/sh -c @cmd" in @cwd with @env. */
+static int run_sh(struct h_result *r, const char *cwd, const char *const *env,
+		  const char *cmd)
+{
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	return h_run(r, cwd, env, argv, NULL);
+}
+
 int h_sh(struct h_result *r, const char *cwd, const char *fmt, ...)
 {
 	struct kpin_buf cmd = KPIN_BUF_INIT;
-	const char *argv[4];
 	va_list ap;
 	int status;
 
 	va_start(ap, fmt);
 	kpin_buf_vaddf(&cmd, fmt, ap);
 	va_end(ap);
-	argv[0] = "/bin/sh";
-	argv[1] = "-c";
-	argv[2] = cmd.ptr;
-	argv[3] = NULL;
-	status = h_run(r, cwd, NULL, argv, NULL);
+	status = run_sh(r, cwd, NULL, cmd.ptr);
 	kpin_buf_release(&cmd);
 	return status;
 }
@@ -268,4 +272,213 @@ int h_stat_same(const struct stat *a, const struct stat *b)
 	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
 	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* ---- git fixtures ---------------------------------------------------- */
+
+#include <git2.h>
+
+static void mkdirs_for(const char *path)
+{
+	char tmp[4096], *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(tmp, 0755);
+		*p = '/';
+	}
+}
+
+/* Write @files into @tree_of via a treebuilder-free route: the index. */
+static void commit_files(git_repository *repo, const char *ref,
+			 const char *const *files, bool worktree)
+{
+	git_index *idx = NULL;
+	git_oid tree_id, commit_id, parent_id;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_commit *parent = NULL;
+	const git_commit *parents[1];
+	size_t np = 0, i;
+
+	if (git_reference_name_to_id(&parent_id, repo, ref) == 0) {
+		assert_int_equal(git_commit_lookup(&parent, repo, &parent_id),
+				 0);
+		parents[np++] = parent;
+	}
+	assert_int_equal(git_index_new(&idx), 0);
+	if (parent) {
+		git_tree *pt = NULL;
+
+		assert_int_equal(git_commit_tree(&pt, parent), 0);
+		assert_int_equal(git_index_read_tree(idx, pt), 0);
+		git_tree_free(pt);
+	}
+	for (i = 0; files && files[i]; i += 2) {
+		git_index_entry e;
+		git_oid blob;
+
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(git_blob_create_from_buffer(&blob, repo,
+			files[i + 1], strlen(files[i + 1])), 0);
+		e.path = files[i];
+		e.mode = GIT_FILEMODE_BLOB;
+		e.id = blob;
+		assert_int_equal(git_index_add(idx, &e), 0);
+		if (worktree) {
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s%s",
+				 git_repository_workdir(repo), files[i]);
+			mkdirs_for(path);
+			h_writes(path, files[i + 1]);
+		}
+	}
+	assert_int_equal(git_index_write_tree_to(&tree_id, idx, repo), 0);
+	assert_int_equal(git_tree_lookup(&tree, repo, &tree_id), 0);
+	assert_int_equal(git_signature_new(&sig, "Fixture", "fixture@example.com",
+					   1700000000, 0), 0);
+	assert_int_equal(git_commit_create(&commit_id, repo, ref, sig, sig,
+					   NULL, "fixture\n", tree, np,
+					   parents), 0);
+	if (worktree) {
+		git_index *ri = NULL;
+
+		assert_int_equal(git_repository_index(&ri, repo), 0);
+		assert_int_equal(git_index_read_tree(ri, tree), 0);
+		assert_int_equal(git_index_write(ri), 0);
+		git_index_free(ri);
+	}
+	git_commit_free(parent);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_index_free(idx);
+}
+
+void h_repo_init(const char *dir, bool bare, const char *const *files)
+{
+	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_repository *repo = NULL;
+	git_config *cfg = NULL;
+
+	git_libgit2_init();
+	o.flags = GIT_REPOSITORY_INIT_MKPATH | (bare ?
+		  GIT_REPOSITORY_INIT_BARE : 0);
+	o.initial_head = "main";
+	assert_int_equal(git_repository_init_ext(&repo, dir, &o), 0);
+	assert_int_equal(git_repository_config(&cfg, repo), 0);
+	assert_int_equal(git_config_set_string(cfg, "user.name", "Repo User"),
+			 0);
+	assert_int_equal(git_config_set_string(cfg, "user.email",
+					       "repo@example.com"), 0);
+	git_config_free(cfg);
+	if (bare) {
+		commit_files(repo, "refs/heads/main", files, false);
+	} else {
+		commit_files(repo, "refs/heads/main", files, true);
+	}
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+}
+
+void h_repo_commit(const char *dir, const char *branch,
+		   const char *const *files)
+{
+	git_repository *repo = NULL;
+
+	git_libgit2_init();
+	assert_int_equal(git_repository_open(&repo, dir), 0);
+	commit_files(repo, branch, files, false);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+}
+
+const char *h_env_home(void)
+{
+	static char env[4200];
+
+	if (!env[0]) {
+		char *home = h_tmpdir();
+
+		snprintf(env, sizeof(env), "HOME=%s", home);
+		free(home);
+	}
+	return env;
+}
+
+int h_git(struct h_result *r, const char *dir, const char *fmt, ...)
+{
+	struct kpin_buf cmd = KPIN_BUF_INIT;
+	const char *env[] = { h_env_home(), "XDG_CONFIG_HOME=",
+			      "GIT_CONFIG_NOSYSTEM=1", NULL };
+	va_list ap;
+	int status;
+
+	kpin_buf_adds(&cmd, "git ");
+	va_start(ap, fmt);
+	kpin_buf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	status = run_sh(r, dir, env, cmd.ptr);
+	kpin_buf_release(&cmd);
+	return status;
+}
+
+const char *h_git_out(const char *dir, const char *fmt, ...)
+{
+	static char out[8][8192];
+	static int next;
+	char *o = out[next++ % 8];
+	struct kpin_buf cmd = KPIN_BUF_INIT;
+	struct h_result r;
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	kpin_buf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	if (h_git(&r, dir, "%s", cmd.ptr) != 0)
+		fail_msg("git %s: %s", cmd.ptr, r.err.ptr);
+	len = r.out.len;
+	while (len && r.out.ptr[len - 1] == '\n')
+		len--;
+	snprintf(o, sizeof(out[0]), "%.*s", (int)len, r.out.ptr);
+	h_result_release(&r);
+	kpin_buf_release(&cmd);
+	return o;
+}
+
+int h_spawn(const char *cwd, const char *const *env, const char *const *argv)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid)
+		return (int)pid;
+	fd = open("/dev/null", O_RDWR);
+	dup2(fd, 0);
+	if (!getenv("KPIN_TEST_VERBOSE")) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if (cwd && chdir(cwd) < 0)
+		_exit(126);
+	for (; env && *env; env++)
+		putenv((char *)*env);
+	execvp(h_kpin(), (char *const *)argv);
+	_exit(127);
+}
+
+int h_wait(int pid)
+{
+	int st;
+
+	while (waitpid((pid_t)pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

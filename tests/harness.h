@@ -8,6 +8,7 @@
 #define KPIN_TEST_HARNESS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -98,5 +99,47 @@ const char *h_digest(unsigned seed);
 
 /* h_stat_same() - Are inode, size and mtime equal? */
 int h_stat_same(const struct stat *a, const struct stat *b);
+
+/*
+ * h_repo_init() - A repository with one commit on branch "main"
+ * @dir: created if missing
+ * @bare: make a bare repository
+ * @files: "path", "content" pairs, then NULL
+ *
+ * Built with libgit2; user.name and user.email are set in its config.
+ */
+void h_repo_init(const char *dir, bool bare, const char *const *files);
+
+/*
+ * h_repo_commit() - Commit files on top of a branch with libgit2, as
+ * another writer would (no worktree change)
+ * @dir: repository
+ * @branch: full ref name
+ * @files: "path", "content" pairs, then NULL
+ */
+void h_repo_commit(const char *dir, const char *branch,
+		   const char *const *files);
+
+/* h_git() - Run git in @dir, output in @r; returns the exit status. */
+int h_git(struct h_result *r, const char *dir, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* h_git_out() - git's stdout with the final newline removed (static). */
+const char *h_git_out(const char *dir, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* h_env_home() - "HOME=<empty dir>" so that no global git config leaks in. */
+const char *h_env_home(void);
+
+/*
+ * h_spawn() - Start kpin without waiting
+ * @cwd: directory
+ * @env: as for h_run()
+ * @argv: NULL-terminated, argv[0] "kpin"
+ *
+ * Returns: the pid; h_wait() collects its exit status.
+ */
+int h_spawn(const char *cwd, const char *const *env, const char *const *argv);
+int h_wait(int pid);
 
 #endif

@@ -69,6 +69,15 @@ int kpin_error_set_at(int code, int line, int col, const char *fmt, ...)
  */
 const struct kpin_error *kpin_error_last(void);
 
+/*
+ * kpin_error_prefix() - Put context before the last error's message
+ * @fmt: printf-style prefix; ": " separates it from the old message
+ *
+ * Keeps the code and position. Returns: the code.
+ */
+int kpin_error_prefix(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
 /* kpin_error_clear() - Forget the last error of this thread. */
 void kpin_error_clear(void);
 

@@ -23,6 +23,8 @@
  * @digest: "digest"
  * @tag: "tag", optional
  * @release: "release", optional
+ * @where: for batch entries, where it came from ("b.json: element 3",
+ *         "b.jsonl:7"); NULL otherwise
  */
 struct kpin_request {
 	char *repository;
@@ -32,6 +34,7 @@ struct kpin_request {
 	char *digest;
 	char *tag;
 	char *release;
+	char *where;
 };
 
 void kpin_request_release(struct kpin_request *r);
@@ -74,19 +77,21 @@ size_t kpin_request_check(const struct kpin_request *r, const char *what,
 
 /*
  * kpin_request_batch() - Parse a batch: a JSON array or JSON lines
- * @out: receives the requests
+ * @out: receives the requests that could be read
  * @n: how many
  * @buf: the batch
  * @len: its length
  * @origin: the source's name for messages
- * @problems: parse problems, one line each
+ * @problems: elements that could not be read, one line each
+ * @bad: receives how many elements could not be read
  *
- * Returns: 0, or KPIN_EINVALID when the batch could not be read at all
- * or an element is not a valid payload (see @problems).
+ * Returns: 0 (even with @bad elements, so that the caller can list every
+ * problem at once), or KPIN_EINVALID when the batch as a whole cannot be
+ * read (invalid JSON array, empty batch).
  */
 int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 		       size_t len, const char *origin,
-		       struct kpin_buf *problems);
+		       struct kpin_buf *problems, size_t *bad);
 
 /* kpin_request_free_all() - Release and free an array of requests. */
 void kpin_request_free_all(struct kpin_request *v, size_t n);

@@ -50,7 +50,8 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 
 B = build
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
-	src/image.c src/kust.c src/diff.c src/repo.c src/message.c src/policy.c src/request.c
+	src/image.c src/kust.c src/diff.c src/repo.c src/message.c src/policy.c src/request.c \
+	src/gitindex.c src/sha1.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \
 	src/cmd-apply.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
@@ -89,7 +90,8 @@ $(B)/tests/%: tests/%.c $(B)/tests/harness.o libkpin.a tests/harness.h | $(B)/te
 # Each test program runs from the top of the tree with KPIN=./kpin.
 check: kpin $(TESTS) lint
 	@KPIN="$(CURDIR)/kpin" TESTDATA="$(CURDIR)/testdata" \
-		sh tests/run-tests.sh $(TESTS) tests/doc-sync.sh
+		sh tests/run-tests.sh $(TESTS) tests/doc-sync.sh \
+		tests/man-examples.sh
 
 lint: kpin
 	@sh tests/lint.sh

@@ -24,6 +24,7 @@
 #include "kpin/diff.h"
 #include "kpin/error.h"
 #include "kpin/file.h"
+#include "kpin/gitindex.h"
 #include "kpin/grammar.h"
 #include "kpin/repo.h"
 #include "kpin/xalloc.h"
@@ -482,8 +483,8 @@ int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
 	return rc;
 }
 
-/* Read blob @path of @tree into @out, with a size cap. */
-static int read_blob(struct kpin_buf *out, struct kpin_repo *repo,
+/* Read blob @path of @tree into @out, with a size cap; @id may be NULL. */
+static int read_blob(struct kpin_buf *out, git_oid *id, struct kpin_repo *repo,
 		     git_tree *tree, const char *path, size_t max)
 {
 	git_tree_entry *e = NULL;
@@ -503,6 +504,8 @@ static int read_blob(struct kpin_buf *out, struct kpin_repo *repo,
 		return kpin_error_set(KPIN_EINVALID, "'%s' is not a regular "
 				      "file in the branch; refusing", path);
 	}
+	if (id)
+		git_oid_cpy(id, git_tree_entry_id(e));
 	rc = git_blob_lookup(&blob, repo->git, git_tree_entry_id(e));
 	git_tree_entry_free(e);
 	if (rc)
@@ -534,7 +537,7 @@ int kpin_repo_read_file(struct kpin_buf *out, struct kpin_repo *repo,
 	if (!rc)
 		rc = read_tip(&tip, &commit, &tree, repo, ref.ptr);
 	if (!rc)
-		rc = read_blob(out, repo, tree, path, max);
+		rc = read_blob(out, NULL, repo, tree, path, max);
 	git_tree_free(tree);
 	git_commit_free(commit);
 	kpin_buf_release(&ref);
@@ -552,6 +555,8 @@ struct file_edit {
 	unsigned flags;
 	struct kpin_buf old;	/* bytes at the tip */
 	struct kpin_buf new;	/* edited bytes, empty when unchanged */
+	git_oid old_id;		/* blob at the tip */
+	git_oid new_id;		/* blob written, when changed */
 };
 
 struct edit_set {
@@ -624,7 +629,7 @@ static int edit_at(struct edit_set *set, struct kpin_repo *repo,
 		struct file_edit *f = &set->f[j];
 		struct kpin_kust *k = NULL;
 
-		rc = read_blob(&f->old, repo, tree, f->path, max);
+		rc = read_blob(&f->old, &f->old_id, repo, tree, f->path, max);
 		if (!rc)
 			rc = kpin_kust_open(&k, f->old.ptr, f->old.len, 0);
 		/* record what each target's entries pinned before */
@@ -673,20 +678,94 @@ static int edit_at(struct edit_set *set, struct kpin_repo *repo,
 	return any ? 0 : KPIN_EUNCHANGED;
 }
 
-/* Refuse overlays with staged or unstaged changes in a checkout. */
-static int check_clean(struct kpin_repo *repo, const struct edit_set *set)
-{
-	size_t i;
-	int rc;
+/*
+ * How a checked-out branch's index and worktree follow its commits: the
+ * direct index session (gitindex.c) when the index allows it, else
+ * libgit2's status and path-limited checkout.
+ */
+struct checkout {
+	bool active;			/* the branch is checked out */
+	bool fallback;			/* use libgit2's status and checkout */
+	struct kpin_gitindex *ix;	/* the direct session, or NULL */
+};
 
+/* Is @refname checked out (so that its index and worktree must follow)? */
+static void checkout_begin(struct checkout *co, struct kpin_repo *repo,
+			   const char *refname)
+{
+	memset(co, 0, sizeof(*co));
+	co->active = checked_out(repo, refname);
+}
+
+static void checkout_end(struct checkout *co)
+{
+	kpin_gitindex_free(co->ix);
+	co->ix = NULL;
+}
+
+/* The changed files as index edits; returns how many. */
+static size_t index_edits(struct kpin_index_edit **out,
+			  const struct edit_set *set)
+{
+	size_t i, n = 0;
+
+	*out = xcalloc(set->n + 1, sizeof(**out));
+	for (i = 0; i < set->n; i++) {
+		if (!set->f[i].new.len)
+			continue;
+		(*out)[n].path = set->f[i].path;
+		git_oid_cpy(&(*out)[n].old_id, &set->f[i].old_id);
+		git_oid_cpy(&(*out)[n].new_id, &set->f[i].new_id);
+		n++;
+	}
+	return n;
+}
+
+/* Refuse overlays with staged or unstaged changes in a checkout. */
+static int checkout_check(struct checkout *co, struct kpin_repo *repo,
+			  const struct edit_set *set)
+{
+	struct kpin_index_edit *e;
+	size_t i, n;
+	int rc = 0;
+
+	if (!co->active)
+		return 0;
+	for (i = 0; i < set->n && !rc; i++)
+		if (set->f[i].new.len)
+			rc = check_worktree_path(repo, set->f[i].path);
+	if (rc)
+		return rc;
+	if (!co->fallback) {
+		const char **paths;
+
+		/*
+		 * Open (or, after a retry that resolved other files, reopen)
+		 * the direct index session for the changed files; it holds
+		 * index.lock until the checkout has followed.
+		 */
+		n = index_edits(&e, set);
+		paths = xcalloc(n + 1, sizeof(*paths));
+		for (i = 0; i < n; i++)
+			paths[i] = e[i].path;
+		checkout_end(co);
+		rc = kpin_gitindex_open(&co->ix, repo->git, paths, n);
+		if (!rc)
+			rc = kpin_gitindex_check(co->ix, e, n);
+		free(paths);
+		free(e);
+		if (rc != KPIN_ENOTSUP)
+			return rc;
+		/* something it leaves to libgit2: release index.lock */
+		kpin_error_clear();
+		checkout_end(co);
+		co->fallback = true;
+	}
 	for (i = 0; i < set->n; i++) {
 		unsigned int flags = 0;
 
 		if (!set->f[i].new.len)
 			continue;
-		rc = check_worktree_path(repo, set->f[i].path);
-		if (rc)
-			return rc;
 		rc = git_status_file(&flags, repo->git, set->f[i].path);
 		if (rc && rc != GIT_ENOTFOUND)
 			return git_fail(rc, "cannot check '%s'",
@@ -707,7 +786,7 @@ static int check_clean(struct kpin_repo *repo, const struct edit_set *set)
 /* Write the edited blobs, the updated tree and the commit. */
 static int write_commit(git_oid *out, struct kpin_repo *repo,
 			git_commit *parent, git_tree *tree,
-			const struct edit_set *set, const char *message,
+			struct edit_set *set, const char *message,
 			const struct kpin_repo_opts *o)
 {
 	git_tree_update *up = xcalloc(set->n + 1, sizeof(*up));
@@ -727,6 +806,7 @@ static int write_commit(git_oid *out, struct kpin_repo *repo,
 			rc = git_fail(rc, "cannot write a blob");
 			goto out;
 		}
+		git_oid_cpy(&set->f[i].new_id, &up[nup].id);
 		up[nup].action = GIT_TREE_UPDATE_UPSERT;
 		up[nup].filemode = set->f[i].mode;
 		up[nup].path = set->f[i].path;
@@ -756,9 +836,9 @@ out:
 	return rc;
 }
 
-/* Bring the edited files of a checkout to @newtree (index and worktree). */
-static int sync_checkout(struct kpin_repo *repo, git_tree *oldtree,
-			 const git_oid *commit, const struct edit_set *set)
+/* libgit2's way: a path-limited safe checkout of the new commit. */
+static int follow_libgit2(struct kpin_repo *repo, git_tree *oldtree,
+			  const git_oid *commit, const struct edit_set *set)
 {
 	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
 	git_commit *c = NULL;
@@ -796,6 +876,24 @@ out:
 	git_tree_free(newtree);
 	git_commit_free(c);
 	free(paths);
+	return rc;
+}
+
+/* Bring the edited files of a checkout to the new commit. */
+static int checkout_follow(struct checkout *co, struct kpin_repo *repo,
+			   git_tree *oldtree, const git_oid *commit,
+			   const struct edit_set *set)
+{
+	struct kpin_index_edit *e;
+	size_t n;
+	int rc;
+
+	if (!co->ix)
+		return follow_libgit2(repo, oldtree, commit, set);
+	n = index_edits(&e, set);
+	rc = kpin_gitindex_commit(co->ix, e, n);
+	free(e);
+	checkout_end(co);
 	return rc;
 }
 
@@ -896,8 +994,8 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 	git_commit *parent = NULL;
 	git_tree *tree = NULL;
 	git_reference *moved = NULL;
+	struct checkout co = { false, false, NULL };
 	git_oid tip, commit;
-	bool sync;
 	int rc, attempt;
 
 	memset(res, 0, sizeof(*res));
@@ -905,11 +1003,11 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 	if (rc)
 		goto out;
 	res->branch = xstrdup(ref.ptr);
-	sync = checked_out(repo, ref.ptr);
 	if (!o->dry_run) {
 		rc = lock_repo(repo);
 		if (rc)
 			goto out;
+		checkout_begin(&co, repo, ref.ptr);
 	}
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	for (attempt = 0; ; attempt++) {
@@ -930,11 +1028,9 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			make_diff(&res->diff, &set);
 			goto out;
 		}
-		if (sync) {
-			rc = check_clean(repo, &set);
-			if (rc)
-				goto out;
-		}
+		rc = checkout_check(&co, repo, &set);
+		if (rc)
+			goto out;
 		rc = write_commit(&commit, repo, parent, tree, &set,
 				  res->message.ptr, o);
 		if (rc)
@@ -965,8 +1061,8 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		}
 		backoff(attempt);
 	}
-	if (sync) {
-		rc = sync_checkout(repo, tree, &commit, &set);
+	if (co.active) {
+		rc = checkout_follow(&co, repo, tree, &commit, &set);
 		if (rc) {
 			/*
 			 * The checkout could not follow (a file was changed or
@@ -994,6 +1090,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 	}
 	git_oid_tostr(res->commit, sizeof(res->commit), &commit);
 out:
+	checkout_end(&co);
 	unlock_repo(repo);
 	edit_set_release(&set);
 	git_tree_free(tree);

@@ -641,6 +641,152 @@ static void test_repo_policy_file(void **state)
 	h_result_release(&r);
 }
 
+
+/* After kpin: the index matches HEAD exactly, by git's own reading. */
+static void assert_index_matches_head(const char *dir)
+{
+	struct h_result r;
+
+	assert_clean(dir);
+	/* the cache tree and entries give HEAD's tree back */
+	assert_string_equal(h_git_out(dir, "write-tree"),
+			    h_git_out(dir, "rev-parse HEAD^{tree}"));
+	assert_int_equal(h_git(&r, dir, "diff --cached --quiet HEAD"), 0);
+	h_result_release(&r);
+	assert_int_equal(h_git(&r, dir, "diff --quiet"), 0);
+	h_result_release(&r);
+}
+
+/*
+ * Prepare the index one way with git, let kpin update it twice, and undo
+ * @git_cleanup (what the setup left on purpose) before each check.
+ */
+static void index_variant(const char *dir, const char *git_setup,
+			  const char *git_cleanup, unsigned seed)
+{
+	struct h_result r;
+
+	if (git_setup) {
+		assert_int_equal(h_git(&r, dir, "%s", git_setup), 0);
+		h_result_release(&r);
+	}
+	/* a cache tree that kpin must invalidate along the edited path */
+	h_git_out(dir, "write-tree");
+	if (kpin_in(&r, dir, NULL, "set", "--app", "web", "--env", "prd",
+		    "--image", "web", "--digest", h_digest(seed), NULL) ||
+	    (h_result_release(&r),
+	     kpin_in(&r, dir, NULL, "set", "--app", "api", "--env", "prd",
+		     "--image", "api", "--digest", h_digest(seed + 1), NULL)))
+		fail_msg("after '%s': %s", git_setup, r.err.ptr);
+	h_result_release(&r);
+	if (git_cleanup) {
+		assert_int_equal(h_git(&r, dir, "%s", git_cleanup), 0);
+		h_result_release(&r);
+	}
+	assert_index_matches_head(dir);
+	h_assert_contains(h_git_out(dir, "show :%s", WEB_PRD),
+			  h_digest(seed));
+	h_assert_contains(h_git_out(dir, "show :%s", API_PRD),
+			  h_digest(seed + 1));
+}
+
+static void test_repo_index_versions(void **state)
+{
+	const char *dir = *state;
+
+	index_variant(dir, "update-index --index-version 2", NULL, 300);
+	/* version 3 with an extended-flags entry (intent to add) */
+	index_variant(dir, "update-index --index-version 3 && touch n && "
+		      "git add -N n", "rm --cached -q n && rm n", 302);
+	index_variant(dir, "update-index --index-version 4", NULL, 304);
+	index_variant(dir, "update-index --untracked-cache && git status "
+		      "--porcelain >/dev/null", NULL, 306);
+	index_variant(dir, "update-index --no-split-index", NULL, 310);
+}
+
+static void test_repo_split_index_refused(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	char head[64];
+
+	assert_int_equal(h_git(&r, dir, "update-index --split-index"), 0);
+	h_result_release(&r);
+	snprintf(head, sizeof(head), "%s", h_git_out(dir, "rev-parse HEAD"));
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 "prd", "--image", "web", "--digest",
+				 h_digest(312), NULL), 3);
+	h_assert_contains(r.err.ptr, "split index");
+	h_assert_contains(r.err.ptr, "nothing changed");
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "rev-parse HEAD"), head);
+	assert_clean(dir);
+}
+
+static void test_repo_index_filters(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	/* .gitattributes asks for CRLF in the worktree: kpin writes CRLF */
+	assert_int_equal(h_git(&r, dir, "config core.autocrlf false && printf "
+			       "'*.yaml text eol=crlf\n' > .gitattributes && "
+			       "git add .gitattributes && git -c user.name=x -c "
+			       "user.email=x@x commit -qm attrs && rm %s && git "
+			       "checkout -- %s", WEB_PRD, WEB_PRD), 0);
+	h_result_release(&r);
+	assert_int_equal(h_read(&b, h_path(dir, WEB_PRD)), 0);
+	h_assert_contains(b.ptr, "images:\r\n");
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 "prd", "--image", "web", "--digest",
+				 h_digest(320), NULL), 0);
+	h_result_release(&r);
+	assert_index_matches_head(dir);
+	assert_int_equal(h_read(&b, h_path(dir, WEB_PRD)), 0);
+	h_assert_contains(b.ptr, "  digest: ");
+	h_assert_contains(b.ptr, "\r\n");
+	/* the committed blob itself has LF only */
+	assert_null(strstr(h_git_out(dir, "show HEAD:%s | od -c", WEB_PRD),
+			   "\\r"));
+	kpin_buf_release(&b);
+}
+
+static void test_repo_index_locked(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	char head[64];
+
+	snprintf(head, sizeof(head), "%s", h_git_out(dir, "rev-parse HEAD"));
+	h_writes(h_path(dir, ".git/index.lock"), "");
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 "prd", "--image", "web", "--digest",
+				 h_digest(330), NULL), 5);
+	h_assert_contains(r.err.ptr, "index.lock");
+	h_assert_contains(r.err.ptr, "nothing changed");
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "rev-parse HEAD"), head);
+	unlink(h_path(dir, ".git/index.lock"));
+	assert_clean(dir);
+}
+
+static void test_repo_index_skip_worktree(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	/* a skip-worktree entry: left to libgit2, which keeps it consistent */
+	assert_int_equal(h_git(&r, dir, "update-index --skip-worktree %s",
+			       WEB_STG), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 "prd", "--image", "web", "--digest",
+				 h_digest(340), NULL), 0);
+	h_result_release(&r);
+	assert_index_matches_head(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +814,16 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo_policy_file, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_versions, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_split_index_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_filters, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_locked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_skip_worktree,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("repo", tests, NULL, NULL);

@@ -12,6 +12,13 @@
 #include "cli.h"
 #include "kpin/request.h"
 
+const char *cli_actor(void)
+{
+	const char *a = getenv("GITHUB_ACTOR");
+
+	return a && *a ? a : NULL;
+}
+
 void cli_commit_init(struct cli_commit *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -147,6 +154,10 @@ static void json_target(struct kpin_buf *b, const struct kpin_target *t,
 	kpin_buf_add_json(b, old ? old->tag : NULL);
 	kpin_buf_adds(b, ",\"new_tag\":");
 	kpin_buf_add_json(b, c->tag ? c->tag : old ? old->tag : NULL);
+	if (c->new_name) {
+		kpin_buf_adds(b, ",\"new_name\":");
+		kpin_buf_add_json(b, c->new_name);
+	}
 }
 
 /*
@@ -210,20 +221,36 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		status = cli_fail(KPIN_POLICY_FILE);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		if (kpin_policy_check_env(&policy, targets[i].env)) {
-			status = cli_fail(NULL);
-			goto out;
+	/* every unknown environment at once */
+	for (i = 0, rc = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < i && strcmp(targets[j].env, targets[i].env);
+		     j++)
+			;
+		if (j == i && kpin_policy_check_env(&policy, targets[i].env)) {
+			cli_fail(NULL);
+			rc = 1;
 		}
+	}
+	if (rc) {
+		status = EXIT_INVALID;
+		goto out;
 	}
 	if (c->author)
 		rc = kpin_repo_parse_ident(&name, &email, c->author);
 	else
 		rc = kpin_repo_default_identity(&name, &email, repo,
-						getenv("GITHUB_ACTOR"));
+						cli_actor());
+	if (rc && c->dry_run && !c->author) {
+		/* a dry run writes no commit: no identity needed */
+		kpin_buf_adds(&name, "kpin");
+		kpin_buf_adds(&email, "kpin@localhost");
+		rc = 0;
+	}
 	if (rc) {
-		status = rc == KPIN_ENOTFOUND ? (cli_fail(NULL), EXIT_USAGE) :
-			 cli_fail(NULL);
+		cli_fail(NULL);
+		status = EXIT_USAGE;	/* missing or malformed identity */
 		goto out;
 	}
 	c->meta.subject = c->message;

@@ -174,4 +174,7 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		   size_t n);
 
+/* cli_actor() - $GITHUB_ACTOR, or NULL when unset or empty. */
+const char *cli_actor(void);
+
 extern const struct kpin_cmd cmd_apply_entry;

@@ -92,7 +92,14 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 		kpin_buf_addf(&origin, "--event %s", o->event);
 		rc = read_source(&b, o->event, KPIN_EVENT_MAX);
 		if (rc) {
-			rc = kpin_error_prefix("%s", origin.ptr);
+			/* a missing event file is bad input, not a missing overlay */
+			struct kpin_buf m = KPIN_BUF_INIT;
+
+			kpin_buf_addf(&m, "%s: %s", origin.ptr,
+				      kpin_error_last()->message);
+			rc = kpin_error_set(rc == KPIN_ENOTFOUND ? KPIN_EINVALID :
+					    rc, "%s", m.ptr);
+			kpin_buf_release(&m);
 		} else {
 			rc = kpin_request_fill_json(r, b.ptr, b.len,
 						    origin.ptr);
@@ -125,6 +132,12 @@ static bool same(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* Does @r name an image in an overlay (enough to compare it)? */
+static bool complete(const struct kpin_request *r)
+{
+	return r->app && r->env && r->image;
+}
+
 /*
  * Turn validated requests into one target per overlay. Identical
  * duplicates collapse; two requests that disagree about one image of
@@ -142,7 +155,12 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 
 	/* order changes by target: first the distinct overlays */
 	for (i = 0; i < n; i++) {
+		owner[i] = i;
+		if (!complete(&r[i]))
+			continue;	/* its problems are listed already */
 		for (j = 0; j < i; j++) {
+			if (!complete(&r[j]))
+				continue;
 			if (strcmp(r[j].app, r[i].app) ||
 			    strcmp(r[j].env, r[i].env) ||
 			    strcmp(r[j].image, r[i].image))
@@ -164,7 +182,7 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 	for (i = 0; i < n; i++) {
 		size_t k;
 
-		if (owner[i] != i)
+		if (owner[i] != i || !complete(&r[i]))
 			continue;
 		for (k = 0; k < nt; k++)
 			if (!strcmp(t[k].app, r[i].app) &&
@@ -184,7 +202,8 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 		for (k = 0; k < nt; k++) {
 			t[k].changes = c + at;
 			for (i = 0; i < n; i++) {
-				if (owner[i] != i || strcmp(t[k].app, r[i].app) ||
+				if (owner[i] != i || !complete(&r[i]) ||
+				    strcmp(t[k].app, r[i].app) ||
 				    strcmp(t[k].env, r[i].env))
 					continue;
 				c[at].image = r[i].image;
@@ -276,9 +295,8 @@ static int apply(struct apply_opts *o)
 	for (i = 0; i < n; i++)
 		bad += kpin_request_check(&reqs[i], reqs[i].where ?
 					  reqs[i].where : "request", &problems);
-	if (!bad)
-		bad += build_targets(&targets, &nt, &changes, reqs, n, o->flags,
-				     &problems);
+	bad += build_targets(&targets, &nt, &changes, reqs, n, o->flags,
+			     &problems);
 	if (bad) {
 		fputs(problems.ptr, stderr);
 		status = cli_error("%zu problem%s; nothing committed", bad,
@@ -286,7 +304,7 @@ static int apply(struct apply_opts *o)
 		goto out;
 	}
 	add_origin(&o->commit, reqs, n);
-	o->commit.meta.promoted_by = getenv("GITHUB_ACTOR");
+	o->commit.meta.promoted_by = cli_actor();
 	status = cli_commit_run(&o->commit, targets, nt);
 	for (i = 0; i < nt; i++)
 		kpin_target_release(&targets[i]);
@@ -309,7 +327,8 @@ static int cmd_apply(int argc, char **argv)
 	cli_commit_init(&o.commit);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", apply_options, NULL)) != -1) {
+	/* permuting: "-" (stdin) may stand anywhere among the options */
+	while ((c = getopt_long(argc, argv, "h", apply_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_EVENT:
 			o.event = optarg;

@@ -45,6 +45,10 @@ static void print_json(const struct set_opts *o, bool changed,
 	kpin_buf_add_json(&b, old->tag);
 	kpin_buf_adds(&b, ",\"new_tag\":");
 	kpin_buf_add_json(&b, nt);
+	if (o->change.new_name) {
+		kpin_buf_adds(&b, ",\"new_name\":");
+		kpin_buf_add_json(&b, o->change.new_name);
+	}
 	kpin_buf_adds(&b, "}\n");
 	cli_print_buf(&b);
 	kpin_buf_release(&b);
@@ -137,7 +141,7 @@ static int set_repo(struct set_opts *o)
 	t.changes = &o->change;
 	t.nchanges = 1;
 	t.flags = o->flags;
-	o->commit.meta.promoted_by = getenv("GITHUB_ACTOR");
+	o->commit.meta.promoted_by = cli_actor();
 	status = cli_commit_run(&o->commit, &t, 1);
 	kpin_target_release(&t);
 	return status;
@@ -233,6 +237,9 @@ static int cmd_set(int argc, char **argv)
 	else if (!o.file && (!o.app || !o.env))
 		status = cli_usage_error(&cmd_set_entry, "give -f file, or "
 					 "--app and --env");
+	else if (o.app && o.max_size != KPIN_MAX_SIZE_DEFAULT)
+		status = cli_usage_error(&cmd_set_entry, "--max-size is for -f "
+					 "file");
 	else if (o.file && o.repo_only)
 		status = cli_usage_error(&cmd_set_entry, "--branch, --root, "
 					 "--author, --message, --trailer and "

@@ -45,7 +45,7 @@ int kpin_file_read(struct kpin_buf *out, const char *path, size_t max,
 	if ((unsigned long long)sb.st_size > max) {
 		error = kpin_error_set(KPIN_EINVALID,
 				       "file is %lld bytes, over the limit of "
-				       "%zu (--max-size)",
+				       "%zu",
 				       (long long)sb.st_size, max);
 		goto out;
 	}
@@ -55,7 +55,7 @@ int kpin_file_read(struct kpin_buf *out, const char *path, size_t max,
 		if (out->len > max) {
 			error = kpin_error_set(KPIN_EINVALID,
 					       "file is over the limit of %zu "
-					       "bytes (--max-size)", max);
+					       "bytes", max);
 			goto out;
 		}
 		kpin_buf_grow(out, 4096);

@@ -223,3 +223,26 @@ void kpin_grammar_cleanup(void)
 	}
 	pthread_mutex_unlock(&compile_lock);
 }
+
+int kpin_grammar_check_path(const char *what, const char *path)
+{
+	const char *p = path;
+
+	if (!*p || *p == '/')
+		goto bad;
+	while (*p) {
+		size_t len = strcspn(p, "/");
+
+		if (!len || kpin_grammar_match(KPIN_GRAMMAR_SEGMENT, p, len) != 1)
+			goto bad;
+		p += len;
+		if (*p == '/' && !*++p)
+			goto bad;
+	}
+	return 0;
+bad:
+	return kpin_error_set(KPIN_EINVALID, "invalid %s '%s': it must be a "
+			      "relative path of plain names (letters, digits, "
+			      "'.', '_', '-'), without '.', '..' or empty parts",
+			      what, path);
+}

@@ -133,6 +133,25 @@ static int env_list(char ***out, size_t *nout, struct fy_node *key,
 	return 0;
 }
 
+/* Only blank lines and comments? */
+static bool blank(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		while (i < len && (buf[i] == ' ' || buf[i] == '\t' ||
+				   buf[i] == '\r'))
+			i++;
+		if (i < len && buf[i] == '#')
+			while (i < len && buf[i] != '\n')
+				i++;
+		if (i < len && buf[i] != '\n')
+			return false;
+		i++;
+	}
+	return true;
+}
+
 int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 {
 	struct fy_diag_cfg dcfg;
@@ -154,6 +173,11 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.flags = FYPCF_QUIET;
 	cfg.diag = diag;
+	if (blank(buf, len)) {
+		rc = 0;		/* nothing but comments: the defaults */
+		p->from_file = true;
+		goto out;
+	}
 	doc = fy_document_build_from_string(&cfg, buf, len);
 	if (!doc) {
 		void *it = NULL;
@@ -165,7 +189,8 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 		goto out;
 	}
 	root = fy_document_root(doc);
-	if (!root) {
+	if (!root || (fy_node_get_type(root) == FYNT_SCALAR &&
+		      fy_node_get_scalar_length(root) == 0)) {
 		rc = 0;		/* an empty policy file: the defaults */
 		p->from_file = true;
 		goto out;
@@ -191,15 +216,12 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 			s = string_of(key, val, "root");
 			if (!s)
 				goto out;
-			free(p->root);
-			p->root = xstrdup(s);
-			if (p->root[0] == '/' || strstr(p->root, "..") ||
-			    strstr(p->root, "//")) {
-				rc = fail_at(val, "'root' must be a relative "
-					     "path inside the repository: '%s'",
-					     p->root);
+			if (kpin_grammar_check_path("'root'", s)) {
+				rc = fail_at(val, "%s", kpin_error_last()->message);
 				goto out;
 			}
+			free(p->root);
+			p->root = xstrdup(s);
 		} else if (klen == 12 && !memcmp(k, "environments", 12)) {
 			char **v;
 			size_t n;

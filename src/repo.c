@@ -267,35 +267,6 @@ static int read_tip(git_oid *tip, git_commit **commit, git_tree **tree,
 }
 
 /*
- * Check that a relative directory path is a sequence of safe segments:
- * no empty segment, no "." or "..", nothing absolute.
- */
-static int check_rel_path(const char *what, const char *path)
-{
-	const char *p = path;
-
-	if (!*p || *p == '/')
-		goto bad;
-	while (*p) {
-		size_t len = strcspn(p, "/");
-
-		if (!len || kpin_grammar_match(KPIN_GRAMMAR_SEGMENT, p, len) != 1)
-			goto bad;
-		p += len;
-		if (*p == '/')
-			p++;
-		if (p[-1] == '/' && !*p)
-			goto bad;
-	}
-	return 0;
-bad:
-	return kpin_error_set(KPIN_EINVALID, "invalid %s '%s': it must be a "
-			      "relative path of plain names (letters, digits, "
-			      "'.', '_', '-'), without '.', '..' or empty parts",
-			      what, path);
-}
-
-/*
  * Walk @dir down from @root, requiring a real tree at every step: a
  * symlink or submodule on the way is refused, a missing part is
  * KPIN_ENOTFOUND.
@@ -410,7 +381,7 @@ static int overlay_dir(struct kpin_buf *out, const char *root,
 {
 	int rc;
 
-	rc = check_rel_path("root", root);
+	rc = kpin_grammar_check_path("root", root);
 	if (!rc && (!app || !*app))
 		rc = kpin_error_set(KPIN_EINVALID, "no directory name (app) "
 				    "given");
@@ -512,7 +483,7 @@ static int read_blob(struct kpin_buf *out, git_oid *id, struct kpin_repo *repo,
 		return git_fail(rc, "cannot read '%s'", path);
 	if (git_blob_rawsize(blob) > max) {
 		rc = kpin_error_set(KPIN_EINVALID, "'%s' is %llu bytes, over "
-				    "the limit of %zu (--max-size)", path,
+				    "the limit of %zu", path,
 				    (unsigned long long)git_blob_rawsize(blob),
 				    max);
 	} else {

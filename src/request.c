@@ -120,8 +120,10 @@ static struct fy_document *parse_json(const char *buf, size_t len,
 		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
 
 		kpin_error_set_at(KPIN_EINVALID, e ? e->line : 1,
-				  e ? e->column : 1, "%s: invalid JSON: %s",
-				  origin, e ? e->msg : "cannot parse");
+				  e ? e->column : 1, "%s: invalid JSON at "
+				  "line %d, column %d: %s", origin,
+				  e ? e->line : 1, e ? e->column : 1,
+				  e ? e->msg : "cannot parse");
 	} else if (!fy_document_root(doc)) {
 		kpin_error_set(KPIN_EINVALID, "%s: empty JSON document",
 			       origin);

@@ -150,7 +150,9 @@ static void test_apply_same_result_any_source(void **state)
 	assert_int_equal(h_git(&r, dir, "reset -q --hard HEAD^"), 0);
 	h_result_release(&r);
 	assert_int_equal(h_read(&b, event("bare-payload.json")), 0);
-	assert_int_equal(apply(&r, dir, NULL, b.ptr, "-", NULL), 0);
+	assert_int_equal(apply(&r, dir, NULL, b.ptr, "--retries", "3", "-",
+			       "--json", NULL), 0);
+	h_assert_contains(r.out.ptr, "\"changed\":true");
 	h_result_release(&r);
 	assert_string_equal(h_git_out(dir, "rev-parse HEAD:%s", WEB_PRD),
 			    first);
@@ -302,6 +304,35 @@ static void test_apply_batch_duplicates_collapse(void **state)
 static void test_apply_batch_refused(void **state)
 {
 	const char *dir = *state;
+	char *tmp = h_tmpdir();
+	const char *mixed = h_path(tmp, "mixed.jsonl");
+	const char *envs = h_path(tmp, "envs.jsonl");
+
+	h_writes(mixed, "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"web\", \"environment\": \"prd\", "
+		 "\"digest\": \"" D1 "\"}\n"
+		 "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"web\", \"environment\": \"prd\", "
+		 "\"digest\": \"" D2 "\"}\n"
+		 "{\"repository\": \"a/b\", \"image-name\": \"api\", "
+		 "\"directory-name\": \"api\", \"environment\": \"prd\", "
+		 "\"digest\": \"sha256:1\"}\n");
+	refuse(dir, 3, "mixed.jsonl:2: sets image 'web' in web/prd", NULL, NULL,
+	       "--batch", mixed, NULL);
+	refuse(dir, 3, "mixed.jsonl:3: field 'digest': invalid digest", NULL,
+	       NULL, "--batch", mixed, NULL);
+	h_writes(envs, "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"web\", \"environment\": \"qa\", "
+		 "\"digest\": \"" D1 "\"}\n"
+		 "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"web\", \"environment\": \"uat\", "
+		 "\"digest\": \"" D1 "\"}\n");
+	refuse(dir, 3, "unknown environment 'qa'", NULL, NULL, "--batch", envs,
+	       NULL);
+	refuse(dir, 3, "unknown environment 'uat'", NULL, NULL, "--batch",
+	       envs, NULL);
+	h_rmrf(tmp);
+	free(tmp);
 
 	refuse(dir, 3, "batch-conflict.jsonl:2: sets image 'web' in web/prd "
 	       "differently from", NULL, NULL, "--batch",
@@ -315,6 +346,8 @@ static void test_apply_batch_refused(void **state)
 	       NULL, "--batch", event("batch-invalid.json"), NULL);
 	refuse(dir, 3, "3 problems; nothing committed", NULL, NULL, "--batch",
 	       event("batch-invalid.json"), NULL);
+	refuse(dir, 3, "--event /nonexistent.json: cannot open", NULL, NULL,
+	       "--event", "/nonexistent.json", NULL);
 	refuse(dir, 2, "--batch takes no other request source", NULL, NULL,
 	       "--batch", event("batch.json"), "--digest", D2, NULL);
 }

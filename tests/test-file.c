@@ -39,7 +39,7 @@ static void test_file_read_cap(void **state)
 	assert_int_equal(st.st_size, 10);
 	assert_int_equal(kpin_file_read(&b, h_path(dir, "f"), 9, NULL),
 			 KPIN_EINVALID);
-	h_assert_contains(kpin_error_last()->message, "--max-size");
+	h_assert_contains(kpin_error_last()->message, "over the limit of 9");
 	assert_int_equal(kpin_file_read(&b, h_path(dir, "missing"), 9, NULL),
 			 KPIN_ENOTFOUND);
 	assert_int_equal(kpin_file_read(&b, dir, 9, NULL), KPIN_EINVALID);

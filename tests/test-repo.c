@@ -171,11 +171,23 @@ static void test_repo_identity(void **state)
 		h_assert_contains(r.err.ptr, "user.name");
 		h_assert_contains(r.err.ptr, "GITHUB_ACTOR");
 		h_result_release(&r);
+		/* an empty GITHUB_ACTOR is no identity either */
+		assert_int_equal(kpin_in(&r, dir, "", "set", "--app", "web",
+					 "--env", "prd", "--image", "web",
+					 "--digest", h_digest(4), NULL), 2);
+		h_result_release(&r);
+		/* a dry run needs none: it writes no commit */
+		assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web",
+					 "--env", "prd", "--image", "web",
+					 "--digest", h_digest(4), "--dry-run",
+					 NULL), 0);
+		h_result_release(&r);
 		assert_string_equal(h_git_out(dir, "rev-parse HEAD"), head);
 	}
 	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
 				 "prd", "--image", "web", "--digest",
-				 h_digest(4), "--author", "no email", NULL), 3);
+				 h_digest(4), "--author", "no email", NULL), 2);
+	h_assert_contains(r.err.ptr, "expected \"Name <email>\"");
 	h_result_release(&r);
 }
 

@@ -43,6 +43,16 @@ int kpin_grammar_match(enum kpin_grammar g, const char *s, size_t len);
 int kpin_grammar_check(enum kpin_grammar g, const char *what, const char *s);
 
 /*
+ * kpin_grammar_check_path() - Validate a relative directory path
+ * @what: the noun for the message ("root")
+ * @path: "a/b/c": segments of the SEGMENT grammar, no empty segment, not
+ *        absolute, no trailing slash
+ *
+ * Returns: 0 or KPIN_EINVALID.
+ */
+int kpin_grammar_check_path(const char *what, const char *path);
+
+/*
  * kpin_grammar_plain_is_string() - Would a plain scalar @s load as a string?
  *
  * False for what YAML 1.1 or 1.2 resolves to null, bool, int, float or (1.1)

@@ -41,24 +41,31 @@ endif
 
 DEPS = libfyaml libgit2 libpcre2-8
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null) -lpthread
+# kpin loads libgit2 itself when a command needs it (src/git-lazy.h), so
+# the binary links only libfyaml and PCRE2; tests link libgit2 as well.
+KPIN_LIBS := $(shell $(PKG_CONFIG) --libs libfyaml libpcre2-8 2>/dev/null) \
+	-lpthread -ldl
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null) -lpthread -ldl
+GIT2_SONAME := $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir \
+	libgit2 2>/dev/null)/libgit2.so" 2>/dev/null | awk '/SONAME/ {print $$2}')
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(CFLAGS)
+	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(CFLAGS) \
+	$(if $(GIT2_SONAME),-DKPIN_GIT2_SONAME='"$(GIT2_SONAME)"')
 
 B = build
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
 	src/image.c src/kust.c src/diff.c src/repo.c src/message.c src/policy.c src/request.c \
-	src/gitindex.c src/sha1.c
+	src/gitindex.c src/sha1.c src/remote.c src/git-lazy.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \
 	src/cmd-apply.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
-	test-file test-golden test-cli test-corpus test-repo test-apply
+	test-file test-golden test-cli test-corpus test-repo test-apply test-push
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)
@@ -78,7 +85,7 @@ libkpin.a: $(LIB_OBJS)
 	$(AR) rcs $@ $(LIB_OBJS)
 
 kpin: $(CLI_OBJS) libkpin.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) libkpin.a $(DEP_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) libkpin.a $(KPIN_LIBS)
 
 $(B)/tests/harness.o: tests/harness.c tests/harness.h | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<

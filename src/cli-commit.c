@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kpin/remote.h"
 #include "kpin/request.h"
 
 const char *cli_actor(void)
@@ -57,7 +58,7 @@ static char *trailer_of(const char *arg)
 }
 
 int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
-		      int opt, const char *arg)
+		      int opt, const char *arg, int argc, char **argv)
 {
 	char *end, *t;
 	long n;
@@ -100,6 +101,25 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 			return -1;
 		}
 		c->retries = (int)n;
+		c->retries_set = true;
+		return 1;
+	case OPT_PUSH:
+		/* "--push", "--push=remote" or "--push remote" */
+		if (!arg && optind < argc && argv[optind][0] != '-')
+			arg = argv[optind++];
+		c->push = arg ? arg : "origin";
+		if (!*c->push) {
+			cli_usage_error(cmd, "--push needs a remote name or "
+					"URL");
+			return -1;
+		}
+		return 1;
+	case OPT_TOKEN_ENV:
+		if (!*arg || strchr(arg, '=')) {
+			cli_usage_error(cmd, "invalid --token-env '%s'", arg);
+			return -1;
+		}
+		c->token_env = arg;
 		return 1;
 	case OPT_DRY_RUN_C:
 		c->dry_run = true;
@@ -177,6 +197,9 @@ static void print_json(const struct cli_commit *c,
 	kpin_buf_add_json(&b, res->commit[0] ? res->commit : NULL);
 	kpin_buf_adds(&b, ",\"branch\":");
 	kpin_buf_add_json(&b, res->branch ? res->branch + 11 : c->branch);
+	kpin_buf_adds(&b, ",\"pushed\":");
+	kpin_buf_add_json(&b, c->push && changed && !c->dry_run ?
+			  res->remote_url : NULL);
 	if (c->dry_run)
 		kpin_buf_adds(&b, ",\"dry_run\":true");
 	if (n == 1 && t[0].nchanges == 1) {
@@ -262,8 +285,11 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	o.author_name = name.ptr;
 	o.author_email = email.ptr;
 	o.meta = &c->meta;
-	o.retries = c->retries;
+	o.retries = c->push && !c->retries_set ? KPIN_PUSH_RETRIES_DEFAULT :
+		    c->retries;
 	o.dry_run = c->dry_run;
+	o.push_remote = c->push;
+	o.token_env = c->token_env;
 	rc = kpin_repo_update(repo, targets, n, &o, &res);
 	if (rc == KPIN_EUNCHANGED) {
 		for (i = 0; i < n; i++)
@@ -298,9 +324,13 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		kpin_buf_addf(&out, "%s\n", res.commit);
 		cli_print_buf(&out);
 	}
-	cli_note("committed %.12s on %s: %.*s%s", res.commit,
-		 res.branch + 11, (int)strcspn(res.message.ptr, "\n"),
-		 res.message.ptr, res.attempts > 1 ? " (after a retry)" : "");
+	cli_note("committed %.12s on %s%s%s: %.*s", res.commit,
+		 res.branch + 11, c->push ? " and pushed to " : "",
+		 c->push ? res.remote_url : "",
+		 (int)strcspn(res.message.ptr, "\n"), res.message.ptr);
+	if (res.attempts > 1)
+		cli_note("it took %d attempts: the %s moved meanwhile",
+			 res.attempts, c->push ? "remote" : "branch");
 	status = EXIT_OK;
 out:
 	kpin_repo_result_release(&res);

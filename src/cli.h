@@ -106,11 +106,12 @@ extern const struct kpin_cmd cmd_get_entry;
 /* The options every committing command takes, as in their SYNOPSIS. */
 #define CLI_COMMIT_USAGE \
 	"[--branch branch] [--root path] [--author ident] [--message text] " \
-	"[--trailer key=value]... [--retries n] [--dry-run] [--json]"
+	"[--trailer key=value]... [--push [remote]] [--token-env name] " \
+	"[--retries n] [--dry-run] [--json]"
 
 enum cli_commit_opt {
 	OPT_BRANCH = 1000, OPT_ROOT, OPT_AUTHOR, OPT_MESSAGE, OPT_TRAILER,
-	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C
+	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C, OPT_PUSH, OPT_TOKEN_ENV
 };
 
 #define CLI_COMMIT_OPTIONS \
@@ -121,7 +122,9 @@ enum cli_commit_opt {
 	{ "trailer", required_argument, NULL, OPT_TRAILER }, \
 	{ "retries", required_argument, NULL, OPT_RETRIES }, \
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN_C }, \
-	{ "json", no_argument, NULL, OPT_JSON_C }
+	{ "json", no_argument, NULL, OPT_JSON_C }, \
+	{ "push", optional_argument, NULL, OPT_PUSH }, \
+	{ "token-env", required_argument, NULL, OPT_TOKEN_ENV }
 
 /*
  * struct cli_commit - Options and state of a committing command
@@ -132,6 +135,9 @@ enum cli_commit_opt {
  * @trailers: --trailer values turned into "Key: value"
  * @ntrailers: how many
  * @retries: --retries
+ * @retries_set: whether --retries was given
+ * @push: --push: the remote, or NULL
+ * @token_env: --token-env
  * @dry_run: --dry-run
  * @json: --json
  * @meta: what the commit message records
@@ -144,6 +150,9 @@ struct cli_commit {
 	char **trailers;
 	size_t ntrailers;
 	int retries;
+	bool retries_set;
+	const char *push;
+	const char *token_env;
 	bool dry_run;
 	bool json;
 	struct kpin_meta meta;
@@ -154,12 +163,14 @@ void cli_commit_release(struct cli_commit *c);
 
 /*
  * cli_commit_option() - Handle one of CLI_COMMIT_OPTIONS
+ * @argc: the command's argument count, for --push's optional word
+ * @argv: its arguments; optind may be advanced past a remote name
  *
  * Returns: 1 when @opt was one of them, 0 when not, or -1 after printing
  * a usage error (the caller returns EXIT_USAGE).
  */
 int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
-		      int opt, const char *arg);
+		      int opt, const char *arg, int argc, char **argv);
 
 /*
  * cli_commit_run() - Commit @targets in the repository at "."

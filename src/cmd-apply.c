@@ -367,7 +367,8 @@ static int cmd_apply(int argc, char **argv)
 			status = cli_usage(&cmd_apply_entry, true);
 			goto out;
 		}
-		r = cli_commit_option(&o.commit, &cmd_apply_entry, c, optarg);
+		r = cli_commit_option(&o.commit, &cmd_apply_entry, c, optarg,
+				      argc, argv);
 		if (r < 0) {
 			status = EXIT_USAGE;
 			goto out;

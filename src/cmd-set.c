@@ -214,7 +214,8 @@ static int cmd_set(int argc, char **argv)
 			status = cli_usage(&cmd_set_entry, true);
 			goto out;
 		}
-		r = cli_commit_option(&o.commit, &cmd_set_entry, c, optarg);
+		r = cli_commit_option(&o.commit, &cmd_set_entry, c, optarg,
+				      argc, argv);
 		if (r < 0) {
 			status = EXIT_USAGE;
 			goto out;

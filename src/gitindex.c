@@ -30,6 +30,7 @@
 #include "kpin/gitindex.h"
 #include "kpin/sha1.h"
 #include "kpin/xalloc.h"
+#include "git-lazy.h"
 
 #define ENTRY_FIXED 62		/* stat data, id and flags */
 #define FLAG_EXTENDED 0x4000

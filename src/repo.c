@@ -26,8 +26,10 @@
 #include "kpin/file.h"
 #include "kpin/gitindex.h"
 #include "kpin/grammar.h"
+#include "kpin/remote.h"
 #include "kpin/repo.h"
 #include "kpin/xalloc.h"
+#include "git-lazy.h"
 
 #define LOCK_WAIT_MS 120000	/* how long to wait for another kpin */
 
@@ -104,6 +106,9 @@ int kpin_repo_open(struct kpin_repo **out, const char *path)
 	int rc;
 
 	*out = NULL;
+	rc = kpin_git_load();
+	if (rc)
+		return rc;
 	git_libgit2_init();
 	rc = git_repository_open_ext(&git, path, 0, NULL);
 	if (rc) {
@@ -878,13 +883,18 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Jittered exponential backoff: about 10 ms, doubling, at most 1 s. */
-static void backoff(int attempt)
+/*
+ * Jittered exponential backoff: from about 10 ms after a lost race (the
+ * winner is done by then) or 100 ms after a network error (a server
+ * needs longer to come back), doubling, at most 2 s.
+ */
+static void backoff(int attempt, int why)
 {
-	long base = 10L << (attempt < 7 ? attempt : 7);
+	long first = why == KPIN_ENETWORK ? 100 : 10;
+	long base = first << (attempt < 8 ? attempt : 8);
 
-	if (base > 1000)
-		base = 1000;
+	if (base > 2000)
+		base = 2000;
 	sleep_ms(base / 2 + (long)(random() % (base + 1)));
 }
 
@@ -956,17 +966,90 @@ static void make_diff(struct kpin_buf *out, const struct edit_set *set)
 	kpin_buf_release(&b);
 }
 
+/* Look up a commit and its tree. */
+static int commit_and_tree(git_commit **c, git_tree **t, struct kpin_repo *repo,
+			   const git_oid *id)
+{
+	int rc = git_commit_lookup(c, repo->git, id);
+
+	if (!rc)
+		rc = git_commit_tree(t, *c);
+	if (rc) {
+		git_commit_free(*c);
+		*c = NULL;
+		return git_fail(rc, "cannot read commit %.12s",
+				git_oid_tostr_s(id));
+	}
+	return 0;
+}
+
+/*
+ * The commit to build on when pushing: the remote's tip @remote, when the
+ * local tip @local is that commit or behind it. A local branch with
+ * commits the remote lacks is refused: kpin would have to push them too.
+ */
+static int push_base(struct kpin_repo *repo, const git_oid *local,
+		     const git_oid *remote, const char *branch,
+		     const char *url)
+{
+	if (git_oid_equal(local, remote) ||
+	    git_graph_descendant_of(repo->git, remote, local) == 1)
+		return 0;
+	return kpin_error_set(KPIN_EINVALID, "the local branch '%s' has "
+			      "commits that %s does not (push or drop them "
+			      "first); nothing changed", branch, url);
+}
+
+/*
+ * A stale checkout fast-forwards to @commit, with files others changed:
+ * make sure a safe checkout from @oldtree would not meet local changes.
+ */
+static int full_checkout(struct kpin_repo *repo, git_tree *oldtree,
+			 const git_oid *commit, bool dry_run)
+{
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	int rc = commit_and_tree(&c, &t, repo, commit);
+
+	if (rc)
+		return rc;
+	co.checkout_strategy = GIT_CHECKOUT_SAFE |
+			       (dry_run ? GIT_CHECKOUT_DRY_RUN : 0);
+	co.baseline = oldtree;
+	rc = git_checkout_tree(repo->git, (git_object *)t, &co);
+	if (rc == GIT_ECONFLICT)
+		rc = kpin_error_set(KPIN_EINVALID, "local changes in the "
+				    "checkout would be overwritten by the "
+				    "remote's commits; commit or discard them "
+				    "first (nothing changed)");
+	else if (rc)
+		rc = git_fail(rc, "cannot update the checkout");
+	git_tree_free(t);
+	git_commit_free(c);
+	return rc;
+}
+
+/* Did this attempt lose a race worth another try? */
+static bool retryable(int rc)
+{
+	return rc == KPIN_EMODIFIED || rc == KPIN_ELOCKED ||
+	       rc == KPIN_EREJECTED || rc == KPIN_ENETWORK;
+}
+
 int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		     size_t n, const struct kpin_repo_opts *o,
 		     struct kpin_repo_result *res)
 {
 	struct kpin_buf ref = KPIN_BUF_INIT, reflog = KPIN_BUF_INIT;
 	struct edit_set set = { NULL, 0 };
-	git_commit *parent = NULL;
-	git_tree *tree = NULL;
+	struct kpin_remote *remote = NULL;
+	git_commit *local = NULL, *base = NULL;
+	git_tree *local_tree = NULL, *base_tree = NULL;
 	git_reference *moved = NULL;
 	struct checkout co = { false, false, NULL };
-	git_oid tip, commit;
+	git_oid tip, remote_tip, commit;
+	bool stale = false;
 	int rc, attempt;
 
 	memset(res, 0, sizeof(*res));
@@ -980,34 +1063,77 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			goto out;
 		checkout_begin(&co, repo, ref.ptr);
 	}
+	if (o->push_remote) {
+		rc = kpin_remote_open(&remote, repo->git, o->push_remote,
+				      o->token_env);
+		if (rc)
+			goto out;
+		snprintf(res->remote_url, sizeof(res->remote_url), "%s",
+			 kpin_remote_url(remote));
+	}
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	for (attempt = 0; ; attempt++) {
 		res->attempts = attempt + 1;
-		git_tree_free(tree);
-		git_commit_free(parent);
-		tree = NULL;
-		parent = NULL;
-		rc = read_tip(&tip, &parent, &tree, repo, ref.ptr);
-		if (!rc)
-			rc = edit_at(&set, repo, tree, targets, n, o);
+		git_tree_free(local_tree);
+		git_commit_free(local);
+		git_tree_free(base_tree);
+		git_commit_free(base);
+		local_tree = base_tree = NULL;
+		local = base = NULL;
+		rc = read_tip(&tip, &local, &local_tree, repo, ref.ptr);
 		if (rc)
 			goto out;
-		git_oid_tostr(res->parent, sizeof(res->parent), &tip);
+		stale = false;
+		if (remote) {
+			/* build on what the remote has now */
+			rc = kpin_remote_fetch(remote, ref.ptr + 11,
+					       &remote_tip);
+			if (!rc)
+				rc = push_base(repo, &tip, &remote_tip,
+					       ref.ptr + 11,
+					       kpin_remote_url(remote));
+			if (!rc)
+				rc = commit_and_tree(&base, &base_tree, repo,
+						     &remote_tip);
+			stale = !rc && !git_oid_equal(&tip, &remote_tip);
+		} else {
+			rc = commit_and_tree(&base, &base_tree, repo, &tip);
+		}
+		if (!rc)
+			rc = edit_at(&set, repo, base_tree, targets, n, o);
+		if (rc)
+			goto lost;
+		git_oid_tostr(res->parent, sizeof(res->parent),
+			      git_commit_id(base));
 		kpin_buf_reset(&res->message);
 		kpin_message_build(&res->message, targets, n, o->meta);
 		if (o->dry_run) {
 			make_diff(&res->diff, &set);
 			goto out;
 		}
-		rc = checkout_check(&co, repo, &set);
-		if (rc)
-			goto out;
-		rc = write_commit(&commit, repo, parent, tree, &set,
+		if (!stale) {
+			rc = checkout_check(&co, repo, &set);
+			if (rc)
+				goto out;
+		}
+		rc = write_commit(&commit, repo, base, base_tree, &set,
 				  res->message.ptr, o);
 		if (rc)
 			goto out;
+		if (stale && co.active) {
+			checkout_end(&co);
+			co.fallback = true;
+			rc = full_checkout(repo, local_tree, &commit, true);
+			if (rc)
+				goto out;
+		}
 		if (o->before_cas)
 			o->before_cas(repo, attempt, o->hook_arg);
+		if (remote) {
+			rc = kpin_remote_push(remote, &commit, ref.ptr + 11);
+			if (rc)
+				goto lost;
+		}
 		kpin_buf_reset(&reflog);
 		kpin_buf_addf(&reflog, "kpin: %.*s",
 			      (int)strcspn(res->message.ptr, "\n"),
@@ -1023,22 +1149,44 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			rc = git_fail(rc, "cannot move '%s'", ref.ptr);
 			goto out;
 		}
-		if (attempt >= o->retries) {
-			rc = kpin_error_set(KPIN_EMODIFIED, "'%s' kept moving "
-					    "under kpin (%d attempts); nothing "
-					    "changed", ref.ptr + 11,
-					    attempt + 1);
+		if (remote) {
+			/* pushed, but someone moved the local branch meanwhile */
+			rc = kpin_error_set(KPIN_EMODIFIED, "pushed %s to %s, but "
+					    "the local branch '%s' moved while "
+					    "kpin worked; it was left alone",
+					    git_oid_tostr_s(&commit),
+					    kpin_remote_url(remote),
+					    ref.ptr + 11);
 			goto out;
 		}
-		backoff(attempt);
+		rc = kpin_error_set(KPIN_EMODIFIED, "'%s' moved", ref.ptr + 11);
+lost:
+		if (!retryable(rc))
+			goto out;
+		if (attempt >= o->retries) {
+			struct kpin_buf m = KPIN_BUF_INIT;
+
+			kpin_buf_addf(&m, "%s; gave up after %d attempt%s, "
+				      "nothing %s", kpin_error_last()->message,
+				      attempt + 1, attempt ? "s" : "",
+				      remote ? "pushed" : "changed");
+			rc = kpin_error_set(rc == KPIN_ENETWORK ? KPIN_ENETWORK :
+					    KPIN_EMODIFIED, "%s", m.ptr);
+			kpin_buf_release(&m);
+			goto out;
+		}
+		backoff(attempt, rc);
 	}
 	if (co.active) {
-		rc = checkout_follow(&co, repo, tree, &commit, &set);
+		rc = stale ? full_checkout(repo, local_tree, &commit, false) :
+		     checkout_follow(&co, repo, local_tree, &commit, &set);
 		if (rc) {
 			/*
 			 * The checkout could not follow (a file was changed or
 			 * the index stayed locked): put the branch back where
-			 * it was, unless someone has built on it already.
+			 * it was, unless someone has built on it already. A
+			 * pushed commit stays pushed; the local branch is then
+			 * simply behind the remote.
 			 */
 			int back = git_reference_create_matching(&moved,
 				repo->git, ref.ptr, &tip, 1, &commit,
@@ -1048,10 +1196,12 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			if (!back) {
 				struct kpin_buf m = KPIN_BUF_INIT;
 
-				kpin_buf_addf(&m, "%s; the branch was put back, "
-					      "nothing changed",
-					      kpin_error_last()->message);
-				kpin_error_set(KPIN_EMODIFIED, "%s", m.ptr);
+				kpin_buf_addf(&m, "%s; the local branch was put "
+					      "back%s", kpin_error_last()->message,
+					      remote ? " (the remote has the "
+					      "commit)" : ", nothing changed");
+				kpin_error_set(remote ? KPIN_ERROR :
+					       KPIN_EMODIFIED, "%s", m.ptr);
 				kpin_buf_release(&m);
 			}
 			rc = kpin_error_last()->code;
@@ -1062,10 +1212,13 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 	git_oid_tostr(res->commit, sizeof(res->commit), &commit);
 out:
 	checkout_end(&co);
+	kpin_remote_free(remote);
 	unlock_repo(repo);
 	edit_set_release(&set);
-	git_tree_free(tree);
-	git_commit_free(parent);
+	git_tree_free(local_tree);
+	git_commit_free(local);
+	git_tree_free(base_tree);
+	git_commit_free(base);
 	kpin_buf_release(&ref);
 	kpin_buf_release(&reflog);
 	return rc;

@@ -414,7 +414,8 @@ static void test_repo_noop_and_dry_run(void **state)
 				 "prd", "--image", "web", "--digest",
 				 h_digest(13), "--json", NULL), 0);
 	h_assert_contains(r.out.ptr, "{\"changed\":true,\"commit\":\"");
-	h_assert_contains(r.out.ptr, "\"branch\":\"main\",\"file\":\""
+	h_assert_contains(r.out.ptr, "\"branch\":\"main\",\"pushed\":null,"
+			  "\"file\":\""
 			  WEB_PRD "\",\"app\":\"web\",\"env\":\"prd\","
 			  "\"image\":\"web\",\"old_digest\":null,");
 	h_assert_contains(r.out.ptr, "\"old_tag\":\"v1\",\"new_tag\":\"v1\"}");

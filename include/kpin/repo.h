@@ -93,6 +93,11 @@ typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
  * @retries: how many times to re-read and retry after losing a race
  * @max_size: refuse overlay blobs larger than this (0: the default)
  * @dry_run: do everything but write objects and move refs
+ * @push_remote: push to this remote (a name, URL or path): fetch its
+ *               branch first, build on its tip, push fast-forward only,
+ *               retry on rejection; NULL for a local commit only
+ * @token_env: the variable holding the push token (NULL: KPIN_TOKEN,
+ *             then GITHUB_TOKEN)
  * @before_cas: test hook
  * @hook_arg: its argument
  */
@@ -105,6 +110,8 @@ struct kpin_repo_opts {
 	int retries;
 	size_t max_size;
 	bool dry_run;
+	const char *push_remote;
+	const char *token_env;
 	kpin_hook_fn before_cas;
 	void *hook_arg;
 };
@@ -118,6 +125,7 @@ struct kpin_repo_opts {
  * @diff: for dry runs, a unified diff of every changed file
  * @attempts: how many attempts the CAS loop needed
  * @synced: whether the checkout's index and worktree were updated
+ * @remote_url: the remote pushed to, redacted ("" without --push)
  */
 struct kpin_repo_result {
 	char commit[41];
@@ -127,6 +135,7 @@ struct kpin_repo_result {
 	struct kpin_buf diff;
 	int attempts;
 	bool synced;
+	char remote_url[512];
 };
 
 void kpin_repo_result_release(struct kpin_repo_result *res);

@@ -1,0 +1,304 @@
+/*
+ * Fetch and push through libgit2 (local paths, file://, smart HTTP(S),
+ * SSH). The token comes from an environment variable and is offered once
+ * as HTTP basic-auth password; a second request for credentials means it
+ * was refused, which is reported as an authentication failure rather than
+ * retried. Server-side rejections reach push only through the
+ * push_update_reference callback (git_remote_push returns 0), so every
+ * status seen there counts as a rejection. Every message that could carry
+ * a URL or the token goes through kpin_redact().
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kpin/error.h"
+#include "kpin/remote.h"
+#include "kpin/xalloc.h"
+#include "git-lazy.h"
+
+struct kpin_remote {
+	git_repository *repo;
+	git_remote *git;
+	char *name;		/* configured name, or NULL for a URL */
+	char *url;		/* redacted */
+	const char *token;	/* from the environment, never printed */
+	int cred_calls;		/* credential requests in this operation */
+	bool auth_failed;
+	char *rejected;		/* the first push status, if any */
+};
+
+void kpin_redact(struct kpin_buf *out, const char *text, const char *secret)
+{
+	const char *p = text;
+
+	kpin_buf_reset(out);
+	kpin_buf_grow(out, 0);
+	while (*p) {
+		const char *scheme = strstr(p, "://");
+		const char *hostend, *at;
+
+		if (!scheme) {
+			kpin_buf_adds(out, p);
+			break;
+		}
+		kpin_buf_add(out, p, (size_t)(scheme + 3 - p));
+		p = scheme + 3;
+		hostend = p + strcspn(p, "/ \t\n'\"");
+		at = memchr(p, '@', (size_t)(hostend - p));
+		if (at) {
+			kpin_buf_adds(out, "***");
+			p = at;
+		}
+	}
+	if (secret && *secret) {
+		size_t sl = strlen(secret);
+		char *hit;
+
+		while ((hit = strstr(out->ptr, secret)) != NULL) {
+			memmove(hit + 3, hit + sl, strlen(hit + sl) + 1);
+			memcpy(hit, "***", 3);
+			out->len = strlen(out->ptr);
+		}
+	}
+}
+
+/* Set an error from libgit2's, classified and redacted. */
+static int remote_fail(struct kpin_remote *r, int rc, const char *what)
+{
+	const git_error *e = git_error_last();
+	struct kpin_buf msg = KPIN_BUF_INIT;
+	int code;
+
+	kpin_redact(&msg, e && e->message ? e->message : "libgit2 error",
+		    r->token);
+	if (r->auth_failed || rc == GIT_EAUTH ||
+	    (e && e->klass == GIT_ERROR_HTTP && strstr(msg.ptr, "403"))) {
+		code = kpin_error_set(KPIN_EAUTH, "authentication failed for "
+				      "%s (%s)", r->url, r->token ?
+				      "the token was refused" :
+				      "no token: set KPIN_TOKEN or GITHUB_TOKEN, "
+				      "or name the variable with --token-env");
+	} else if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP ||
+			 e->klass == GIT_ERROR_SSL || e->klass == GIT_ERROR_SSH ||
+			 e->klass == GIT_ERROR_OS)) {
+		code = kpin_error_set(KPIN_ENETWORK, "cannot %s %s: %s", what,
+				      r->url, msg.ptr);
+	} else {
+		code = kpin_error_set(KPIN_ERROR, "cannot %s %s: %s", what,
+				      r->url, msg.ptr);
+	}
+	kpin_buf_release(&msg);
+	return code;
+}
+
+static int credentials(git_credential **out, const char *url,
+		       const char *user_from_url, unsigned int allowed,
+		       void *payload)
+{
+	struct kpin_remote *r = payload;
+
+	(void)url;
+	if (r->cred_calls++ > 0 || !r->token ||
+	    !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)) {
+		/* SSH: let the agent answer, once */
+		if (r->cred_calls == 1 && (allowed & GIT_CREDENTIAL_SSH_KEY))
+			return git_credential_ssh_key_from_agent(out,
+				user_from_url ? user_from_url : "git");
+		r->auth_failed = true;
+		git_error_set_str(GIT_ERROR_HTTP, "authentication failed");
+		return GIT_EAUTH;
+	}
+	return git_credential_userpass_plaintext_new(out, KPIN_TOKEN_USER,
+						     r->token);
+}
+
+static int push_status(const char *refname, const char *status, void *payload)
+{
+	struct kpin_remote *r = payload;
+
+	(void)refname;
+	if (status && !r->rejected)
+		r->rejected = xstrdup(status);
+	return 0;
+}
+
+static void callbacks(git_remote_callbacks *cb, struct kpin_remote *r)
+{
+	cb->credentials = credentials;
+	cb->push_update_reference = push_status;
+	cb->payload = r;
+	r->cred_calls = 0;
+	r->auth_failed = false;
+}
+
+int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
+		     const char *name, const char *token_env)
+{
+	struct kpin_remote *r = xcalloc(1, sizeof(*r));
+	struct kpin_buf b = KPIN_BUF_INIT;
+	const char *tok;
+	int rc;
+
+	*out = NULL;
+	r->repo = repo;
+	rc = git_remote_lookup(&r->git, repo, name);
+	if (rc == 0) {
+		r->name = xstrdup(name);
+	} else if (strchr(name, '/') || strchr(name, ':')) {
+		rc = git_remote_create_anonymous(&r->git, repo, name);
+		if (rc) {
+			kpin_redact(&b, name, NULL);
+			rc = kpin_error_set(KPIN_EINVALID, "invalid remote '%s'",
+					    b.ptr);
+			goto fail;
+		}
+	} else {
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no remote named '%s' (give "
+				    "a configured remote, a URL or a path)",
+				    name);
+		goto fail;
+	}
+	kpin_redact(&b, git_remote_url(r->git) ? git_remote_url(r->git) : name,
+		    NULL);
+	r->url = kpin_buf_detach(&b, NULL);
+	if (token_env) {
+		tok = getenv(token_env);
+	} else {
+		tok = getenv("KPIN_TOKEN");
+		if (!tok || !*tok)
+			tok = getenv("GITHUB_TOKEN");
+	}
+	r->token = tok && *tok ? tok : NULL;
+	*out = r;
+	return 0;
+fail:
+	kpin_buf_release(&b);
+	kpin_remote_free(r);
+	return rc;
+}
+
+void kpin_remote_free(struct kpin_remote *r)
+{
+	if (!r)
+		return;
+	git_remote_free(r->git);
+	free(r->name);
+	free(r->url);
+	free(r->rejected);
+	free(r);
+}
+
+const char *kpin_remote_url(const struct kpin_remote *r)
+{
+	return r->url;
+}
+
+int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip)
+{
+	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	struct kpin_buf spec = KPIN_BUF_INIT, head = KPIN_BUF_INIT;
+	const git_remote_head **heads;
+	char *specs[1];
+	git_strarray refspecs = { specs, 1 };
+	size_t n, i;
+	int rc;
+
+	kpin_buf_addf(&head, "refs/heads/%s", branch);
+	if (r->name)
+		kpin_buf_addf(&spec, "+%s:refs/remotes/%s/%s", head.ptr,
+			      r->name, branch);
+	else
+		kpin_buf_addf(&spec, "+%s:refs/kpin/fetched/%s", head.ptr,
+			      branch);
+	specs[0] = spec.ptr;
+	callbacks(&fo.callbacks, r);
+	fo.proxy_opts.type = GIT_PROXY_AUTO;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.update_fetchhead = 0;
+	rc = git_remote_fetch(r->git, &refspecs, &fo, "kpin: fetch");
+	if (rc) {
+		rc = remote_fail(r, rc, "fetch from");
+		goto out;
+	}
+	/* the advertisement says what the remote's tip is, right now */
+	rc = git_remote_ls(&heads, &n, r->git);
+	if (rc) {
+		rc = remote_fail(r, rc, "list the refs of");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (!strcmp(heads[i]->name, head.ptr))
+			break;
+	if (i == n) {
+		rc = kpin_error_set(KPIN_ENOTFOUND, "branch '%s' does not exist "
+				    "on %s", branch, r->url);
+		goto out;
+	}
+	git_oid_cpy(tip, &heads[i]->oid);
+out:
+	kpin_buf_release(&spec);
+	kpin_buf_release(&head);
+	return rc;
+}
+
+int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
+		     const char *branch)
+{
+	git_push_options po = GIT_PUSH_OPTIONS_INIT;
+	struct kpin_buf tmp = KPIN_BUF_INIT, spec = KPIN_BUF_INIT;
+	struct kpin_buf track = KPIN_BUF_INIT;
+	git_reference *ref = NULL;
+	char *specs[1];
+	git_strarray refspecs = { specs, 1 };
+	int rc;
+
+	/* git_remote_push pushes refs, not ids: a private ref names it */
+	kpin_buf_addf(&tmp, "refs/kpin/push/%ld", (long)getpid());
+	rc = git_reference_create(&ref, r->repo, tmp.ptr, commit, 1,
+				  "kpin: push");
+	git_reference_free(ref);
+	ref = NULL;
+	if (rc) {
+		rc = remote_fail(r, rc, "prepare the push to");
+		goto out;
+	}
+	/* no '+': never a forced update */
+	kpin_buf_addf(&spec, "%s:refs/heads/%s", tmp.ptr, branch);
+	specs[0] = spec.ptr;
+	callbacks(&po.callbacks, r);
+	po.proxy_opts.type = GIT_PROXY_AUTO;
+	free(r->rejected);
+	r->rejected = NULL;
+	rc = git_remote_push(r->git, &refspecs, &po);
+	if (rc == GIT_ENONFASTFORWARD) {
+		rc = kpin_error_set(KPIN_EREJECTED, "%s refused the push: not a "
+				    "fast-forward", r->url);
+	} else if (rc) {
+		rc = remote_fail(r, rc, "push to");
+	} else if (r->rejected) {
+		struct kpin_buf m = KPIN_BUF_INIT;
+
+		kpin_redact(&m, r->rejected, r->token);
+		rc = kpin_error_set(KPIN_EREJECTED, "%s rejected the push: %s",
+				    r->url, m.ptr);
+		kpin_buf_release(&m);
+	} else if (r->name) {
+		/* keep the remote-tracking ref where the remote now is */
+		kpin_buf_addf(&track, "refs/remotes/%s/%s", r->name, branch);
+		if (git_reference_create(&ref, r->repo, track.ptr, commit, 1,
+					 "kpin: push") == 0)
+			git_reference_free(ref);
+	}
+	if (git_reference_lookup(&ref, r->repo, tmp.ptr) == 0) {
+		git_reference_delete(ref);
+		git_reference_free(ref);
+	}
+out:
+	kpin_buf_release(&tmp);
+	kpin_buf_release(&spec);
+	kpin_buf_release(&track);
+	return rc;
+}

@@ -1,0 +1,433 @@
+/*
+ * kpin --push over a local path and over smart HTTP served by a real web
+ * server (lighttpd running git http-backend on 127.0.0.1, started by the
+ * test): stale clones racing to one remote, a remote that keeps moving
+ * until retries run out, the token (accepted, refused, absent, and never
+ * shown), and a server that goes away. The git CLI is the witness of what
+ * the remote holds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define ROOT ".platform/kubernetes/"
+#define OV(app) ROOT app "/overlays/prd/kustomization.yaml"
+#define TOKEN "kpin-test-token-7d1f9a"
+
+static const char *const files[] = {
+	OV("a"), "images:\n- name: a\n  newTag: v1\n",
+	OV("b"), "images:\n- name: b\n  newTag: v1\n",
+	OV("c"), "images:\n- name: c\n  newTag: v1\n",
+	NULL
+};
+
+struct world {
+	char *dir;		/* scratch */
+	char *remote;		/* bare remote */
+};
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct h_result r;
+
+	w->dir = h_tmpdir();
+	w->remote = strdup(h_path(w->dir, "remote.git"));
+	h_repo_init(w->remote, true, files);
+	*state = w;
+	(void)r;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+
+	h_rmrf(w->dir);
+	free(w->dir);
+	free(w->remote);
+	free(w);
+	return 0;
+}
+
+/* A clone of the remote at @name, with a committer identity. */
+static const char *clone_of(const struct world *w, const char *url,
+			    const char *name)
+{
+	struct h_result r;
+	const char *path = h_path(w->dir, name);
+
+	if (h_git(&r, w->dir, "clone -q '%s' '%s' && git -C '%s' config "
+		  "user.name '%s' && git -C '%s' config user.email "
+		  "'%s@example.com'", url, path, path, name, path, name))
+		fail_msg("clone: %s", r.err.ptr);
+	h_result_release(&r);
+	return path;
+}
+
+/* kpin in @dir with a clean HOME and @token (NULL: no token at all). */
+static int kpin_push(struct h_result *r, const char *dir, const char *token,
+		     ...)
+{
+	const char *argv[32], *env[6];
+	char tok[256];
+	va_list ap;
+	int n = 0, k = 0;
+
+	argv[n++] = "kpin";
+	va_start(ap, token);
+	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	env[k++] = h_env_home();
+	env[k++] = "XDG_CONFIG_HOME=";
+	env[k++] = "GITHUB_TOKEN=";
+	snprintf(tok, sizeof(tok), "KPIN_TOKEN=%s", token ? token : "");
+	env[k++] = tok;
+	env[k] = NULL;
+	return h_run(r, dir, env, argv, NULL);
+}
+
+/* Clean status, and fsck without errors (a lost race leaves dangling commits). */
+static void assert_clean(const char *dir)
+{
+	assert_string_equal(h_git_out(dir, "status --porcelain"), "");
+	assert_string_equal(h_git_out(dir, "fsck --strict --no-dangling 2>&1"),
+			    "");
+}
+
+static void test_push_stale_clones_race(void **state)
+{
+	struct world *w = *state;
+	const char *c[3], *outside;
+	char before[64], digests[3][80];
+	const char *apps[] = { "a", "b", "c" };
+	struct h_result r;
+	int pids[3], i;
+
+	for (i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "clone%d", i);
+		c[i] = clone_of(w, w->remote, name);
+	}
+	/* after the clones were made, an outside commit changes c's overlay */
+	outside = clone_of(w, w->remote, "outside");
+	h_writes(h_path(outside, OV("c")),
+		 "images:\n- name: c\n  newTag: v2 # outside\n");
+	assert_int_equal(h_git(&r, outside, "commit -qam outside && git push "
+			       "-q origin main"), 0);
+	h_result_release(&r);
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(w->remote, "rev-parse main"));
+	for (i = 0; i < 3; i++) {
+		const char *argv[] = { "kpin", "set", "--app", apps[i], "--env",
+				       "prd", "--image", apps[i], "--digest",
+				       NULL, "--push", NULL };
+
+		snprintf(digests[i], sizeof(digests[i]), "%s",
+			 h_digest(400 + (unsigned)i));
+		argv[9] = digests[i];
+		pids[i] = h_spawn(c[i], NULL, argv);
+	}
+	for (i = 0; i < 3; i++)
+		assert_int_equal(h_wait(pids[i]), 0);
+	/* every update and the outside commit are there */
+	for (i = 0; i < 3; i++)
+		h_assert_contains(h_git_out(w->remote, "show main:%s", i == 0 ?
+					    OV("a") : i == 1 ? OV("b") : OV("c")),
+				  digests[i]);
+	h_assert_contains(h_git_out(w->remote, "show main:%s", OV("c")),
+			  "newTag: v2 # outside");
+	assert_int_equal(atoi(h_git_out(w->remote, "rev-list --count "
+					"%s..main", before)), 3);
+	/* the remote only moved forward, and is sound */
+	assert_int_equal(h_git(&r, w->remote, "merge-base --is-ancestor %s "
+			       "main", before), 0);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(w->remote, "fsck --strict --no-dangling "
+				      "2>&1"), "");
+	/* each clone ends at what it pushed, clean */
+	for (i = 0; i < 3; i++) {
+		assert_clean(c[i]);
+		h_assert_contains(h_git_out(c[i], "show HEAD:%s", i == 0 ?
+					    OV("a") : i == 1 ? OV("b") :
+					    OV("c")), digests[i]);
+		assert_int_equal(h_git(&r, w->remote, "merge-base --is-ancestor "
+				       "%s main", h_git_out(c[i],
+				       "rev-parse HEAD")), 0);
+		h_result_release(&r);
+	}
+}
+
+/*
+ * A pre-receive hook that moves the branch itself for its first @times
+ * pushes, as a concurrent writer would, so that git refuses to update
+ * the ref: the push is rejected although git_remote_push returns 0.
+ */
+static void install_mover(const char *remote, int times)
+{
+	char hook[4096];
+	FILE *fp;
+
+	snprintf(hook, sizeof(hook), "%s/hooks/pre-receive", remote);
+	fp = fopen(hook, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#!/bin/sh\n"
+		"n=$(cat \"$GIT_DIR/moves\" 2>/dev/null || echo 0)\n"
+		"[ \"$n\" -ge %d ] && exit 0\n"
+		"echo $((n + 1)) > \"$GIT_DIR/moves\"\n"
+		"unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY "
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES\n"
+		"tree=$(git rev-parse main^{tree})\n"
+		"c=$(echo \"outside writer $n\" | GIT_AUTHOR_NAME=o "
+		"GIT_AUTHOR_EMAIL=o@o GIT_COMMITTER_NAME=o "
+		"GIT_COMMITTER_EMAIL=o@o git commit-tree $tree -p main)\n"
+		"git update-ref refs/heads/main $c\n", times);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(hook, 0755), 0);
+}
+
+static void test_push_local_ahead_refused(void **state)
+{
+	struct world *w = *state;
+	const char *c = clone_of(w, w->remote, "clone");
+	char before[64];
+	struct h_result r;
+
+	h_writes(h_path(c, "notes"), "local only\n");
+	assert_int_equal(h_git(&r, c, "add notes && git commit -qm local"), 0);
+	h_result_release(&r);
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(w->remote, "rev-parse main"));
+	assert_int_equal(kpin_push(&r, c, NULL, "set", "--app", "a", "--env",
+				   "prd", "--image", "a", "--digest",
+				   h_digest(430), "--push", NULL), 3);
+	h_assert_contains(r.err.ptr, "has commits that");
+	h_result_release(&r);
+	assert_string_equal(h_git_out(w->remote, "rev-parse main"), before);
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static bool have_lighttpd(void)
+{
+	struct h_result r;
+	int rc = h_sh(&r, NULL, "command -v lighttpd || test -x "
+		      "/usr/sbin/lighttpd");
+
+	h_result_release(&r);
+	if (rc)
+		printf("# skip: lighttpd is not installed\n");
+	return rc == 0;
+}
+
+static char *start_http(const struct world *w, int *port)
+{
+	char *srv = strdup(h_path(w->dir, "http"));
+	struct h_result r;
+
+	if (h_sh(&r, NULL, "sh tests/http-git.sh start '%s' %s", srv, TOKEN))
+		fail_msg("cannot start lighttpd: %s", r.err.ptr);
+	*port = atoi(r.out.ptr);
+	h_result_release(&r);
+	assert_int_equal(h_git(&r, w->dir, "clone -q --bare '%s' "
+			       "'%s/repos/platform.git' && git -C "
+			       "'%s/repos/platform.git' config http.receivepack "
+			       "true", w->remote, srv, srv), 0);
+	h_result_release(&r);
+	return srv;
+}
+
+static void stop_http(char *srv)
+{
+	struct h_result r;
+
+	h_sh(&r, NULL, "sh tests/http-git.sh stop '%s'", srv);
+	h_result_release(&r);
+	free(srv);
+}
+
+/* Does @token appear anywhere under @dir (files, refs, objects)? */
+static bool token_in_tree(const char *dir)
+{
+	struct h_result r;
+	bool found;
+
+	/* loose objects are compressed: look through git's eyes too */
+	h_sh(&r, dir, "grep -r -a -l '%s' . ; git log --all -p 2>/dev/null | "
+	     "grep -c '%s'", TOKEN, TOKEN);
+	found = strstr(r.out.ptr, "./") != NULL || atoi(r.out.ptr) > 0;
+	h_result_release(&r);
+	return found;
+}
+
+/*
+ * The remote keeps moving (the hook moves it during each push): the push
+ * is rejected through a ref status, which git_remote_push reports as
+ * success; kpin must notice, re-apply on the new tip and retry. Over HTTP,
+ * because libgit2's local transport runs no hooks.
+ */
+static void test_push_remote_moves(void **state)
+{
+	struct world *w = *state;
+	struct h_result r;
+	char url[256], local[64], remote_before[64], subject[128];
+	const char *c, *served;
+	char *srv;
+	int port;
+
+	if (!have_lighttpd())
+		skip();
+	srv = start_http(w, &port);
+	served = h_path(srv, "repos/platform.git");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/git/platform.git",
+		 port);
+	c = clone_of(w, w->remote, "clone");
+	assert_int_equal(h_git(&r, c, "remote set-url origin '%s'", url), 0);
+	h_result_release(&r);
+
+	/* it never stops moving: retries run out, nothing pushed */
+	install_mover(served, 100);
+	snprintf(local, sizeof(local), "%s", h_git_out(c, "rev-parse HEAD"));
+	snprintf(remote_before, sizeof(remote_before), "%s",
+		 h_git_out(served, "rev-parse main"));
+	assert_int_equal(kpin_push(&r, c, TOKEN, "set", "--app", "a", "--env",
+				   "prd", "--image", "a", "--digest",
+				   h_digest(410), "--push", "--retries", "0",
+				   NULL), 5);
+	h_assert_contains(r.err.ptr, "rejected the push");
+	h_assert_contains(r.err.ptr, "nothing pushed");
+	h_result_release(&r);
+	assert_string_equal(h_git_out(served, "log -1 --format=%%s main"),
+			    "outside writer 0");
+	assert_string_equal(h_git_out(served, "rev-parse main^"),
+			    remote_before);
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"), local);
+	assert_clean(c);
+
+	/* it moves twice more, then lets us through: the third try lands */
+	h_writes(h_path(served, "moves"), "98\n");
+	assert_int_equal(kpin_push(&r, c, TOKEN, "set", "--app", "a", "--env",
+				   "prd", "--image", "a", "--digest",
+				   h_digest(420), "--push", NULL), 0);
+	h_assert_contains(r.err.ptr, "3 attempts");
+	h_result_release(&r);
+	snprintf(subject, sizeof(subject), "a/prd: set a to %.19s\n"
+		 "outside writer 99\noutside writer 98\noutside writer 0",
+		 h_digest(420));
+	assert_string_equal(h_git_out(served, "log --format=%%s -4 main"),
+			    subject);
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"),
+			    h_git_out(served, "rev-parse main"));
+	assert_clean(c);
+	stop_http(srv);
+}
+
+static void test_push_http(void **state)
+{
+	struct world *w = *state;
+	struct h_result r;
+	char url[256], bad_url[256];
+	const char *c;
+	int port;
+	char *srv;
+
+	if (!have_lighttpd())
+		skip();
+	srv = start_http(w, &port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/git/platform.git",
+		 port);
+	snprintf(bad_url, sizeof(bad_url), "http://x-access-token:"
+		 "not-the-token@127.0.0.1:%d/git/platform.git", port);
+	/* clone with git (and the token), then forget the token */
+	c = clone_of(w, w->remote, "clone");
+	assert_int_equal(h_git(&r, c, "remote set-url origin '%s'", url), 0);
+	h_result_release(&r);
+	/* the right token pushes */
+	assert_int_equal(kpin_push(&r, c, TOKEN, "set", "--app", "b", "--env",
+				   "prd", "--image", "b", "--digest",
+				   h_digest(440), "--push", NULL), 0);
+	assert_null(strstr(r.out.ptr, TOKEN));
+	assert_null(strstr(r.err.ptr, TOKEN));
+	h_result_release(&r);
+	h_assert_contains(h_git_out(srv, "--git-dir=repos/platform.git show "
+				    "main:%s", OV("b")), h_digest(440));
+	/* a wrong token: fast, exit 7, the URL shown, nothing pushed */
+	assert_int_equal(kpin_push(&r, c, "wrong-" TOKEN, "set", "--app", "b",
+				   "--env", "prd", "--image", "b", "--digest",
+				   h_digest(441), "--push", "--json", NULL), 7);
+	h_assert_contains(r.err.ptr, "authentication failed for ");
+	h_assert_contains(r.err.ptr, url);
+	assert_null(strstr(r.err.ptr, TOKEN));
+	assert_int_equal(r.out.len, 0);
+	h_result_release(&r);
+	/* no token at all */
+	assert_int_equal(kpin_push(&r, c, NULL, "set", "--app", "b", "--env",
+				   "prd", "--image", "b", "--digest",
+				   h_digest(441), "--push", NULL), 7);
+	h_assert_contains(r.err.ptr, "no token");
+	h_result_release(&r);
+	/* credentials in a URL are never shown */
+	assert_int_equal(kpin_push(&r, c, NULL, "set", "--app", "b", "--env",
+				   "prd", "--image", "b", "--digest",
+				   h_digest(441), "--push", bad_url, NULL), 7);
+	assert_null(strstr(r.err.ptr, "not-the-token"));
+	h_assert_contains(r.err.ptr, "http://***@127.0.0.1");
+	h_result_release(&r);
+	assert_null(strstr(h_git_out(srv, "--git-dir=repos/platform.git show "
+				     "main:%s", OV("b")), h_digest(441)));
+	assert_clean(c);
+	/* --token-env names another variable */
+	{
+		const char *argv[] = { "kpin", "set", "--app", "c", "--env",
+				       "prd", "--image", "c", "--digest",
+				       h_digest(442), "--push",
+				       "--token-env", "DEPLOY_TOKEN", NULL };
+		const char *env[] = { h_env_home(), "KPIN_TOKEN=",
+				      "GITHUB_TOKEN=", "DEPLOY_TOKEN=" TOKEN,
+				      NULL };
+
+		assert_int_equal(h_run(&r, c, env, argv, NULL), 0);
+		h_result_release(&r);
+	}
+	assert_false(token_in_tree(c));
+	assert_false(token_in_tree(w->remote));
+	/* the server goes away: a clear error, and nothing half-done */
+	stop_http(srv);
+	{
+		char head[64];
+
+		snprintf(head, sizeof(head), "%s", h_git_out(c, "rev-parse HEAD"));
+		assert_int_equal(kpin_push(&r, c, TOKEN, "set", "--app", "a",
+					   "--env", "prd", "--image", "a",
+					   "--digest", h_digest(443), "--push",
+					   "--retries", "1", NULL), 1);
+		h_assert_contains(r.err.ptr, url);
+		h_assert_contains(r.err.ptr, "nothing pushed");
+		h_result_release(&r);
+		assert_string_equal(h_git_out(c, "rev-parse HEAD"), head);
+		assert_clean(c);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_push_stale_clones_race,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_remote_moves, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_push_local_ahead_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_http, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("push", tests, NULL, NULL);
+}

@@ -99,15 +99,19 @@ int cli_fail(const char *path)
 
 void cli_note(const char *fmt, ...)
 {
+	struct kpin_buf b = KPIN_BUF_INIT;
 	va_list ap;
 
 	if (cli.quiet)
 		return;
-	fputs("kpin: ", stderr);
+	/* one write: stderr is unbuffered */
+	kpin_buf_adds(&b, "kpin: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	kpin_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	kpin_buf_addch(&b, '\n');
+	fputs(b.ptr, stderr);
+	kpin_buf_release(&b);
 }
 
 int cli_print_buf(const struct kpin_buf *buf)

@@ -72,7 +72,15 @@ static const struct grammar grammars[KPIN_GRAMMAR__COUNT] = {
 };
 
 static pcre2_code *compiled[KPIN_GRAMMAR__COUNT];
+static unsigned uses[KPIN_GRAMMAR__COUNT];	/* matches so far */
 static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * JIT compiling costs more than the few matches a "kpin set" makes, so a
+ * pattern is JIT compiled only once it has been used this many times (a
+ * "kpin check" over many files).
+ */
+#define JIT_AFTER 64
 
 /* The compiled pattern for @g, compiling it on first use; NULL on failure. */
 static pcre2_code *code_for(enum kpin_grammar g)
@@ -94,10 +102,12 @@ static pcre2_code *code_for(enum kpin_grammar g)
 				       "internal error: pattern %d: %s at %zu",
 				       (int)g, (const char *)msg, (size_t)erroff);
 		} else {
-			/* Not fatal: pcre2_match falls back to the interpreter. */
-			(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 			compiled[g] = re;
 		}
+	}
+	if (re && ++uses[g] == JIT_AFTER) {
+		/* Not fatal: pcre2_match falls back to the interpreter. */
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 	}
 	pthread_mutex_unlock(&compile_lock);
 	return re;
@@ -220,6 +230,7 @@ void kpin_grammar_cleanup(void)
 	for (i = 0; i < KPIN_GRAMMAR__COUNT; i++) {
 		pcre2_code_free(compiled[i]);
 		compiled[i] = NULL;
+		uses[i] = 0;
 	}
 	pthread_mutex_unlock(&compile_lock);
 }

@@ -1,0 +1,364 @@
+#!/bin/sh
+# kpin benchmarks: `make bench` runs this from the top of the tree after
+# building ./kpin and libkpin.a. Not a test: it prints numbers and exits 0
+# unless kpin itself is missing or breaks; a comparison whose tool is
+# missing is skipped with a "bench: skip:" line.
+#
+#  1. whole-process time (hyperfine, medians) of one digest edit of
+#     bench/data/overlay.yaml: kpin set -f, a ruamel.yaml round-trip script
+#     (bench/ruamel-set.py), an eemeli/yaml script (bench/yaml-set.mjs), and
+#     kpin --version as kpin's start-up floor; every edit starts from the
+#     original file (hyperfine --prepare)
+#  2. peak RSS of the same commands (build/bench/rss, wait4's ru_maxrss)
+#  3. the edit core in-process on generated files of 2 KB, 200 KB and 4 MiB
+#     (build/bench/edit-loop)
+#  4. minimal diffs over ../shared/corpus/files (bench/corpus-diff.py)
+#  5. a table, and every raw number in build/bench/results.txt
+#
+# Environment: KPIN_BENCH_RUNS (peer runs, default 50), KPIN_BENCH_KPIN_RUNS
+# (kpin runs per round, 3 rounds, default 100), KPIN_CORPUS (default
+# ../shared/corpus/files), CC (default cc), KPIN_BENCH_PYTHON (default
+# /usr/bin/python3, Debian's, which has python3-ruamel.yaml).
+
+# Commands are kept in plain strings and split on purpose (the same strings
+# go to hyperfine); temporary paths come from mktemp and hold no spaces.
+# shellcheck disable=SC2086
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+PY=${KPIN_BENCH_PYTHON:-/usr/bin/python3}
+B=build/bench
+RES=$B/results.txt
+RUNS=${KPIN_BENCH_RUNS:-50}
+KRUNS=${KPIN_BENCH_KPIN_RUNS:-100}
+CORPUS=${KPIN_CORPUS:-../shared/corpus/files}
+CC=${CC:-cc}
+DEPS="libfyaml libgit2 libpcre2-8"
+OVERLAY=bench/data/overlay.yaml
+IMAGE=ghcr.io/example/checkout-migrations
+DIGEST=sha256:5e1f0c4ad3b2c2a8f3d6b1e0a9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0
+
+say() { printf '%s\n' "$*"; }
+skip() { printf 'bench: skip: %s\n' "$*"; printf 'skip=%s\n' "$*" >>"$RES"; }
+result() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+if [ ! -x ./kpin ] || [ ! -f ./libkpin.a ]; then
+	die "build ./kpin and libkpin.a first (make)"
+fi
+mkdir -p "$B" || exit 1
+T=$(mktemp -d "${TMPDIR:-/tmp}/kpin-bench.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T"; exit 130' INT TERM
+
+: >"$RES"
+result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+result host "$(uname -srm)"
+result cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
+result cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+result kpin_version "$(./kpin --version 2>&1)"
+result tmpdir "$T ($(df -PT "$T" 2>/dev/null | awk 'NR == 2 { print $2 }'))"
+
+# ---- tools ---------------------------------------------------------------
+HAVE_HF=0 HAVE_PY=0 HAVE_RUAMEL=0 HAVE_NODE=0 HAVE_CC=0
+if command -v hyperfine >/dev/null 2>&1; then
+	HAVE_HF=1
+	result hyperfine "$(hyperfine --version)"
+fi
+if [ -x "$PY" ]; then
+	HAVE_PY=1
+	if v=$("$PY" -c 'import ruamel.yaml; print(ruamel.yaml.__version__)' 2>/dev/null); then
+		HAVE_RUAMEL=1
+		result ruamel_yaml "$v"
+	fi
+fi
+if command -v node >/dev/null 2>&1; then
+	if [ ! -f bench/node_modules/yaml/package.json ] &&
+	    command -v npm >/dev/null 2>&1; then
+		say "bench: installing npm package yaml into bench/node_modules"
+		npm install --prefix bench --no-save --no-audit --no-fund yaml \
+		    >"$T/npm.log" 2>&1 || sed 's/^/  npm: /' "$T/npm.log" | tail -n 5
+	fi
+	if [ -f bench/node_modules/yaml/package.json ]; then
+		HAVE_NODE=1
+		result node "$(node --version)"
+		result npm_yaml "$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+		    bench/node_modules/yaml/package.json | head -n 1)"
+	fi
+fi
+CFLAGS_DEPS=$(pkg-config --cflags $DEPS 2>/dev/null)
+LIBS_DEPS=$(pkg-config --libs $DEPS 2>/dev/null)
+if "$CC" -O2 -std=c11 -Wall -o "$B/rss" bench/rss.c 2>"$T/cc.log" &&
+    "$CC" -O2 -std=c11 -Wall -Iinclude $CFLAGS_DEPS -o "$B/edit-loop" \
+    bench/edit-loop.c libkpin.a $LIBS_DEPS -lpthread 2>>"$T/cc.log" &&
+    printf 'int main(void) { return 0; }\n' >"$T/bare.c" &&
+    "$CC" -O2 -o "$B/bare" "$T/bare.c" 2>>"$T/cc.log"; then
+	HAVE_CC=1
+else
+	sed 's/^/  cc: /' "$T/cc.log" | head -n 10
+fi
+
+[ $HAVE_HF = 1 ] || skip "whole-process timing: hyperfine not found (apt-get install hyperfine)"
+[ $HAVE_PY = 1 ] || skip "whole-process timing and corpus: $PY not found (apt-get install python3)"
+[ $HAVE_RUAMEL = 1 ] || skip "ruamel.yaml comparison and corpus: $PY cannot import ruamel.yaml (apt-get install python3-ruamel.yaml)"
+[ $HAVE_NODE = 1 ] || skip "eemeli/yaml comparison: node or the npm package yaml unavailable (apt-get install nodejs npm; network for npm install)"
+[ $HAVE_CC = 1 ] || skip "in-process loop and peak RSS: cannot build bench/edit-loop.c or bench/rss.c with $CC"
+
+# ---- does every tool really make the edit? -------------------------------
+cp "$OVERLAY" "$T/orig.yaml"
+grep -q "$DIGEST" "$T/orig.yaml" && die "$OVERLAY already holds $DIGEST"
+# check NAME CMD...: run CMD on a fresh copy at $T/work.yaml, expect DIGEST
+check() {
+	name=$1
+	shift
+	cp "$T/orig.yaml" "$T/work.yaml"
+	if "$@" >"$T/check.log" 2>&1 && grep -q "$DIGEST" "$T/work.yaml"; then
+		n=$(diff "$T/orig.yaml" "$T/work.yaml" | grep -c '^[<>]')
+		result "overlay_diff_lines_$name" "$n"
+		return 0
+	fi
+	say "bench: $name did not edit $OVERLAY:"
+	sed 's/^/  /' "$T/check.log" | head -n 5
+	return 1
+}
+KPIN_SET="./kpin set -f $T/work.yaml --image $IMAGE --digest $DIGEST"
+RUAMEL_SET="$PY bench/ruamel-set.py $T/work.yaml $IMAGE $DIGEST"
+YAML_SET="node bench/yaml-set.mjs $T/work.yaml $IMAGE $DIGEST"
+check kpin $KPIN_SET || die "kpin set failed on $OVERLAY"
+if [ $HAVE_RUAMEL = 1 ] && ! check ruamel $RUAMEL_SET; then
+	HAVE_RUAMEL=0
+	skip "ruamel.yaml comparison: bench/ruamel-set.py failed"
+fi
+if [ $HAVE_NODE = 1 ] && ! check yaml $YAML_SET; then
+	HAVE_NODE=0
+	skip "eemeli/yaml comparison: bench/yaml-set.mjs failed"
+fi
+
+# ---- 1. whole-process time -------------------------------------------------
+# hf TAG RUNS [--prepare P] CMD ...: hyperfine without a shell, JSON kept
+hf() {
+	tag=$1 runs=$2
+	shift 2
+	hyperfine -N --style none --warmup 5 --runs "$runs" \
+	    --export-json "$T/hf-$tag.json" "$@" >"$T/hf-$tag.log" 2>&1 || {
+		sed 's/^/  hyperfine: /' "$T/hf-$tag.log" | tail -n 5
+		return 1
+	}
+	cp "$T/hf-$tag.json" "$B/hyperfine-$tag.json"
+}
+# stats KEY JSON...: pool the runs of command i of every JSON into KEY_i's
+# median, mean, stddev, min, max (ms) and runs
+stats() {
+	"$PY" - "$@" >>"$RES" <<'EOF'
+import json, statistics, sys
+key, files = sys.argv[1], sys.argv[2:]
+pooled = {}
+for f in files:
+    for r in json.load(open(f))["results"]:
+        pooled.setdefault(r["command"], []).extend(r["times"])
+for cmd, t in pooled.items():
+    t = sorted(x * 1e3 for x in t)
+    print("# %s" % cmd)
+    name = key if len(pooled) == 1 else None
+    if name is None:
+        name = key + "_" + ("version" if cmd.endswith("--version") else
+                            "set" if " set " in cmd else "bare")
+    print("%s_median_ms=%.3f" % (name, statistics.median(t)))
+    print("%s_mean_ms=%.3f" % (name, statistics.mean(t)))
+    print("%s_stddev_ms=%.3f" % (name, statistics.stdev(t) if len(t) > 1 else 0))
+    print("%s_min_ms=%.3f" % (name, t[0]))
+    print("%s_max_ms=%.3f" % (name, t[-1]))
+    print("%s_runs=%d" % (name, len(t)))
+EOF
+}
+get() { sed -n "s/^$1=//p" "$RES" | tail -n 1; }
+
+if [ $HAVE_HF = 1 ] && [ $HAVE_PY = 1 ]; then
+	PREP="cp $T/orig.yaml $T/work.yaml"
+	say "bench: whole-process time of one digest edit of $OVERLAY ($(wc -l <"$OVERLAY") lines)"
+	# kpin set and kpin --version in alternating rounds, runs pooled
+	ok=1
+	# and, for scale, a C program that does nothing (build/bench/bare)
+	set -- --prepare "$PREP" "$KPIN_SET" --prepare true "./kpin --version"
+	[ $HAVE_CC = 1 ] && set -- "$@" --prepare true "$B/bare"
+	hf k1 "$KRUNS" "$@" || ok=0
+	hf k2 "$KRUNS" --prepare true "./kpin --version" --prepare "$PREP" "$KPIN_SET" || ok=0
+	hf k3 "$KRUNS" "$@" || ok=0
+	grep -q "$DIGEST" "$T/work.yaml" || ok=0
+	[ $ok = 1 ] || die "hyperfine could not time kpin"
+	stats kpin "$T/hf-k1.json" "$T/hf-k2.json" "$T/hf-k3.json"
+	say "  kpin set -f     $(get kpin_set_median_ms) ms median ($(get kpin_set_runs) runs)"
+	say "  kpin --version  $(get kpin_version_median_ms) ms median ($(get kpin_version_runs) runs)"
+	[ $HAVE_CC = 1 ] && say "  bare C program  $(get kpin_bare_median_ms) ms median ($(get kpin_bare_runs) runs): this machine's process floor"
+	if [ -d /dev/shm ] && [ -w /dev/shm ] && S=$(mktemp -d /dev/shm/kpin-bench.XXXXXX); then
+		cp "$T/orig.yaml" "$S/orig.yaml"
+		if hf shm "$KRUNS" --prepare "cp $S/orig.yaml $S/work.yaml" \
+		    "./kpin set -f $S/work.yaml --image $IMAGE --digest $DIGEST"; then
+			stats kpin_set_tmpfs "$T/hf-shm.json"
+			say "  kpin set -f     $(get kpin_set_tmpfs_median_ms) ms median on tmpfs (/dev/shm: fsync is free)"
+		fi
+		rm -rf "$S"
+	fi
+	if [ $HAVE_RUAMEL = 1 ]; then
+		if hf ruamel "$RUNS" --prepare "$PREP" "$RUAMEL_SET" &&
+		    grep -q "$DIGEST" "$T/work.yaml"; then
+			stats ruamel "$T/hf-ruamel.json"
+			say "  ruamel.yaml     $(get ruamel_median_ms) ms median ($(get ruamel_runs) runs)"
+		else
+			skip "ruamel.yaml timing failed"
+		fi
+	fi
+	if [ $HAVE_NODE = 1 ]; then
+		if hf yaml "$RUNS" --prepare "$PREP" "$YAML_SET" &&
+		    grep -q "$DIGEST" "$T/work.yaml"; then
+			stats yaml "$T/hf-yaml.json"
+			say "  eemeli/yaml     $(get yaml_median_ms) ms median ($(get yaml_runs) runs)"
+		else
+			skip "eemeli/yaml timing failed"
+		fi
+	fi
+fi
+
+# ---- 2. peak RSS -------------------------------------------------------------
+# rss KEY [-c SRC -o DST] -- CMD...: median and max ru_maxrss (KiB) of 5 runs
+rss() {
+	key=$1
+	shift
+	if out=$("$B/rss" -n 5 "$@" 2>"$T/rss.log"); then
+		result "rss_${key}_kib" "${out% *}"
+		result "rss_${key}_max_kib" "${out#* }"
+	else
+		say "bench: peak RSS of $key failed:"
+		sed 's/^/  /' "$T/rss.log" | head -n 3
+	fi
+}
+if [ $HAVE_CC = 1 ]; then
+	say "bench: peak RSS (ru_maxrss, median of 5 runs)"
+	rss kpin_set -c "$T/orig.yaml" -o "$T/work.yaml" -- $KPIN_SET
+	rss kpin_version -- ./kpin --version
+	[ $HAVE_RUAMEL = 1 ] && rss ruamel -c "$T/orig.yaml" -o "$T/work.yaml" -- $RUAMEL_SET
+	[ $HAVE_NODE = 1 ] && rss yaml -c "$T/orig.yaml" -o "$T/work.yaml" -- $YAML_SET
+	for k in kpin_set kpin_version ruamel yaml; do
+		v=$(get "rss_${k}_kib")
+		[ -n "$v" ] && say "  $k: $v KiB"
+	done
+fi
+
+# ---- 3. the edit core in-process ---------------------------------------------
+if [ $HAVE_CC = 1 ]; then
+	say "bench: in-process kpin_kust_set() loop (median ms per edit)"
+	if "$B/edit-loop" "$B" typical-1k "$OVERLAY" "$IMAGE" >"$T/loop.txt" 2>"$T/loop.log"; then
+		:
+	else
+		say "bench: edit-loop failed:"
+		sed 's/^/  /' "$T/loop.log" | head -n 5
+	fi
+	while read -r label bytes iters med min p90; do
+		say "  $label ($bytes bytes): $med ms median, $min min, $p90 p90 ($iters edits)"
+		k=$(printf '%s' "$label" | tr -c 'A-Za-z0-9\n' '_')
+		result "loop_${k}_bytes" "$bytes"
+		result "loop_${k}_iterations" "$iters"
+		result "loop_${k}_median_ms" "$med"
+		result "loop_${k}_min_ms" "$min"
+		result "loop_${k}_p90_ms" "$p90"
+	done <"$T/loop.txt"
+	# whole-process peak RSS on the largest inputs (images near the end)
+	for f in patch-4m images-4m; do
+		[ -f "$B/$f.yaml" ] || continue
+		name=$(sed -n 's/^  - name: //p' "$B/$f.yaml" | tail -n 1)
+		rss "kpin_set_$(printf '%s' "$f" | tr - _)" -c "$B/$f.yaml" \
+		    -o "$T/big.yaml" -- ./kpin set -f "$T/big.yaml" --image "$name" \
+		    --digest "$DIGEST"
+	done
+fi
+
+# ---- 4. minimal diffs over the corpus ------------------------------------------
+if [ ! -d "$CORPUS" ]; then
+	skip "corpus minimal-diff comparison: $CORPUS not found"
+elif [ $HAVE_RUAMEL = 0 ]; then
+	skip "corpus minimal-diff comparison: needs $PY with ruamel.yaml to read the entries"
+else
+	say "bench: minimal diffs over $CORPUS (every images entry set to a fresh digest)"
+	set --
+	[ $HAVE_NODE = 1 ] && set -- --node "$(command -v node)"
+	mkdir -p "$T/corpus"
+	"$PY" bench/corpus-diff.py --corpus "$CORPUS" --tmp "$T/corpus" \
+	    --kpin ./kpin --ruamel --results "$RES" "$@" | sed 's/^/  /'
+fi
+
+# ---- 5. the table --------------------------------------------------------------
+say ""
+awk -F= '
+	{ v[$1] = substr($0, length($1) + 2) }
+	function has(k) { return (k in v) && v[k] != "" }
+	function ms(k) {
+		if (!has(k)) return "-"
+		return sprintf(v[k] + 0 < 1 ? "%.3f ms" : v[k] + 0 < 10 ? "%.2f ms" : "%.1f ms", v[k])
+	}
+	function mib(k) { return has(k) ? sprintf("%.1f", v[k] / 1024) : "-" }
+	function row(op, a, b, ratio, target, rss) {
+		printf "%-34s %10s %10s %9s  %-15s %s\n", op, a, b, ratio, target, rss
+	}
+	# faster: peer/kpin, the target a minimum; slower: kpin/peer, a maximum
+	function cmp(op, kk, pk, min_ratio, max_ratio, rk, rp,   r, t, ok) {
+		if (!has(kk) || !has(pk)) {
+			row(op, ms(kk), ms(pk), "-", "skipped", "")
+			return
+		}
+		if (min_ratio) {
+			r = v[pk] / v[kk]; ok = r + 0 >= min_ratio
+			t = sprintf(">= %gx %s", min_ratio, ok ? "ok" : "MISSED")
+		} else {
+			r = v[kk] / v[pk]; ok = r + 0 <= max_ratio
+			t = sprintf("<= %gx %s", max_ratio, ok ? "ok" : "MISSED")
+		}
+		row(op, ms(kk), ms(pk), sprintf("%.2fx", r), t,
+		    rk == "" ? "" : mib(rk) " / " mib(rp) " MiB")
+	}
+	function loop(op, k, limit,   t) {
+		if (!has("loop_" k "_median_ms")) return
+		t = limit ? sprintf("< %g ms %s", limit,
+		    v["loop_" k "_median_ms"] + 0 < limit ? "ok" : "MISSED") : ""
+		row(op, ms("loop_" k "_median_ms"), "-", "-", t, "")
+	}
+	END {
+		row("operation (medians)", "kpin", "peer", "ratio", "target", "peak RSS kpin / peer")
+		cmp("set -f vs ruamel.yaml", "kpin_set_median_ms", "ruamel_median_ms",
+		    10, 0, "rss_kpin_set_kib", "rss_ruamel_kib")
+		cmp("set -f vs eemeli/yaml", "kpin_set_median_ms", "yaml_median_ms",
+		    25, 0, "rss_kpin_set_kib", "rss_yaml_kib")
+		cmp("set -f vs kpin --version", "kpin_set_median_ms", "kpin_version_median_ms",
+		    0, 1.2, "rss_kpin_set_kib", "rss_kpin_version_kib")
+		if (has("kpin_set_tmpfs_median_ms"))
+			cmp("set -f on tmpfs vs --version", "kpin_set_tmpfs_median_ms",
+			    "kpin_version_median_ms", 0, 1.2, "", "")
+		if (has("kpin_bare_median_ms"))
+			row("(process floor: bare C program)", "", ms("kpin_bare_median_ms"), "", "", "")
+		if (has("rss_kpin_set_kib"))
+			row("peak RSS, set -f typical overlay", mib("rss_kpin_set_kib") " MiB",
+			    "-", "-", sprintf("< 8 MiB %s", v["rss_kpin_set_kib"] + 0 < 8192 ? "ok" : "MISSED"), "")
+		loop("in-process edit, typical 1 KB", "typical_1k", 0)
+		loop("in-process edit, 2 KB", "small_2k", 0)
+		loop("in-process edit, 200 KB images", "images_200k", 0)
+		loop("in-process edit, 4 MiB patch", "patch_4m", 50)
+		loop("in-process edit, 4 MiB images", "images_4m", 50)
+		if (has("rss_kpin_set_patch_4m_kib"))
+			row("peak RSS, set -f 4 MiB patch", mib("rss_kpin_set_patch_4m_kib") " MiB", "-", "-", "", "")
+		if (has("rss_kpin_set_images_4m_kib"))
+			row("peak RSS, set -f 4 MiB images", mib("rss_kpin_set_images_4m_kib") " MiB", "-", "-", "", "")
+		if (has("overlay_diff_lines_kpin"))
+			row("diff lines (<>), typical overlay", v["overlay_diff_lines_kpin"],
+			    (has("overlay_diff_lines_ruamel") ? "ruamel " v["overlay_diff_lines_ruamel"] : "") \
+			    (has("overlay_diff_lines_yaml") ? " yaml " v["overlay_diff_lines_yaml"] : ""),
+			    "", "", "")
+		if (has("corpus_entries")) {
+			n = v["corpus_entries"]
+			row("corpus edits with minimal diff", v["corpus_minimal_kpin"] "/" n,
+			    has("corpus_minimal_ruamel") ? "ruamel " v["corpus_minimal_ruamel"] "/" n : "-",
+			    "", "", "")
+			if (has("corpus_minimal_yaml"))
+				row("", "", "yaml " v["corpus_minimal_yaml"] "/" n, "", "", "")
+		}
+	}' "$RES" | tee "$B/table.txt"
+say ""
+say "bench: raw numbers in $RES"

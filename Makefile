@@ -58,14 +58,15 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 B = build
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
 	src/image.c src/kust.c src/diff.c src/repo.c src/message.c src/policy.c src/request.c \
-	src/gitindex.c src/sha1.c src/remote.c src/git-lazy.c
+	src/gitindex.c src/sha1.c src/remote.c src/git-lazy.c \
+	src/check.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \
-	src/cmd-apply.c
+	src/cmd-apply.c src/cmd-check.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
-	test-file test-golden test-cli test-corpus test-repo test-apply test-push
+	test-file test-golden test-cli test-corpus test-repo test-apply test-push test-check
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)

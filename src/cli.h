@@ -189,3 +189,4 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 const char *cli_actor(void);
 
 extern const struct kpin_cmd cmd_apply_entry;
+extern const struct kpin_cmd cmd_check_entry;

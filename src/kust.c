@@ -829,6 +829,19 @@ static int add_entry(struct kpin_kust *k, uint32_t item, size_t index)
 			en->val[f] = c;
 			fill_field(k, field_slot(img, f), key, c,
 				   &en->voff[f]);
+			break;
+		}
+		if (f == F__COUNT) {
+			size_t len = 0;
+			const char *t = node_text(k, key, &len);
+			struct kpin_key *o;
+
+			img->other = xreallocarray(img->other, img->nother + 1,
+						   sizeof(*img->other));
+			o = &img->other[img->nother++];
+			o->name = xstrndup(t ? t : "", t ? len : 0);
+			o->line = N(k, key)->line + 1;
+			o->col = N(k, key)->col + 1;
 		}
 	}
 	if (en->key[F_NAME] == NONE)
@@ -927,7 +940,7 @@ int kpin_kust_open(struct kpin_kust **out, const char *buf, size_t len,
 	detect_eol(k);
 	error = build(k);
 	if (!error && k->root == NONE)
-		error = problem(k, NONE, "no-document", "no YAML document: a "
+		error = problem(k, NONE, "root-not-mapping", "no YAML document: a "
 				"kustomization must be a mapping");
 	if (!error && !(flags & KUST_TREE_ONLY))
 		error = analyse(k);
@@ -946,6 +959,13 @@ void kpin_kust_free(struct kpin_kust *k)
 		return;
 	for (i = 0; i < k->nkeys; i++)
 		free((char *)k->keys[i].name);
+	for (i = 0; i < k->nimgs; i++) {
+		size_t j;
+
+		for (j = 0; j < k->imgs[i].nother; j++)
+			free((char *)k->imgs[i].other[j].name);
+		free(k->imgs[i].other);
+	}
 	for (i = 0; i < k->ndiags; i++)
 		free(k->diags[i].message);
 	free(k->keys);

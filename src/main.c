@@ -15,6 +15,7 @@ static const struct kpin_cmd *const commands[] = {
 	&cmd_set_entry,
 	&cmd_get_entry,
 	&cmd_apply_entry,
+	&cmd_check_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

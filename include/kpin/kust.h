@@ -52,6 +52,18 @@ struct kpin_field {
 };
 
 /*
+ * struct kpin_key - A key of the file (top-level, or of an entry)
+ * @name: the key's text
+ * @line: 1-based line
+ * @col: 1-based column
+ */
+struct kpin_key {
+	const char *name;
+	int line;
+	int col;
+};
+
+/*
  * struct kpin_image - One images[] entry, borrowed from its struct kpin_kust
  * @index: 0-based position in images[]
  * @line: 1-based line of the entry
@@ -60,6 +72,8 @@ struct kpin_field {
  * @new_name: newName
  * @new_tag: newTag
  * @digest: digest
+ * @other: the entry's other keys (tagSuffix, or typos kustomize ignores)
+ * @nother: how many
  */
 struct kpin_image {
 	size_t index;
@@ -69,6 +83,8 @@ struct kpin_image {
 	struct kpin_field new_name;
 	struct kpin_field new_tag;
 	struct kpin_field digest;
+	struct kpin_key *other;
+	size_t nother;
 };
 
 /*
@@ -83,18 +99,6 @@ struct kpin_diag {
 	int col;
 	const char *rule;
 	char *message;
-};
-
-/*
- * struct kpin_key - A top-level key of the file
- * @name: the key's text
- * @line: 1-based line
- * @col: 1-based column
- */
-struct kpin_key {
-	const char *name;
-	int line;
-	int col;
 };
 
 struct kpin_kust;

@@ -1,0 +1,377 @@
+/*
+ * kpin check: lint kustomization files for pre-commit and CI. Paths are
+ * files or directories (searched for the three file names kustomize
+ * accepts, .git skipped); with none, the policy's root or the current
+ * directory. Findings go to stdout sorted by file and line, as
+ * "file:line:col: error: message [rule]", a summary to stderr; exit 1
+ * when there is an error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kpin/check.h"
+#include "kpin/policy.h"
+
+static const char check_usage[] =
+	"kpin check [--require-digest[=env,...]] [--strict] [--json] "
+	"[path ...]";
+
+static const char *const kust_names[] = {
+	"kustomization.yaml", "kustomization.yml", "Kustomization"
+};
+
+struct check_run {
+	struct kpin_check_opts opts;
+	bool json;
+	bool require_all;	/* --require-digest without a list */
+	char **require;		/* environments that must pin digests */
+	size_t nrequire;
+	struct kpin_findings found;
+	char **seen;		/* files checked, to check each once */
+	size_t nseen;
+	size_t seen_alloc;
+	struct kpin_buf buf;
+};
+
+static struct check_run *walk_run;
+
+static bool is_kust_name(const char *base)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (!strcmp(base, kust_names[i]))
+			return true;
+	return false;
+}
+
+/* Does @env's overlay have to pin digests? */
+static bool required(const struct check_run *r, const char *path)
+{
+	char env[256];
+	size_t i;
+
+	if (!kpin_check_env_of(path, env, sizeof(env)))
+		return false;
+	if (r->require_all)
+		return true;
+	for (i = 0; i < r->nrequire; i++)
+		if (!strcmp(r->require[i], env))
+			return true;
+	return false;
+}
+
+/* Flag a directory holding more than one kustomization file. */
+static void check_siblings(struct check_run *r, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash ? (size_t)(slash - path + 1) : 0;
+	struct kpin_buf p = KPIN_BUF_INIT;
+	const char *first = NULL;
+	size_t i;
+	struct stat st;
+
+	for (i = 0; i < 3; i++) {
+		kpin_buf_reset(&p);
+		kpin_buf_add(&p, path, dlen);
+		kpin_buf_adds(&p, kust_names[i]);
+		if (lstat(p.ptr, &st) || !S_ISREG(st.st_mode))
+			continue;
+		if (!first) {
+			first = kust_names[i];
+			continue;
+		}
+		if (!strcmp(p.ptr, path))
+			kpin_findings_add(&r->found, path, 1, 1, KPIN_SEV_ERROR,
+					  "multiple-kustomizations", "this "
+					  "directory also has %s; kustomize "
+					  "refuses both", first);
+	}
+	kpin_buf_release(&p);
+}
+
+static void check_one(struct check_run *r, const char *path)
+{
+	struct kpin_check_opts o = r->opts;
+	size_t i;
+
+	for (i = 0; i < r->nseen; i++)
+		if (!strcmp(r->seen[i], path))
+			return;
+	ALLOC_GROW(r->seen, r->nseen + 1, r->seen_alloc);
+	r->seen[r->nseen++] = xstrdup(path);
+	check_siblings(r, path);
+	if (kpin_file_read(&r->buf, path, KPIN_MAX_SIZE_DEFAULT, NULL)) {
+		kpin_findings_add(&r->found, path, 1, 1, KPIN_SEV_ERROR,
+				  "unreadable", "%s", kpin_error_last()->message);
+		return;
+	}
+	o.require_digest = o.require_digest || required(r, path);
+	kpin_check_bytes(&r->found, path, r->buf.ptr, r->buf.len, &o);
+}
+
+static int visit(const char *path, const struct stat *sb, int flag,
+		 struct FTW *ftw)
+{
+	const char *base = path + ftw->base;
+
+	(void)sb;
+	if (flag == FTW_D && !strcmp(base, ".git"))
+		return FTW_SKIP_SUBTREE;
+	if (flag == FTW_F && is_kust_name(base))
+		check_one(walk_run, path[0] == '.' && path[1] == '/' ?
+			  path + 2 : path);
+	return FTW_CONTINUE;
+}
+
+/* The top of the work tree around the current directory, or NULL. */
+static char *repo_top(void)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	size_t len;
+
+	if (!getcwd(dir, sizeof(dir) - 8))
+		return NULL;
+	for (;;) {
+		len = strlen(dir);
+		strcat(dir, "/.git");
+		if (lstat(dir, &st) == 0) {
+			dir[len] = '\0';
+			return xstrdup(dir);
+		}
+		dir[len] = '\0';
+		if (len <= 1)
+			return NULL;
+		*strrchr(dir, '/') = '\0';
+		if (!dir[0])
+			strcpy(dir, "/");
+	}
+}
+
+/* Read .kpin.yaml at the top of the work tree, if there is one. */
+static int load_policy(struct kpin_policy *p, char **top)
+{
+	struct kpin_buf b = KPIN_BUF_INIT, path = KPIN_BUF_INIT;
+	int rc = 0;
+
+	kpin_policy_init(p);
+	*top = repo_top();
+	if (!*top)
+		return 0;
+	kpin_buf_addf(&path, "%s/%s", *top, KPIN_POLICY_FILE);
+	rc = kpin_file_read(&b, path.ptr, KPIN_MAX_SIZE_DEFAULT, NULL);
+	if (rc == KPIN_ENOTFOUND) {
+		rc = 0;
+	} else if (!rc && kpin_policy_parse(p, b.ptr, b.len)) {
+		rc = cli_fail(path.ptr);
+	} else if (rc) {
+		rc = cli_fail(path.ptr);
+	}
+	kpin_buf_release(&b);
+	kpin_buf_release(&path);
+	return rc;
+}
+
+static void print_text(const struct kpin_findings *f)
+{
+	struct kpin_buf out = KPIN_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		const struct kpin_finding *x = &f->v[i];
+
+		kpin_buf_addf(&out, "%s:%d:%d: %s: %s [%s]\n", x->file, x->line,
+			      x->col, x->severity == KPIN_SEV_ERROR ? "error" :
+			      "warning", x->message, x->rule);
+	}
+	cli_print_buf(&out);
+	kpin_buf_release(&out);
+}
+
+static void print_json(const struct kpin_findings *f)
+{
+	struct kpin_buf out = KPIN_BUF_INIT;
+	size_t i;
+
+	kpin_buf_addch(&out, '[');
+	for (i = 0; i < f->n; i++) {
+		const struct kpin_finding *x = &f->v[i];
+
+		kpin_buf_adds(&out, i ? ",{\"file\":" : "{\"file\":");
+		kpin_buf_add_json(&out, x->file);
+		kpin_buf_addf(&out, ",\"line\":%d,\"col\":%d,\"severity\":\"%s\","
+			      "\"rule\":\"%s\",\"message\":", x->line, x->col,
+			      x->severity == KPIN_SEV_ERROR ? "error" :
+			      "warning", x->rule);
+		kpin_buf_add_json(&out, x->message);
+		kpin_buf_addch(&out, '}');
+	}
+	kpin_buf_adds(&out, "]\n");
+	cli_print_buf(&out);
+	kpin_buf_release(&out);
+}
+
+/* "--require-digest=stg,prd": each one a safe segment. */
+static int parse_envs(struct check_run *r, const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (!len || kpin_grammar_match(KPIN_GRAMMAR_SEGMENT, p, len) != 1)
+			return -1;
+		r->require = xreallocarray(r->require, r->nrequire + 1,
+					   sizeof(*r->require));
+		r->require[r->nrequire++] = xstrndup(p, len);
+		p += len;
+		if (*p == ',' && !*++p)
+			return -1;
+	}
+	return r->nrequire ? 0 : -1;
+}
+
+static int run_check(struct check_run *r, int npaths, char **paths)
+{
+	struct kpin_policy policy;
+	char *top = NULL;
+	size_t i, errors = 0, warnings = 0;
+	int status, k;
+
+	status = load_policy(&policy, &top);
+	if (status)
+		goto out;
+	if (!r->require_all && !r->nrequire)
+		for (i = 0; i < policy.nrequire; i++) {
+			r->require = xreallocarray(r->require, r->nrequire + 1,
+						   sizeof(*r->require));
+			r->require[r->nrequire++] =
+				xstrdup(policy.require_digest[i]);
+		}
+	walk_run = r;
+	for (k = 0; k < npaths || (!npaths && k == 0); k++) {
+		struct kpin_buf def = KPIN_BUF_INIT;
+		const char *p = npaths ? paths[k] : NULL;
+		struct stat st;
+
+		if (!p) {
+			/*
+			 * No path: the policy's root, from the top of the work
+			 * tree (paths then read as git shows them), if it
+			 * exists; else the current directory.
+			 */
+			p = ".";
+			if (top) {
+				kpin_buf_addf(&def, "%s/%s", top, policy.root);
+				if (stat(def.ptr, &st) == 0 && chdir(top) == 0)
+					p = policy.root;
+			}
+		}
+		if (stat(p, &st) < 0) {
+			status = cli_error("cannot check '%s': %s", p,
+					   strerror(errno));
+			kpin_buf_release(&def);
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode))
+			nftw(p, visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
+		else
+			check_one(r, p);
+		kpin_buf_release(&def);
+	}
+	kpin_findings_sort(&r->found);
+	for (i = 0; i < r->found.n; i++) {
+		if (r->found.v[i].severity == KPIN_SEV_ERROR)
+			errors++;
+		else
+			warnings++;
+	}
+	if (r->json)
+		print_json(&r->found);
+	else
+		print_text(&r->found);
+	cli_note("%zu error%s, %zu warning%s in %zu file%s", errors,
+		 errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+		 r->nseen, r->nseen == 1 ? "" : "s");
+	status = errors ? EXIT_FAIL : EXIT_OK;
+out:
+	kpin_policy_release(&policy);
+	free(top);
+	return status;
+}
+
+static const struct option check_options[] = {
+	{ "require-digest", optional_argument, NULL, 'r' },
+	{ "strict", no_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int cmd_check(int argc, char **argv)
+{
+	struct check_run r;
+	size_t i;
+	int c, status;
+
+	memset(&r, 0, sizeof(r));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", check_options, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (!optarg) {
+				r.require_all = true;
+			} else if (parse_envs(&r, optarg)) {
+				status = cli_usage_error(&cmd_check_entry,
+					"invalid --require-digest '%s': expected "
+					"environment names separated by commas",
+					optarg);
+				goto out;
+			}
+			break;
+		case 's':
+			r.opts.strict = true;
+			break;
+		case 'j':
+			r.json = true;
+			break;
+		case 'h':
+			status = cli_usage(&cmd_check_entry, true);
+			goto out;
+		default:
+			status = cli_usage_error(&cmd_check_entry, "unknown or "
+						 "incomplete option '%s'",
+						 argv[optind - 1]);
+			goto out;
+		}
+	}
+	status = run_check(&r, argc - optind, argv + optind);
+out:
+	kpin_findings_release(&r.found);
+	for (i = 0; i < r.nseen; i++)
+		free(r.seen[i]);
+	for (i = 0; i < r.nrequire; i++)
+		free(r.require[i]);
+	free(r.seen);
+	free(r.require);
+	kpin_buf_release(&r.buf);
+	return status;
+}
+
+const struct kpin_cmd cmd_check_entry = {
+	.name = "check",
+	.usage = check_usage,
+	.summary = "check kustomization files (pre-commit, CI)",
+	.exec = cmd_check,
+	.flags = 0,
+};

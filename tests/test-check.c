@@ -244,7 +244,7 @@ static void test_check_pre_commit(void **state)
 			      "'images:\\n- name: web\\n  digest: sha256:ABC\\n' "
 			      "> app/overlays/prd/kustomization.yaml && git add "
 			      "app && PATH='%s':$PATH PRE_COMMIT_HOME='%s/.cache' "
-			      "HOME='%s' pre-commit install -q >/dev/null && "
+			      "HOME='%s' pre-commit install >/dev/null && "
 			      "PATH='%s':$PATH PRE_COMMIT_HOME='%s/.cache' "
 			      "HOME='%s' git -c user.name=t -c user.email=t@t "
 			      "commit -qm bad", kpin_dir, tmp, tmp, kpin_dir, tmp,

@@ -247,7 +247,7 @@ static void test_check_pre_commit(void **state)
 			      "HOME='%s' pre-commit install >/dev/null && "
 			      "PATH='%s':$PATH PRE_COMMIT_HOME='%s/.cache' "
 			      "HOME='%s' git -c user.name=t -c user.email=t@t "
-			      "commit -qm bad", kpin_dir, tmp, tmp, kpin_dir, tmp,
+			      "commit -qm bad 2>&1", kpin_dir, tmp, tmp, kpin_dir, tmp,
 			      tmp), 1);
 	/* blocked, with file and line in pre-commit's output */
 	h_assert_contains(r.out.ptr, "app/overlays/prd/kustomization.yaml:3:11:"

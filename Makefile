@@ -61,12 +61,13 @@ LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
 	src/gitindex.c src/sha1.c src/remote.c src/git-lazy.c \
 	src/check.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \
-	src/cmd-apply.c src/cmd-check.c
+	src/cmd-apply.c src/cmd-check.c src/cmd-history.c \
+	src/cmd-promote.c src/cmd-rollback.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
-	test-file test-golden test-cli test-corpus test-repo test-apply test-push test-check
+	test-file test-golden test-cli test-corpus test-repo test-apply test-push test-check test-promote
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)

@@ -114,6 +114,9 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 			return -1;
 		}
 		return 1;
+	case OPT_FORCE:
+		c->force = true;
+		return 1;
 	case OPT_TOKEN_ENV:
 		if (!*arg || strchr(arg, '=')) {
 			cli_usage_error(cmd, "invalid --token-env '%s'", arg);
@@ -220,6 +223,24 @@ static void print_json(const struct cli_commit *c,
 	kpin_buf_release(&b);
 }
 
+int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
+		  const char *branch)
+{
+	*repo = NULL;
+	kpin_policy_init(policy);
+	if (kpin_repo_open(repo, "."))
+		return cli_fail(NULL);
+	kpin_policy_release(policy);
+	if (load_policy(policy, *repo, branch)) {
+		int status = cli_fail(KPIN_POLICY_FILE);
+
+		kpin_repo_free(*repo);
+		*repo = NULL;
+		return status;
+	}
+	return EXIT_OK;
+}
+
 int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		   size_t n)
 {
@@ -233,17 +254,9 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	int rc, status;
 
 	memset(&res, 0, sizeof(res));
-	kpin_policy_init(&policy);
-	if (kpin_repo_open(&repo, ".")) {
-		status = cli_fail(NULL);
+	status = cli_open_repo(&repo, &policy, c->branch);
+	if (status)
 		goto out;
-	}
-	kpin_policy_release(&policy);
-	rc = load_policy(&policy, repo, c->branch);
-	if (rc) {
-		status = cli_fail(KPIN_POLICY_FILE);
-		goto out;
-	}
 	/* every unknown environment at once */
 	for (i = 0, rc = 0; i < n; i++) {
 		size_t j;
@@ -290,6 +303,8 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	o.dry_run = c->dry_run;
 	o.push_remote = c->push;
 	o.token_env = c->token_env;
+	o.policy = &policy;
+	o.force = c->force;
 	rc = kpin_repo_update(repo, targets, n, &o, &res);
 	if (rc == KPIN_EUNCHANGED) {
 		for (i = 0; i < n; i++)

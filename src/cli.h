@@ -107,11 +107,12 @@ extern const struct kpin_cmd cmd_get_entry;
 #define CLI_COMMIT_USAGE \
 	"[--branch branch] [--root path] [--author ident] [--message text] " \
 	"[--trailer key=value]... [--push [remote]] [--token-env name] " \
-	"[--retries n] [--dry-run] [--json]"
+	"[--retries n] [--force] [--dry-run] [--json]"
 
 enum cli_commit_opt {
 	OPT_BRANCH = 1000, OPT_ROOT, OPT_AUTHOR, OPT_MESSAGE, OPT_TRAILER,
-	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C, OPT_PUSH, OPT_TOKEN_ENV
+	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C, OPT_PUSH, OPT_TOKEN_ENV,
+	OPT_FORCE
 };
 
 #define CLI_COMMIT_OPTIONS \
@@ -124,7 +125,8 @@ enum cli_commit_opt {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN_C }, \
 	{ "json", no_argument, NULL, OPT_JSON_C }, \
 	{ "push", optional_argument, NULL, OPT_PUSH }, \
-	{ "token-env", required_argument, NULL, OPT_TOKEN_ENV }
+	{ "token-env", required_argument, NULL, OPT_TOKEN_ENV }, \
+	{ "force", no_argument, NULL, OPT_FORCE }
 
 /*
  * struct cli_commit - Options and state of a committing command
@@ -138,6 +140,7 @@ enum cli_commit_opt {
  * @retries_set: whether --retries was given
  * @push: --push: the remote, or NULL
  * @token_env: --token-env
+ * @force: --force: override the promotion policy
  * @dry_run: --dry-run
  * @json: --json
  * @meta: what the commit message records
@@ -153,6 +156,7 @@ struct cli_commit {
 	bool retries_set;
 	const char *push;
 	const char *token_env;
+	bool force;
 	bool dry_run;
 	bool json;
 	struct kpin_meta meta;
@@ -173,6 +177,18 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 		      int opt, const char *arg, int argc, char **argv);
 
 /*
+ * cli_open_repo() - Open the repository at "." and its policy file
+ * @repo: receives the repository (NULL on failure)
+ * @policy: receives .kpin.yaml from the branch tip, or the defaults;
+ *          release it even on failure
+ * @branch: --branch, or NULL
+ *
+ * Returns: EXIT_OK, or the exit status after printing the error.
+ */
+int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
+		  const char *branch);
+
+/*
  * cli_commit_run() - Commit @targets in the repository at "."
  *
  * Loads .kpin.yaml from the branch tip, checks environments, resolves the
@@ -190,3 +206,6 @@ const char *cli_actor(void);
 
 extern const struct kpin_cmd cmd_apply_entry;
 extern const struct kpin_cmd cmd_check_entry;
+extern const struct kpin_cmd cmd_history_entry;
+extern const struct kpin_cmd cmd_promote_entry;
+extern const struct kpin_cmd cmd_rollback_entry;

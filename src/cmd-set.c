@@ -243,8 +243,9 @@ static int cmd_set(int argc, char **argv)
 					 "file");
 	else if (o.file && o.repo_only)
 		status = cli_usage_error(&cmd_set_entry, "--branch, --root, "
-					 "--author, --message, --trailer and "
-					 "--retries need --app and --env");
+					 "--author, --message, --trailer, "
+					 "--push, --token-env, --retries and "
+					 "--force need --app and --env");
 	else if (!o.change.image)
 		status = cli_usage_error(&cmd_set_entry, "--image is required");
 	else if (!o.change.digest && !o.change.tag && !o.change.new_name)

@@ -23,10 +23,13 @@
 	F(git_blob_rawsize) \
 	F(git_buf_dispose) \
 	F(git_checkout_tree) \
+	F(git_commit_author) \
 	F(git_commit_create) \
 	F(git_commit_free) \
 	F(git_commit_id) \
 	F(git_commit_lookup) \
+	F(git_commit_message) \
+	F(git_commit_time) \
 	F(git_commit_tree) \
 	F(git_config_free) \
 	F(git_config_get_string_buf) \
@@ -37,6 +40,8 @@
 	F(git_graph_descendant_of) \
 	F(git_libgit2_init) \
 	F(git_libgit2_shutdown) \
+	F(git_message_trailer_array_free) \
+	F(git_message_trailers) \
 	F(git_oid_cpy) \
 	F(git_oid_equal) \
 	F(git_oid_tostr) \
@@ -61,9 +66,15 @@
 	F(git_repository_free) \
 	F(git_repository_hashfile) \
 	F(git_repository_is_bare) \
+	F(git_repository_open) \
 	F(git_repository_open_ext) \
 	F(git_repository_path) \
 	F(git_repository_workdir) \
+	F(git_revwalk_free) \
+	F(git_revwalk_new) \
+	F(git_revwalk_next) \
+	F(git_revwalk_push) \
+	F(git_revwalk_simplify_first_parent) \
 	F(git_signature_default) \
 	F(git_signature_free) \
 	F(git_signature_now) \
@@ -77,6 +88,7 @@
 	F(git_tree_entry_id) \
 	F(git_tree_entry_name) \
 	F(git_tree_free) \
+	F(git_tree_id) \
 	F(git_tree_lookup)
 
 #define KPIN_GIT_POINTER(name) extern __typeof__(name) *kpin_lazy_##name;
@@ -102,10 +114,13 @@ int kpin_git_load(void);
 #define git_blob_rawsize (*kpin_lazy_git_blob_rawsize)
 #define git_buf_dispose (*kpin_lazy_git_buf_dispose)
 #define git_checkout_tree (*kpin_lazy_git_checkout_tree)
+#define git_commit_author (*kpin_lazy_git_commit_author)
 #define git_commit_create (*kpin_lazy_git_commit_create)
 #define git_commit_free (*kpin_lazy_git_commit_free)
 #define git_commit_id (*kpin_lazy_git_commit_id)
 #define git_commit_lookup (*kpin_lazy_git_commit_lookup)
+#define git_commit_message (*kpin_lazy_git_commit_message)
+#define git_commit_time (*kpin_lazy_git_commit_time)
 #define git_commit_tree (*kpin_lazy_git_commit_tree)
 #define git_config_free (*kpin_lazy_git_config_free)
 #define git_config_get_string_buf (*kpin_lazy_git_config_get_string_buf)
@@ -116,6 +131,8 @@ int kpin_git_load(void);
 #define git_graph_descendant_of (*kpin_lazy_git_graph_descendant_of)
 #define git_libgit2_init (*kpin_lazy_git_libgit2_init)
 #define git_libgit2_shutdown (*kpin_lazy_git_libgit2_shutdown)
+#define git_message_trailer_array_free (*kpin_lazy_git_message_trailer_array_free)
+#define git_message_trailers (*kpin_lazy_git_message_trailers)
 #define git_oid_cpy (*kpin_lazy_git_oid_cpy)
 #define git_oid_equal (*kpin_lazy_git_oid_equal)
 #define git_oid_tostr (*kpin_lazy_git_oid_tostr)
@@ -140,9 +157,15 @@ int kpin_git_load(void);
 #define git_repository_free (*kpin_lazy_git_repository_free)
 #define git_repository_hashfile (*kpin_lazy_git_repository_hashfile)
 #define git_repository_is_bare (*kpin_lazy_git_repository_is_bare)
+#define git_repository_open (*kpin_lazy_git_repository_open)
 #define git_repository_open_ext (*kpin_lazy_git_repository_open_ext)
 #define git_repository_path (*kpin_lazy_git_repository_path)
 #define git_repository_workdir (*kpin_lazy_git_repository_workdir)
+#define git_revwalk_free (*kpin_lazy_git_revwalk_free)
+#define git_revwalk_new (*kpin_lazy_git_revwalk_new)
+#define git_revwalk_next (*kpin_lazy_git_revwalk_next)
+#define git_revwalk_push (*kpin_lazy_git_revwalk_push)
+#define git_revwalk_simplify_first_parent (*kpin_lazy_git_revwalk_simplify_first_parent)
 #define git_signature_default (*kpin_lazy_git_signature_default)
 #define git_signature_free (*kpin_lazy_git_signature_free)
 #define git_signature_now (*kpin_lazy_git_signature_now)
@@ -156,6 +179,7 @@ int kpin_git_load(void);
 #define git_tree_entry_id (*kpin_lazy_git_tree_entry_id)
 #define git_tree_entry_name (*kpin_lazy_git_tree_entry_name)
 #define git_tree_free (*kpin_lazy_git_tree_free)
+#define git_tree_id (*kpin_lazy_git_tree_id)
 #define git_tree_lookup (*kpin_lazy_git_tree_lookup)
 #endif
 

@@ -15,6 +15,9 @@ static const struct kpin_cmd *const commands[] = {
 	&cmd_set_entry,
 	&cmd_get_entry,
 	&cmd_apply_entry,
+	&cmd_promote_entry,
+	&cmd_rollback_entry,
+	&cmd_history_entry,
 	&cmd_check_entry,
 };
 

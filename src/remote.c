@@ -24,6 +24,9 @@ struct kpin_remote {
 	git_remote *git;
 	char *name;		/* configured name, or NULL for a URL */
 	char *url;		/* redacted */
+	char *local;		/* the path, when the remote is on this machine */
+	git_oid fetched;	/* the remote's tip at the last fetch */
+	bool have_fetched;
 	const char *token;	/* from the environment, never printed */
 	int cred_calls;		/* credential requests in this operation */
 	bool auth_failed;
@@ -134,6 +137,27 @@ static void callbacks(git_remote_callbacks *cb, struct kpin_remote *r)
 	r->auth_failed = false;
 }
 
+/*
+ * The directory of a remote on this machine (a path or a file:// URL),
+ * or NULL for a network remote ("scheme://..." or scp-like "host:path").
+ */
+static char *local_path(const char *url)
+{
+	const char *colon, *slash;
+
+	if (!url)
+		return NULL;
+	if (!strncmp(url, "file://", 7))
+		return xstrdup(url + 7);
+	if (strstr(url, "://"))
+		return NULL;
+	colon = strchr(url, ':');
+	slash = strchr(url, '/');
+	if (colon && (!slash || colon < slash))
+		return NULL;
+	return xstrdup(url);
+}
+
 int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
 		     const char *name, const char *token_env)
 {
@@ -164,6 +188,7 @@ int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
 	kpin_redact(&b, git_remote_url(r->git) ? git_remote_url(r->git) : name,
 		    NULL);
 	r->url = kpin_buf_detach(&b, NULL);
+	r->local = local_path(git_remote_url(r->git));
 	if (token_env) {
 		tok = getenv(token_env);
 	} else {
@@ -187,6 +212,7 @@ void kpin_remote_free(struct kpin_remote *r)
 	git_remote_free(r->git);
 	free(r->name);
 	free(r->url);
+	free(r->local);
 	free(r->rejected);
 	free(r);
 }
@@ -238,10 +264,78 @@ int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip)
 		goto out;
 	}
 	git_oid_cpy(tip, &heads[i]->oid);
+	git_oid_cpy(&r->fetched, tip);
+	r->have_fetched = true;
 out:
 	kpin_buf_release(&spec);
 	kpin_buf_release(&head);
 	return rc;
+}
+
+/*
+ * The last step of a push to a repository on this machine, done as
+ * receive-pack would: libgit2's local transport sets refs without
+ * checking their old value, so the objects went to a ref of our own and
+ * the branch moves here, by compare-and-swap against the tip we fetched.
+ */
+static int land_local(struct kpin_remote *r, const char *incoming,
+		      const git_oid *commit, const char *branch)
+{
+	git_repository *there = NULL;
+	git_reference *ref = NULL, *head = NULL;
+	struct kpin_buf name = KPIN_BUF_INIT;
+	int rc;
+
+	kpin_buf_addf(&name, "refs/heads/%s", branch);
+	rc = git_repository_open(&there, r->local);
+	if (rc) {
+		rc = remote_fail(r, rc, "open");
+		goto out;
+	}
+	if (!git_repository_is_bare(there) &&
+	    git_reference_lookup(&head, there, "HEAD") == 0 &&
+	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+	    !strcmp(git_reference_symbolic_target(head), name.ptr)) {
+		rc = kpin_error_set(KPIN_ERROR, "%s has '%s' checked out; "
+				    "refusing to move it under its worktree "
+				    "(push to a bare repository)", r->url,
+				    branch);
+		goto cleanup;
+	}
+	rc = git_reference_create_matching(&ref, there, name.ptr, commit, 1,
+					   r->have_fetched ? &r->fetched : NULL,
+					   "kpin: push");
+	if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED)
+		rc = kpin_error_set(KPIN_EREJECTED, "%s rejected the push: "
+				    "'%s' moved since it was fetched", r->url,
+				    branch);
+	else if (rc)
+		rc = remote_fail(r, rc, "update");
+cleanup:
+	git_reference_free(ref);
+	ref = NULL;
+	if (git_reference_lookup(&ref, there, incoming) == 0)
+		git_reference_delete(ref);
+out:
+	git_reference_free(ref);
+	git_reference_free(head);
+	git_repository_free(there);
+	kpin_buf_release(&name);
+	return rc;
+}
+
+/* Keep the remote-tracking ref where the remote now is. */
+static void update_tracking(struct kpin_remote *r, const git_oid *commit,
+			    const char *branch)
+{
+	struct kpin_buf track = KPIN_BUF_INIT;
+	git_reference *ref = NULL;
+
+	kpin_buf_addf(&track, "refs/remotes/%s/%s", r->name, branch);
+	if (git_reference_create(&ref, r->repo, track.ptr, commit, 1,
+				 "kpin: push") == 0)
+		git_reference_free(ref);
+	kpin_buf_release(&track);
 }
 
 int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
@@ -249,7 +343,7 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 {
 	git_push_options po = GIT_PUSH_OPTIONS_INIT;
 	struct kpin_buf tmp = KPIN_BUF_INIT, spec = KPIN_BUF_INIT;
-	struct kpin_buf track = KPIN_BUF_INIT;
+	struct kpin_buf incoming = KPIN_BUF_INIT;
 	git_reference *ref = NULL;
 	char *specs[1];
 	git_strarray refspecs = { specs, 1 };
@@ -257,6 +351,7 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 
 	/* git_remote_push pushes refs, not ids: a private ref names it */
 	kpin_buf_addf(&tmp, "refs/kpin/push/%ld", (long)getpid());
+	kpin_buf_addf(&incoming, "refs/kpin/incoming/%ld", (long)getpid());
 	rc = git_reference_create(&ref, r->repo, tmp.ptr, commit, 1,
 				  "kpin: push");
 	git_reference_free(ref);
@@ -265,8 +360,14 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 		rc = remote_fail(r, rc, "prepare the push to");
 		goto out;
 	}
-	/* no '+': never a forced update */
-	kpin_buf_addf(&spec, "%s:refs/heads/%s", tmp.ptr, branch);
+	/*
+	 * No '+': never a forced update. A remote on this machine first
+	 * gets the objects under a ref of this process's own.
+	 */
+	if (r->local)
+		kpin_buf_addf(&spec, "%s:%s", tmp.ptr, incoming.ptr);
+	else
+		kpin_buf_addf(&spec, "%s:refs/heads/%s", tmp.ptr, branch);
 	specs[0] = spec.ptr;
 	callbacks(&po.callbacks, r);
 	po.proxy_opts.type = GIT_PROXY_AUTO;
@@ -285,12 +386,11 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 		rc = kpin_error_set(KPIN_EREJECTED, "%s rejected the push: %s",
 				    r->url, m.ptr);
 		kpin_buf_release(&m);
-	} else if (r->name) {
-		/* keep the remote-tracking ref where the remote now is */
-		kpin_buf_addf(&track, "refs/remotes/%s/%s", r->name, branch);
-		if (git_reference_create(&ref, r->repo, track.ptr, commit, 1,
-					 "kpin: push") == 0)
-			git_reference_free(ref);
+	} else {
+		if (r->local)
+			rc = land_local(r, incoming.ptr, commit, branch);
+		if (!rc && r->name)
+			update_tracking(r, commit, branch);
 	}
 	if (git_reference_lookup(&ref, r->repo, tmp.ptr) == 0) {
 		git_reference_delete(ref);
@@ -299,6 +399,6 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 out:
 	kpin_buf_release(&tmp);
 	kpin_buf_release(&spec);
-	kpin_buf_release(&track);
+	kpin_buf_release(&incoming);
 	return rc;
 }

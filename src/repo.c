@@ -1030,6 +1030,10 @@ static int full_checkout(struct kpin_repo *repo, git_tree *oldtree,
 	return rc;
 }
 
+static int check_order(struct kpin_repo *repo, const git_oid *base,
+		       const struct kpin_target *t, size_t n,
+		       const struct kpin_repo_opts *o, struct kpin_buf *override);
+
 /* Did this attempt lose a race worth another try? */
 static bool retryable(int rc)
 {
@@ -1042,6 +1046,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		     struct kpin_repo_result *res)
 {
 	struct kpin_buf ref = KPIN_BUF_INIT, reflog = KPIN_BUF_INIT;
+	struct kpin_buf override = KPIN_BUF_INIT;
 	struct edit_set set = { NULL, 0 };
 	struct kpin_remote *remote = NULL;
 	git_commit *local = NULL, *base = NULL;
@@ -1100,6 +1105,9 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			rc = commit_and_tree(&base, &base_tree, repo, &tip);
 		}
 		if (!rc)
+			rc = check_order(repo, git_commit_id(base), targets, n,
+					 o, &override);
+		if (!rc)
 			rc = edit_at(&set, repo, base_tree, targets, n, o);
 		if (rc)
 			goto lost;
@@ -1107,6 +1115,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			      git_commit_id(base));
 		kpin_buf_reset(&res->message);
 		kpin_message_build(&res->message, targets, n, o->meta);
+		kpin_buf_add(&res->message, override.ptr, override.len);
 		if (o->dry_run) {
 			make_diff(&res->diff, &set);
 			goto out;
@@ -1221,5 +1230,451 @@ out:
 	git_commit_free(base);
 	kpin_buf_release(&ref);
 	kpin_buf_release(&reflog);
+	kpin_buf_release(&override);
+	return rc;
+}
+
+/* ---- history --------------------------------------------------------- */
+
+/*
+ * Finding an overlay's blob commit after commit cheaply: the tree ids on
+ * the way to the overlay directory are remembered, and a commit whose
+ * tree has the same id at some level has the same blob below it.
+ */
+struct path_cache {
+	char **parts;		/* the directory's path components */
+	size_t nparts;
+	git_oid ids[32];	/* tree id per level, for the last commit */
+	size_t known;		/* levels of ids[] that are valid */
+	git_oid blob;		/* the overlay's blob there */
+	bool have_blob;
+};
+
+static void path_cache_init(struct path_cache *pc, const char *dir)
+{
+	const char *p = dir;
+
+	memset(pc, 0, sizeof(*pc));
+	while (*p && pc->nparts < 31) {
+		size_t len = strcspn(p, "/");
+
+		pc->parts = xreallocarray(pc->parts, pc->nparts + 1,
+					  sizeof(*pc->parts));
+		pc->parts[pc->nparts++] = xstrndup(p, len);
+		p += len + (p[len] == '/');
+	}
+}
+
+static void path_cache_release(struct path_cache *pc)
+{
+	size_t i;
+
+	for (i = 0; i < pc->nparts; i++)
+		free(pc->parts[i]);
+	free(pc->parts);
+}
+
+/*
+ * The overlay's blob in @tree: false when the directory or a single
+ * kustomization file is not there.
+ */
+static bool overlay_blob(struct path_cache *pc, struct kpin_repo *repo,
+			 git_tree *root, git_oid *blob)
+{
+	git_tree *t = root, *next;
+	const git_tree_entry *e;
+	git_oid id;
+	size_t level, i, found = 0;
+
+	git_oid_cpy(&id, git_tree_id(root));
+	for (level = 0; ; level++) {
+		if (level < pc->known && git_oid_equal(&id, &pc->ids[level])) {
+			/* same tree as the newer commit from here down */
+			if (t != root)
+				git_tree_free(t);
+			if (pc->have_blob)
+				git_oid_cpy(blob, &pc->blob);
+			return pc->have_blob;
+		}
+		git_oid_cpy(&pc->ids[level], &id);
+		pc->known = level + 1;
+		if (level == pc->nparts)
+			break;
+		e = git_tree_entry_byname(t, pc->parts[level]);
+		if (!e || git_tree_entry_filemode(e) != GIT_FILEMODE_TREE ||
+		    git_tree_lookup(&next, repo->git, git_tree_entry_id(e))) {
+			if (t != root)
+				git_tree_free(t);
+			pc->have_blob = false;
+			return false;
+		}
+		git_oid_cpy(&id, git_tree_entry_id(e));
+		if (t != root)
+			git_tree_free(t);
+		t = next;
+	}
+	pc->have_blob = false;
+	for (i = 0; i < 3; i++) {
+		e = git_tree_entry_byname(t, kust_names[i]);
+		if (e && (git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB ||
+			  git_tree_entry_filemode(e) ==
+			  GIT_FILEMODE_BLOB_EXECUTABLE)) {
+			git_oid_cpy(&pc->blob, git_tree_entry_id(e));
+			found++;
+		}
+	}
+	pc->have_blob = found == 1;
+	if (t != root)
+		git_tree_free(t);
+	if (pc->have_blob)
+		git_oid_cpy(blob, &pc->blob);
+	return pc->have_blob;
+}
+
+/* The pins of an overlay version, per image name (parsed once per blob). */
+struct version {
+	git_oid blob;
+	size_t n;
+	char **names;
+	struct kpin_pin *pins;
+};
+
+static void version_release(struct version *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		free(v->names[i]);
+		kpin_pin_release(&v->pins[i]);
+	}
+	free(v->names);
+	free(v->pins);
+	memset(v, 0, sizeof(*v));
+}
+
+static void read_version(struct version *v, struct kpin_repo *repo,
+			 const git_oid *blob_id)
+{
+	git_blob *blob = NULL;
+	struct kpin_kust *k = NULL;
+	size_t i;
+
+	version_release(v);
+	git_oid_cpy(&v->blob, blob_id);
+	if (git_blob_lookup(&blob, repo->git, blob_id))
+		return;
+	if (git_blob_rawsize(blob) <= KPIN_MAX_SIZE_DEFAULT &&
+	    kpin_kust_open(&k, git_blob_rawcontent(blob),
+			   (size_t)git_blob_rawsize(blob),
+			   KPIN_KUST_LENIENT) == 0) {
+		v->n = kpin_kust_image_count(k);
+		v->names = xcalloc(v->n + 1, sizeof(*v->names));
+		v->pins = xcalloc(v->n + 1, sizeof(*v->pins));
+		for (i = 0; i < v->n; i++) {
+			const struct kpin_image *img = kpin_kust_image(k, i);
+
+			v->names[i] = xstrdup(img->name.value ?
+					      img->name.value : "");
+			kpin_pin_of(&v->pins[i], img);
+		}
+	}
+	kpin_kust_free(k);
+	git_blob_free(blob);
+}
+
+static const struct kpin_pin *pin_in(const struct version *v,
+				     const char *image)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (!strcmp(v->names[i], image))
+			return &v->pins[i];
+	return NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static bool same_pin(const struct kpin_pin *a, const struct kpin_pin *b)
+{
+	if (!a || !b)
+		return a == b;
+	return same_str(a->digest, b->digest) && same_str(a->tag, b->tag);
+}
+
+/* The value of trailer @key in @msg, or NULL. */
+static char *trailer(const git_message_trailer_array *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < t->count; i++)
+		if (!strcasecmp(t->trailers[i].key, key))
+			return xstrdup(t->trailers[i].value);
+	return NULL;
+}
+
+static void add_entry_for(struct kpin_history_entry **out, size_t *n,
+			  git_commit *c, const char *image,
+			  const struct kpin_pin *pin)
+{
+	struct kpin_history_entry *e;
+	const git_signature *a = git_commit_author(c);
+	const char *msg = git_commit_message(c);
+	git_message_trailer_array t;
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	*out = xreallocarray(*out, *n + 1, sizeof(**out));
+	e = &(*out)[(*n)++];
+	memset(e, 0, sizeof(*e));
+	git_oid_tostr(e->commit, sizeof(e->commit), git_commit_id(c));
+	e->time = (long long)git_commit_time(c);
+	kpin_buf_addf(&b, "%s <%s>", a->name, a->email);
+	e->author = kpin_buf_detach(&b, NULL);
+	e->subject = xstrndup(msg ? msg : "", msg ? strcspn(msg, "\n") : 0);
+	e->image = xstrdup(image);
+	e->pin.digest = pin && pin->digest ? xstrdup(pin->digest) : NULL;
+	e->pin.tag = pin && pin->tag ? xstrdup(pin->tag) : NULL;
+	if (msg && git_message_trailers(&t, msg) == 0) {
+		e->promoted_by = trailer(&t, "Promoted-By");
+		e->source_repository = trailer(&t, "Source-Repository");
+		e->release = trailer(&t, "Release");
+		git_message_trailer_array_free(&t);
+	}
+}
+
+void kpin_history_free(struct kpin_history_entry *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].author);
+		free(v[i].subject);
+		free(v[i].image);
+		kpin_pin_release(&v[i].pin);
+		free(v[i].promoted_by);
+		free(v[i].source_repository);
+		free(v[i].release);
+	}
+	free(v);
+}
+
+/*
+ * Walk first-parent history from @start; for each commit whose version
+ * of the overlay differs from its parent's for some image of interest,
+ * call @fn. Stops when @fn returns non-zero.
+ */
+typedef int (*version_fn)(git_commit *c, const struct version *now,
+			  const struct version *before, void *arg);
+
+static int walk_versions(struct kpin_repo *repo, const git_oid *start,
+			 const char *dir, version_fn fn, void *arg)
+{
+	git_revwalk *walk = NULL;
+	struct path_cache pc;
+	struct version cur, here, none;
+	git_commit *newer = NULL, *c = NULL;
+	bool newer_has = false;
+	git_oid id, blob;
+	int rc, stop = 0;
+
+	memset(&cur, 0, sizeof(cur));
+	memset(&here, 0, sizeof(here));
+	memset(&none, 0, sizeof(none));
+	path_cache_init(&pc, dir);
+	rc = git_revwalk_new(&walk, repo->git);
+	if (!rc)
+		rc = git_revwalk_push(walk, start);
+	if (!rc)
+		rc = git_revwalk_simplify_first_parent(walk);
+	if (rc) {
+		rc = git_fail(rc, "cannot walk the history");
+		goto out;
+	}
+	/*
+	 * Newest first. "newer" is the previous commit of the walk (a child
+	 * of this one) and "cur" its version of the overlay: newer changed
+	 * the overlay when this commit's version differs from cur.
+	 */
+	while (!stop && git_revwalk_next(&id, walk) == 0) {
+		git_tree *t = NULL;
+		bool has, same;
+
+		rc = git_commit_lookup(&c, repo->git, &id);
+		if (!rc)
+			rc = git_commit_tree(&t, c);
+		if (rc) {
+			rc = git_fail(rc, "cannot read commit %.12s",
+				      git_oid_tostr_s(&id));
+			goto out;
+		}
+		has = overlay_blob(&pc, repo, t, &blob);
+		git_tree_free(t);
+		same = has && newer_has && git_oid_equal(&cur.blob, &blob);
+		if (has && !same)
+			read_version(&here, repo, &blob);
+		if (newer && newer_has && !same)
+			stop = fn(newer, &cur, has ? &here : &none, arg);
+		git_commit_free(newer);
+		newer = c;
+		c = NULL;
+		if (!same) {
+			version_release(&cur);
+			cur = here;
+			memset(&here, 0, sizeof(here));
+		}
+		newer_has = has;
+	}
+	/* the oldest commit that has the overlay introduced its entries */
+	if (!stop && newer && newer_has)
+		fn(newer, &cur, &none, arg);
+	rc = 0;
+out:
+	git_commit_free(newer);
+	git_commit_free(c);
+	git_revwalk_free(walk);
+	version_release(&cur);
+	version_release(&here);
+	path_cache_release(&pc);
+	return rc;
+}
+
+struct history_walk {
+	const char *image;
+	size_t max;
+	struct kpin_history_entry *out;
+	size_t n;
+};
+
+static int collect_history(git_commit *c, const struct version *now,
+			   const struct version *before, void *arg)
+{
+	struct history_walk *h = arg;
+	size_t i;
+
+	for (i = 0; i < now->n; i++) {
+		const char *name = now->names[i];
+
+		if (h->image && strcmp(name, h->image))
+			continue;
+		if (same_pin(&now->pins[i], pin_in(before, name)))
+			continue;
+		add_entry_for(&h->out, &h->n, c, name, &now->pins[i]);
+		if (h->max && h->n >= h->max)
+			return 1;
+	}
+	return 0;
+}
+
+int kpin_repo_history(struct kpin_history_entry **out, size_t *n,
+		      struct kpin_repo *repo, const char *branch,
+		      const char *root, const char *app, const char *env,
+		      const char *image, size_t max)
+{
+	struct kpin_buf ref = KPIN_BUF_INIT, dir = KPIN_BUF_INIT;
+	struct history_walk h = { image, max, NULL, 0 };
+	git_oid tip;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = overlay_dir(&dir, root ? root : KPIN_ROOT_DEFAULT, app, env);
+	if (!rc)
+		rc = kpin_repo_branch_ref(&ref, repo, branch);
+	if (!rc) {
+		rc = git_reference_name_to_id(&tip, repo->git, ref.ptr);
+		if (rc)
+			rc = kpin_error_set(KPIN_ENOTFOUND, "branch '%s' does "
+					    "not exist", ref.ptr + 11);
+	}
+	if (!rc)
+		rc = walk_versions(repo, &tip, dir.ptr, collect_history, &h);
+	if (rc)
+		kpin_history_free(h.out, h.n);
+	else {
+		*out = h.out;
+		*n = h.n;
+	}
+	kpin_buf_release(&ref);
+	kpin_buf_release(&dir);
+	return rc;
+}
+
+/* ---- promotion order ------------------------------------------------- */
+
+struct held_walk {
+	const char *image;
+	const char *digest;
+	bool found;
+};
+
+static int find_held(git_commit *c, const struct version *now,
+		     const struct version *before, void *arg)
+{
+	struct held_walk *h = arg;
+	const struct kpin_pin *p = pin_in(now, h->image);
+
+	(void)c;
+	(void)before;
+	if (p && p->digest && !strcmp(p->digest, h->digest)) {
+		h->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * "promotion: ordered": every digest set in environment N must be held,
+ * at @base or earlier on its first-parent line, by the same app's overlay
+ * for environment N-1. With @o->force the request passes and
+ * @override gets a Policy-Override trailer.
+ */
+static int check_order(struct kpin_repo *repo, const git_oid *base,
+		       const struct kpin_target *t, size_t n,
+		       const struct kpin_repo_opts *o, struct kpin_buf *override)
+{
+	const struct kpin_policy *p = o->policy;
+	struct kpin_buf dir = KPIN_BUF_INIT;
+	size_t i, c;
+	int rc = 0, idx;
+
+	kpin_buf_reset(override);
+	if (!p || !p->ordered)
+		return 0;
+	for (i = 0; i < n && !rc; i++) {
+		idx = kpin_policy_env_index(p, t[i].env);
+		if (idx <= 0)
+			continue;
+		rc = overlay_dir(&dir, o->root ? o->root : p->root, t[i].app,
+				 p->envs[idx - 1]);
+		for (c = 0; c < t[i].nchanges && !rc; c++) {
+			struct held_walk h = { t[i].changes[c].image,
+					       t[i].changes[c].digest, false };
+
+			if (!h.digest)
+				continue;
+			rc = walk_versions(repo, base, dir.ptr, find_held, &h);
+			if (rc || h.found)
+				continue;
+			if (o->force) {
+				kpin_buf_addf(override, "Policy-Override: %s "
+					      "<%s> forced %s@%.19s into %s "
+					      "without %s\n", o->author_name,
+					      o->author_email, h.image, h.digest,
+					      t[i].env, p->envs[idx - 1]);
+				continue;
+			}
+			rc = kpin_error_set(KPIN_EPOLICY, "image '%s' digest "
+					    "%.19s has not passed through %s: "
+					    "%s/%s never held it (promotion: "
+					    "ordered); promote it there first, "
+					    "or pass --force", h.image, h.digest,
+					    p->envs[idx - 1], t[i].app,
+					    p->envs[idx - 1]);
+		}
+	}
+	kpin_buf_release(&dir);
 	return rc;
 }

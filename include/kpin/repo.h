@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "kust.h"
+#include "policy.h"
 
 struct kpin_repo;
 
@@ -98,6 +99,9 @@ typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
  *               retry on rejection; NULL for a local commit only
  * @token_env: the variable holding the push token (NULL: KPIN_TOKEN,
  *             then GITHUB_TOKEN)
+ * @policy: the promotion policy to enforce, or NULL
+ * @force: let requests the policy refuses pass, recording a
+ *         Policy-Override trailer
  * @before_cas: test hook
  * @hook_arg: its argument
  */
@@ -112,6 +116,8 @@ struct kpin_repo_opts {
 	bool dry_run;
 	const char *push_remote;
 	const char *token_env;
+	const struct kpin_policy *policy;
+	bool force;
 	kpin_hook_fn before_cas;
 	void *hook_arg;
 };
@@ -232,6 +238,56 @@ int kpin_repo_read_file(struct kpin_buf *out, struct kpin_repo *repo,
 int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
 			   const char *branch, const char *root,
 			   const char *app, const char *env);
+
+/*
+ * struct kpin_history_entry - A commit that changed what an image pins
+ * @commit: its id in hex
+ * @time: commit time, seconds since the epoch
+ * @author: "Name <email>"
+ * @subject: the first line of its message
+ * @image: the entry's name
+ * @pin: what the entry pinned after this commit (NULL members: nothing)
+ * @promoted_by: the Promoted-By trailer, or NULL
+ * @source_repository: the Source-Repository trailer, or NULL
+ * @release: the Release trailer, or NULL
+ */
+struct kpin_history_entry {
+	char commit[41];
+	long long time;
+	char *author;
+	char *subject;
+	char *image;
+	struct kpin_pin pin;
+	char *promoted_by;
+	char *source_repository;
+	char *release;
+};
+
+/*
+ * kpin_repo_history() - Where an overlay's images changed
+ * @out: receives the entries, newest first
+ * @n: how many
+ * @repo: the repository
+ * @branch: branch name, NULL for HEAD's branch
+ * @root: overlay root
+ * @app: directory name
+ * @env: environment
+ * @image: only this image, or NULL for all
+ * @max: stop after this many entries (0: all)
+ *
+ * Walks the branch's first-parent history from its tip and reads the
+ * overlay at each commit, so hand edits and merges count as well as
+ * kpin's own commits. A commit is listed for an image when the entry's
+ * digest or tag differs from the commit before it (or the entry is new).
+ *
+ * Returns: 0, KPIN_EINVALID (unsafe names) or KPIN_ERROR.
+ */
+int kpin_repo_history(struct kpin_history_entry **out, size_t *n,
+		      struct kpin_repo *repo, const char *branch,
+		      const char *root, const char *app, const char *env,
+		      const char *image, size_t max);
+
+void kpin_history_free(struct kpin_history_entry *v, size_t n);
 
 /* kpin_repo_git() - The underlying git_repository, for remote and tests. */
 struct git_repository *kpin_repo_git(struct kpin_repo *repo);

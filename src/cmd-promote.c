@@ -1,0 +1,207 @@
+/*
+ * kpin promote: copy what an app's overlay in one environment pins
+ * (digest, and newTag when set) into its overlay in another, as one
+ * commit through the same path as set, trailer Promoted-From.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char promote_usage[] =
+	"kpin promote --app app --from env --to env [--image name] "
+	CLI_COMMIT_USAGE;
+
+enum { OPT_APP = 256, OPT_FROM, OPT_TO, OPT_IMAGE };
+
+static const struct option promote_options[] = {
+	{ "app", required_argument, NULL, OPT_APP },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "help", no_argument, NULL, 'h' },
+	CLI_COMMIT_OPTIONS,
+	{ NULL, 0, NULL, 0 }
+};
+
+/*
+ * What the @from overlay pins, as changes for the @to overlay: every
+ * image with a digest or tag, or only @image. Strings are owned by @pins.
+ */
+static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
+			size_t *n, const struct cli_commit *c, const char *app,
+			const char *from, const char *image)
+{
+	struct kpin_repo *repo = NULL;
+	struct kpin_policy policy;
+	struct kpin_buf path = KPIN_BUF_INIT, bytes = KPIN_BUF_INIT;
+	struct kpin_kust *k = NULL;
+	size_t i, count;
+	int status;
+
+	*out = NULL;
+	*pins = NULL;
+	*n = 0;
+	status = cli_open_repo(&repo, &policy, c->branch);
+	if (status)
+		goto out;
+	if (kpin_policy_check_env(&policy, from) ||
+	    kpin_repo_overlay_path(&path, repo, c->branch,
+				   c->root ? c->root : policy.root, app, from) ||
+	    kpin_repo_read_file(&bytes, repo, c->branch, path.ptr,
+				KPIN_MAX_SIZE_DEFAULT)) {
+		status = cli_fail(NULL);
+		goto out;
+	}
+	if (kpin_kust_open(&k, bytes.ptr, bytes.len, 0)) {
+		status = cli_fail(path.ptr);
+		goto out;
+	}
+	count = kpin_kust_image_count(k);
+	*out = xcalloc(count + 1, sizeof(**out));
+	*pins = xcalloc(count + 1, sizeof(**pins));
+	for (i = 0; i < count; i++) {
+		const struct kpin_image *img = kpin_kust_image(k, i);
+		struct kpin_pin *p = &(*pins)[*n];
+
+		if (image && strcmp(image, img->name.value))
+			continue;
+		kpin_pin_of(p, img);
+		if (!p->digest && !p->tag) {
+			kpin_pin_release(p);
+			continue;
+		}
+		(*out)[*n].image = img->name.value;
+		(*out)[*n].digest = p->digest;
+		(*out)[*n].tag = p->tag;
+		(*n)++;
+	}
+	/* names point into the parsed file: keep copies instead */
+	for (i = 0; i < *n; i++)
+		(*out)[i].image = xstrdup((*out)[i].image);
+	if (!*n) {
+		status = image ? cli_error("%s: no images entry named '%s' with "
+					   "a digest or tag", path.ptr, image) +
+				 3 :
+			 cli_error("%s pins no image: nothing to promote",
+				   path.ptr) + 3;
+		goto out;
+	}
+	status = EXIT_OK;
+out:
+	kpin_kust_free(k);
+	kpin_buf_release(&path);
+	kpin_buf_release(&bytes);
+	kpin_policy_release(&policy);
+	kpin_repo_free(repo);
+	return status;
+}
+
+static int cmd_promote(int argc, char **argv)
+{
+	const char *app = NULL, *from = NULL, *to = NULL, *image = NULL;
+	struct kpin_change *changes = NULL;
+	struct kpin_pin *pins = NULL;
+	struct kpin_buf subject = KPIN_BUF_INIT, trailer = KPIN_BUF_INIT;
+	struct cli_commit commit;
+	struct kpin_target t;
+	size_t n = 0, i;
+	int c, r, status;
+
+	cli_commit_init(&commit);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", promote_options,
+				NULL)) != -1) {
+		switch (c) {
+		case OPT_APP:
+			app = optarg;
+			continue;
+		case OPT_FROM:
+			from = optarg;
+			continue;
+		case OPT_TO:
+			to = optarg;
+			continue;
+		case OPT_IMAGE:
+			image = optarg;
+			continue;
+		case 'h':
+			status = cli_usage(&cmd_promote_entry, true);
+			goto out;
+		}
+		r = cli_commit_option(&commit, &cmd_promote_entry, c, optarg,
+				      argc, argv);
+		if (r <= 0) {
+			status = r < 0 ? EXIT_USAGE :
+				 cli_usage_error(&cmd_promote_entry, "unknown "
+						 "or incomplete option '%s'",
+						 argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		status = cli_usage_error(&cmd_promote_entry, "unexpected "
+					 "argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!app || !from || !to) {
+		status = cli_usage_error(&cmd_promote_entry, "--app, --from "
+					 "and --to are required");
+		goto out;
+	}
+	if (!strcmp(from, to)) {
+		status = cli_usage_error(&cmd_promote_entry, "--from and --to "
+					 "are the same environment");
+		goto out;
+	}
+	status = read_changes(&changes, &pins, &n, &commit, app, from, image);
+	if (status)
+		goto out;
+	if (!commit.message) {
+		char tmp[32];
+
+		if (n == 1)
+			kpin_buf_addf(&subject, "%s/%s: promote %s from %s (%s)",
+				      app, to, changes[0].image, from,
+				      changes[0].digest ?
+				      cli_short_digest(changes[0].digest, tmp,
+						       sizeof(tmp)) :
+				      changes[0].tag);
+		else
+			kpin_buf_addf(&subject, "%s/%s: promote %zu images from "
+				      "%s", app, to, n, from);
+		commit.message = subject.ptr;
+	}
+	kpin_buf_addf(&trailer, "Promoted-From: %s", from);
+	commit.trailers = xreallocarray(commit.trailers, commit.ntrailers + 1,
+					sizeof(*commit.trailers));
+	commit.trailers[commit.ntrailers++] = kpin_buf_detach(&trailer, NULL);
+	commit.meta.promoted_by = cli_actor();
+	memset(&t, 0, sizeof(t));
+	t.app = app;
+	t.env = to;
+	t.changes = changes;
+	t.nchanges = n;
+	status = cli_commit_run(&commit, &t, 1);
+	kpin_target_release(&t);
+out:
+	for (i = 0; i < n; i++) {
+		free((char *)changes[i].image);
+		kpin_pin_release(&pins[i]);
+	}
+	free(changes);
+	free(pins);
+	kpin_buf_release(&subject);
+	cli_commit_release(&commit);
+	return status;
+}
+
+const struct kpin_cmd cmd_promote_entry = {
+	.name = "promote",
+	.usage = promote_usage,
+	.summary = "copy an overlay's digests to the next environment",
+	.exec = cmd_promote,
+	.flags = KPIN_CMD_NEED_REPO,
+};

@@ -29,8 +29,11 @@
 	F(git_commit_id) \
 	F(git_commit_lookup) \
 	F(git_commit_message) \
+	F(git_commit_parent_id) \
+	F(git_commit_parentcount) \
 	F(git_commit_time) \
 	F(git_commit_tree) \
+	F(git_commit_tree_id) \
 	F(git_config_free) \
 	F(git_config_get_string_buf) \
 	F(git_credential_ssh_key_from_agent) \
@@ -42,6 +45,14 @@
 	F(git_libgit2_shutdown) \
 	F(git_message_trailer_array_free) \
 	F(git_message_trailers) \
+	F(git_odb_exists) \
+	F(git_odb_free) \
+	F(git_odb_object_data) \
+	F(git_odb_object_free) \
+	F(git_odb_object_size) \
+	F(git_odb_object_type) \
+	F(git_odb_read) \
+	F(git_odb_write) \
 	F(git_oid_cpy) \
 	F(git_oid_equal) \
 	F(git_oid_tostr) \
@@ -66,6 +77,7 @@
 	F(git_repository_free) \
 	F(git_repository_hashfile) \
 	F(git_repository_is_bare) \
+	F(git_repository_odb) \
 	F(git_repository_open) \
 	F(git_repository_open_ext) \
 	F(git_repository_path) \
@@ -81,12 +93,15 @@
 	F(git_status_file) \
 	F(git_tree_create_updated) \
 	F(git_tree_dup) \
+	F(git_tree_entry_byindex) \
 	F(git_tree_entry_byname) \
 	F(git_tree_entry_bypath) \
 	F(git_tree_entry_filemode) \
 	F(git_tree_entry_free) \
 	F(git_tree_entry_id) \
 	F(git_tree_entry_name) \
+	F(git_tree_entry_type) \
+	F(git_tree_entrycount) \
 	F(git_tree_free) \
 	F(git_tree_id) \
 	F(git_tree_lookup)
@@ -120,8 +135,11 @@ int kpin_git_load(void);
 #define git_commit_id (*kpin_lazy_git_commit_id)
 #define git_commit_lookup (*kpin_lazy_git_commit_lookup)
 #define git_commit_message (*kpin_lazy_git_commit_message)
+#define git_commit_parent_id (*kpin_lazy_git_commit_parent_id)
+#define git_commit_parentcount (*kpin_lazy_git_commit_parentcount)
 #define git_commit_time (*kpin_lazy_git_commit_time)
 #define git_commit_tree (*kpin_lazy_git_commit_tree)
+#define git_commit_tree_id (*kpin_lazy_git_commit_tree_id)
 #define git_config_free (*kpin_lazy_git_config_free)
 #define git_config_get_string_buf (*kpin_lazy_git_config_get_string_buf)
 #define git_credential_ssh_key_from_agent (*kpin_lazy_git_credential_ssh_key_from_agent)
@@ -133,6 +151,14 @@ int kpin_git_load(void);
 #define git_libgit2_shutdown (*kpin_lazy_git_libgit2_shutdown)
 #define git_message_trailer_array_free (*kpin_lazy_git_message_trailer_array_free)
 #define git_message_trailers (*kpin_lazy_git_message_trailers)
+#define git_odb_exists (*kpin_lazy_git_odb_exists)
+#define git_odb_free (*kpin_lazy_git_odb_free)
+#define git_odb_object_data (*kpin_lazy_git_odb_object_data)
+#define git_odb_object_free (*kpin_lazy_git_odb_object_free)
+#define git_odb_object_size (*kpin_lazy_git_odb_object_size)
+#define git_odb_object_type (*kpin_lazy_git_odb_object_type)
+#define git_odb_read (*kpin_lazy_git_odb_read)
+#define git_odb_write (*kpin_lazy_git_odb_write)
 #define git_oid_cpy (*kpin_lazy_git_oid_cpy)
 #define git_oid_equal (*kpin_lazy_git_oid_equal)
 #define git_oid_tostr (*kpin_lazy_git_oid_tostr)
@@ -157,6 +183,7 @@ int kpin_git_load(void);
 #define git_repository_free (*kpin_lazy_git_repository_free)
 #define git_repository_hashfile (*kpin_lazy_git_repository_hashfile)
 #define git_repository_is_bare (*kpin_lazy_git_repository_is_bare)
+#define git_repository_odb (*kpin_lazy_git_repository_odb)
 #define git_repository_open (*kpin_lazy_git_repository_open)
 #define git_repository_open_ext (*kpin_lazy_git_repository_open_ext)
 #define git_repository_path (*kpin_lazy_git_repository_path)
@@ -172,12 +199,15 @@ int kpin_git_load(void);
 #define git_status_file (*kpin_lazy_git_status_file)
 #define git_tree_create_updated (*kpin_lazy_git_tree_create_updated)
 #define git_tree_dup (*kpin_lazy_git_tree_dup)
+#define git_tree_entry_byindex (*kpin_lazy_git_tree_entry_byindex)
 #define git_tree_entry_byname (*kpin_lazy_git_tree_entry_byname)
 #define git_tree_entry_bypath (*kpin_lazy_git_tree_entry_bypath)
 #define git_tree_entry_filemode (*kpin_lazy_git_tree_entry_filemode)
 #define git_tree_entry_free (*kpin_lazy_git_tree_entry_free)
 #define git_tree_entry_id (*kpin_lazy_git_tree_entry_id)
 #define git_tree_entry_name (*kpin_lazy_git_tree_entry_name)
+#define git_tree_entry_type (*kpin_lazy_git_tree_entry_type)
+#define git_tree_entrycount (*kpin_lazy_git_tree_entrycount)
 #define git_tree_free (*kpin_lazy_git_tree_free)
 #define git_tree_id (*kpin_lazy_git_tree_id)
 #define git_tree_lookup (*kpin_lazy_git_tree_lookup)

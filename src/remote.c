@@ -272,18 +272,69 @@ out:
 	return rc;
 }
 
+/* Copy object @id from @src to @dst unless @dst has it. */
+static int copy_object(git_odb *dst, git_odb *src, const git_oid *id)
+{
+	git_odb_object *obj = NULL;
+	git_oid written;
+	int rc;
+
+	if (git_odb_exists(dst, id))
+		return 0;
+	rc = git_odb_read(&obj, src, id);
+	if (!rc)
+		rc = git_odb_write(&written, dst, git_odb_object_data(obj),
+				   git_odb_object_size(obj),
+				   git_odb_object_type(obj));
+	git_odb_object_free(obj);
+	return rc;
+}
+
 /*
- * The last step of a push to a repository on this machine, done as
- * receive-pack would: libgit2's local transport sets refs without
- * checking their old value, so the objects went to a ref of our own and
- * the branch moves here, by compare-and-swap against the tip we fetched.
+ * Copy tree @id and what it holds, skipping any subtree @dst already has
+ * (a sound repository has everything below it then). Children go first,
+ * so that @dst never holds a tree whose entries it lacks.
  */
-static int land_local(struct kpin_remote *r, const char *incoming,
-		      const git_oid *commit, const char *branch)
+static int copy_tree(git_odb *dst, git_odb *src, git_repository *repo,
+		     const git_oid *id)
+{
+	git_tree *t = NULL;
+	size_t i;
+	int rc;
+
+	if (git_odb_exists(dst, id))
+		return 0;
+	rc = git_tree_lookup(&t, repo, id);
+	for (i = 0; !rc && i < git_tree_entrycount(t); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+			rc = copy_tree(dst, src, repo, git_tree_entry_id(e));
+		else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+			rc = copy_object(dst, src, git_tree_entry_id(e));
+	}
+	if (!rc)
+		rc = copy_object(dst, src, id);
+	git_tree_free(t);
+	return rc;
+}
+
+/*
+ * Push to a repository on this machine as receive-pack would, without
+ * libgit2's local transport (which sets refs without checking their old
+ * value, and races when several processes push at once): copy the
+ * objects the remote lacks, then move its branch by compare-and-swap
+ * against the tip this remote had when it was fetched.
+ */
+static int push_local(struct kpin_remote *r, const git_oid *commit,
+		      const char *branch)
 {
 	git_repository *there = NULL;
+	git_odb *src = NULL, *dst = NULL;
+	git_commit *c = NULL;
 	git_reference *ref = NULL, *head = NULL;
 	struct kpin_buf name = KPIN_BUF_INIT;
+	unsigned i;
 	int rc;
 
 	kpin_buf_addf(&name, "refs/heads/%s", branch);
@@ -300,7 +351,25 @@ static int land_local(struct kpin_remote *r, const char *incoming,
 				    "refusing to move it under its worktree "
 				    "(push to a bare repository)", r->url,
 				    branch);
-		goto cleanup;
+		goto out;
+	}
+	rc = git_repository_odb(&src, r->repo);
+	if (!rc)
+		rc = git_repository_odb(&dst, there);
+	if (!rc)
+		rc = git_commit_lookup(&c, r->repo, commit);
+	for (i = 0; !rc && i < git_commit_parentcount(c); i++)
+		if (!git_odb_exists(dst, git_commit_parent_id(c, i)))
+			rc = kpin_error_set(KPIN_EREJECTED, "%s lacks the "
+					    "commit kpin built on", r->url);
+	if (!rc)
+		rc = copy_tree(dst, src, r->repo, git_commit_tree_id(c));
+	if (!rc)
+		rc = copy_object(dst, src, commit);
+	if (rc) {
+		if (rc != KPIN_EREJECTED)
+			rc = remote_fail(r, rc, "copy objects to");
+		goto out;
 	}
 	rc = git_reference_create_matching(&ref, there, name.ptr, commit, 1,
 					   r->have_fetched ? &r->fetched : NULL,
@@ -311,14 +380,12 @@ static int land_local(struct kpin_remote *r, const char *incoming,
 				    branch);
 	else if (rc)
 		rc = remote_fail(r, rc, "update");
-cleanup:
-	git_reference_free(ref);
-	ref = NULL;
-	if (git_reference_lookup(&ref, there, incoming) == 0)
-		git_reference_delete(ref);
 out:
 	git_reference_free(ref);
 	git_reference_free(head);
+	git_commit_free(c);
+	git_odb_free(src);
+	git_odb_free(dst);
 	git_repository_free(there);
 	kpin_buf_release(&name);
 	return rc;
@@ -343,15 +410,19 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 {
 	git_push_options po = GIT_PUSH_OPTIONS_INIT;
 	struct kpin_buf tmp = KPIN_BUF_INIT, spec = KPIN_BUF_INIT;
-	struct kpin_buf incoming = KPIN_BUF_INIT;
 	git_reference *ref = NULL;
 	char *specs[1];
 	git_strarray refspecs = { specs, 1 };
 	int rc;
 
+	if (r->local) {
+		rc = push_local(r, commit, branch);
+		if (!rc && r->name)
+			update_tracking(r, commit, branch);
+		return rc;
+	}
 	/* git_remote_push pushes refs, not ids: a private ref names it */
 	kpin_buf_addf(&tmp, "refs/kpin/push/%ld", (long)getpid());
-	kpin_buf_addf(&incoming, "refs/kpin/incoming/%ld", (long)getpid());
 	rc = git_reference_create(&ref, r->repo, tmp.ptr, commit, 1,
 				  "kpin: push");
 	git_reference_free(ref);
@@ -360,14 +431,8 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 		rc = remote_fail(r, rc, "prepare the push to");
 		goto out;
 	}
-	/*
-	 * No '+': never a forced update. A remote on this machine first
-	 * gets the objects under a ref of this process's own.
-	 */
-	if (r->local)
-		kpin_buf_addf(&spec, "%s:%s", tmp.ptr, incoming.ptr);
-	else
-		kpin_buf_addf(&spec, "%s:refs/heads/%s", tmp.ptr, branch);
+	/* no '+': never a forced update */
+	kpin_buf_addf(&spec, "%s:refs/heads/%s", tmp.ptr, branch);
 	specs[0] = spec.ptr;
 	callbacks(&po.callbacks, r);
 	po.proxy_opts.type = GIT_PROXY_AUTO;
@@ -386,11 +451,8 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 		rc = kpin_error_set(KPIN_EREJECTED, "%s rejected the push: %s",
 				    r->url, m.ptr);
 		kpin_buf_release(&m);
-	} else {
-		if (r->local)
-			rc = land_local(r, incoming.ptr, commit, branch);
-		if (!rc && r->name)
-			update_tracking(r, commit, branch);
+	} else if (r->name) {
+		update_tracking(r, commit, branch);
 	}
 	if (git_reference_lookup(&ref, r->repo, tmp.ptr) == 0) {
 		git_reference_delete(ref);
@@ -399,6 +461,5 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 out:
 	kpin_buf_release(&tmp);
 	kpin_buf_release(&spec);
-	kpin_buf_release(&incoming);
 	return rc;
 }

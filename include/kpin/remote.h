@@ -52,6 +52,9 @@ int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip);
  * Never forces. A rejection by the server arrives as a status for the
  * ref, not as an error from libgit2; any such status, whatever its
  * wording, is KPIN_EREJECTED, as is a push that is not a fast-forward.
+ * A repository on this machine (a path or file:// URL) gets the missing
+ * objects copied and its branch moved by compare-and-swap against the
+ * fetched tip, as receive-pack would do.
  *
  * Returns: 0, KPIN_EREJECTED, KPIN_EAUTH, KPIN_ENETWORK or KPIN_ERROR.
  */

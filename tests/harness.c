@@ -55,6 +55,28 @@ static void slurp_fd(struct kpin_buf *out, int fd)
 		kpin_buf_add(out, buf, (size_t)n);
 }
 
+/*
+ * The argument vector to exec: @prog with @argv's arguments, behind the
+ * words of $KPIN_VALGRIND when @prog is kpin (make check-valgrind).
+ * Called in the child; the memory is never freed.
+ */
+static const char **wrapped(const char *prog, const char *const *argv)
+{
+	const char *w = strcmp(prog, h_kpin()) ? NULL : getenv("KPIN_VALGRIND");
+	char *words = w && *w ? strdup(w) : NULL, *tok, *save = NULL;
+	const char **v = calloc(64, sizeof(*v));
+	int n = 0, i;
+
+	for (tok = words ? strtok_r(words, " ", &save) : NULL; tok && n < 40;
+	     tok = strtok_r(NULL, " ", &save))
+		v[n++] = tok;
+	v[n++] = prog;
+	for (i = 1; argv[i] && n < 63; i++)
+		v[n++] = argv[i];
+	v[n] = NULL;
+	return v;
+}
+
 int h_run(struct h_result *r, const char *cwd, const char *const *env,
 	  const char *const *argv, const char *stdin_data)
 {
@@ -82,6 +104,7 @@ int h_run(struct h_result *r, const char *cwd, const char *const *env,
 	if (pid == 0) {
 		const char *prog = strcmp(argv[0], "kpin") ? argv[0] :
 				   h_kpin();
+		const char **full = wrapped(prog, argv);
 
 		if (ifd < 0)
 			ifd = open("/dev/null", O_RDONLY);
@@ -103,7 +126,7 @@ int h_run(struct h_result *r, const char *cwd, const char *const *env,
 				putenv((char *)*env);
 			}
 		}
-		execvp(prog, (char *const *)argv);
+		execvp(full[0], (char *const *)full);
 		_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -396,17 +419,23 @@ void h_repo_commit(const char *dir, const char *branch,
 	git_libgit2_shutdown();
 }
 
+static char home_env[4200];
+
+static void remove_home(void)
+{
+	h_rmrf(home_env + strlen("HOME="));
+}
+
 const char *h_env_home(void)
 {
-	static char env[4200];
-
-	if (!env[0]) {
+	if (!home_env[0]) {
 		char *home = h_tmpdir();
 
-		snprintf(env, sizeof(env), "HOME=%s", home);
+		snprintf(home_env, sizeof(home_env), "HOME=%s", home);
 		free(home);
+		atexit(remove_home);
 	}
-	return env;
+	return home_env;
 }
 
 int h_git(struct h_result *r, const char *dir, const char *fmt, ...)
@@ -470,7 +499,11 @@ int h_spawn(const char *cwd, const char *const *env, const char *const *argv)
 		_exit(126);
 	for (; env && *env; env++)
 		putenv((char *)*env);
-	execvp(h_kpin(), (char *const *)argv);
+	{
+		const char **full = wrapped(h_kpin(), argv);
+
+		execvp(full[0], (char *const *)full);
+	}
 	_exit(127);
 }
 

@@ -28,6 +28,7 @@ static const char *const files[] = {
 struct world {
 	char *dir;		/* scratch */
 	char *remote;		/* bare remote */
+	char *http;		/* server directory, while one runs */
 };
 
 static int setup(void **state)
@@ -43,10 +44,25 @@ static int setup(void **state)
 	return 0;
 }
 
+static void stop_http(struct world *w)
+{
+	struct h_result r;
+
+	if (!w->http)
+		return;
+	h_sh(&r, NULL, "sh tests/http-git.sh stop '%s'", w->http);
+	h_result_release(&r);
+	free(w->http);
+	w->http = NULL;
+}
+
 static int teardown(void **state)
 {
 	struct world *w = *state;
 
+	/* stopped here, not at the end of the test: a failed assertion
+	 * jumps past the test's own clean-up and would leave it running */
+	stop_http(w);
 	h_rmrf(w->dir);
 	free(w->dir);
 	free(w->remote);
@@ -227,9 +243,10 @@ static bool have_lighttpd(void)
 	return rc == 0;
 }
 
-static char *start_http(const struct world *w, int *port)
+/* Start the server; teardown() stops it. */
+static char *start_http(struct world *w, int *port)
 {
-	char *srv = strdup(h_path(w->dir, "http"));
+	char *srv = w->http = strdup(h_path(w->dir, "http"));
 	struct h_result r;
 
 	if (h_sh(&r, NULL, "sh tests/http-git.sh start '%s' %s", srv, TOKEN))
@@ -242,15 +259,6 @@ static char *start_http(const struct world *w, int *port)
 			       "true", w->remote, srv, srv), 0);
 	h_result_release(&r);
 	return srv;
-}
-
-static void stop_http(char *srv)
-{
-	struct h_result r;
-
-	h_sh(&r, NULL, "sh tests/http-git.sh stop '%s'", srv);
-	h_result_release(&r);
-	free(srv);
 }
 
 /* Does @token appear anywhere under @dir (files, refs, objects)? */
@@ -326,7 +334,6 @@ static void test_push_remote_moves(void **state)
 	assert_string_equal(h_git_out(c, "rev-parse HEAD"),
 			    h_git_out(served, "rev-parse main"));
 	assert_clean(c);
-	stop_http(srv);
 }
 
 static void test_push_http(void **state)
@@ -399,7 +406,7 @@ static void test_push_http(void **state)
 	assert_false(token_in_tree(c));
 	assert_false(token_in_tree(w->remote));
 	/* the server goes away: a clear error, and nothing half-done */
-	stop_http(srv);
+	stop_http(w);
 	{
 		char head[64];
 

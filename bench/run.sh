@@ -13,12 +13,16 @@
 #  3. the edit core in-process on generated files of 2 KB, 200 KB and 4 MiB
 #     (build/bench/edit-loop)
 #  4. minimal diffs over ../shared/corpus/files (bench/corpus-diff.py)
-#  5. a table, and every raw number in build/bench/results.txt
+#  5. the repository engine (bench/repo.sh): kpin set --app commits in
+#     synthetic 1k- and 100k-file repositories, bare and checked out, vs
+#     the git CLI, and the push race over a local path and HTTP
+#  6. a table, and every raw number in build/bench/results.txt
 #
 # Environment: KPIN_BENCH_RUNS (peer runs, default 50), KPIN_BENCH_KPIN_RUNS
 # (kpin runs per round, 3 rounds, default 100), KPIN_CORPUS (default
 # ../shared/corpus/files), CC (default cc), KPIN_BENCH_PYTHON (default
-# /usr/bin/python3, Debian's, which has python3-ruamel.yaml).
+# /usr/bin/python3, Debian's, which has python3-ruamel.yaml); bench/repo.sh
+# reads its own KPIN_BENCH_* variables (see its header).
 
 # Commands are kept in plain strings and split on purpose (the same strings
 # go to hyperfine); temporary paths come from mktemp and hold no spaces.
@@ -286,9 +290,15 @@ else
 	    --kpin ./kpin --ruamel --results "$RES" "$@" | sed 's/^/  /'
 fi
 
-# ---- 5. the table --------------------------------------------------------------
+# ---- 5. the repository engine -------------------------------------------------
+# its numbers go to $RES too; it exits non-zero when kpin itself fails there
+KPIN_BENCH_RESULTS=$RES sh bench/repo.sh
+repo_status=$?
+[ $repo_status = 0 ] || say "bench: bench/repo.sh failed (exit $repo_status)"
+
+# ---- 6. the table --------------------------------------------------------------
 say ""
-awk -F= '
+{ awk -F= '
 	{ v[$1] = substr($0, length($1) + 2) }
 	function has(k) { return (k in v) && v[k] != "" }
 	function ms(k) {
@@ -359,6 +369,8 @@ awk -F= '
 			if (has("corpus_minimal_yaml"))
 				row("", "", "yaml " v["corpus_minimal_yaml"] "/" n, "", "", "")
 		}
-	}' "$RES" | tee "$B/table.txt"
+	}' "$RES"
+	sh bench/repo.sh --table "$RES"; } | tee "$B/table.txt"
 say ""
 say "bench: raw numbers in $RES"
+[ $repo_status = 0 ]

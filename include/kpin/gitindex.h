@@ -1,10 +1,11 @@
 /*
  * Updating a handful of entries of a checkout's index without parsing it
  * into objects: the index file is read once under index.lock (the lock
- * git itself takes), its checksum verified, the entries found by path,
- * and their stat data and blob ids patched in place; the cache-tree
- * entries above them are invalidated. On a 100,000-file repository this
- * costs a read, two SHA-1 passes and a write, instead of libgit2's full
+ * git itself takes), the entries found by path, and their stat data and
+ * blob ids patched in place; the cache-tree entries above them are
+ * invalidated. As in git, the trailing checksum is written, not checked.
+ * On a 100,000-file repository this costs a read, one SHA-1 pass and a
+ * write, instead of libgit2's full
  * index parse (about 90 ms there) and a path-limited status and
  * checkout. Anything this module does not understand (split index,
  * sparse directories, conflicts, skip-worktree entries, unknown

@@ -101,7 +101,6 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 			return -1;
 		}
 		c->retries = (int)n;
-		c->retries_set = true;
 		return 1;
 	case OPT_PUSH:
 		/* "--push", "--push=remote" or "--push remote" */
@@ -224,12 +223,21 @@ static void print_json(const struct cli_commit *c,
 }
 
 int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
-		  const char *branch)
+		  const char *branch, const struct cli_commit *c)
 {
 	*repo = NULL;
 	kpin_policy_init(policy);
 	if (kpin_repo_open(repo, "."))
 		return cli_fail(NULL);
+	if (c && c->push && kpin_repo_fetch_view(*repo, branch, c->push,
+						 c->token_env, !c->dry_run,
+						 c->retries)) {
+		int status = cli_fail(NULL);
+
+		kpin_repo_free(*repo);
+		*repo = NULL;
+		return status;
+	}
 	kpin_policy_release(policy);
 	if (load_policy(policy, *repo, branch)) {
 		int status = cli_fail(KPIN_POLICY_FILE);
@@ -254,7 +262,7 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	int rc, status;
 
 	memset(&res, 0, sizeof(res));
-	status = cli_open_repo(&repo, &policy, c->branch);
+	status = cli_open_repo(&repo, &policy, c->branch, c);
 	if (status)
 		goto out;
 	/* every unknown environment at once */
@@ -298,8 +306,7 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	o.author_name = name.ptr;
 	o.author_email = email.ptr;
 	o.meta = &c->meta;
-	o.retries = c->push && !c->retries_set ? KPIN_PUSH_RETRIES_DEFAULT :
-		    c->retries;
+	o.retries = c->retries;
 	o.dry_run = c->dry_run;
 	o.push_remote = c->push;
 	o.token_env = c->token_env;
@@ -309,8 +316,10 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	if (rc == KPIN_EUNCHANGED) {
 		for (i = 0; i < n; i++)
 			cli_note("%s: unchanged (already at the requested "
-				 "values)", targets[i].file ? targets[i].file :
-				 targets[i].app);
+				 "values%s%s)", targets[i].file ?
+				 targets[i].file : targets[i].app,
+				 c->push ? " on " : "", c->push ?
+				 res.remote_url : "");
 		if (c->json)
 			print_json(c, targets, n, false, &res);
 		status = EXIT_OK;
@@ -346,6 +355,10 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	if (res.attempts > 1)
 		cli_note("it took %d attempts: the %s moved meanwhile",
 			 res.attempts, c->push ? "remote" : "branch");
+	if (res.local_moved)
+		cli_note("warning: the local branch '%s' moved while kpin pushed; it "
+			 "and the checkout were left alone, without %.12s",
+			 res.branch + 11, res.commit);
 	status = EXIT_OK;
 out:
 	kpin_repo_result_release(&res);

@@ -137,7 +137,6 @@ enum cli_commit_opt {
  * @trailers: --trailer values turned into "Key: value"
  * @ntrailers: how many
  * @retries: --retries
- * @retries_set: whether --retries was given
  * @push: --push: the remote, or NULL
  * @token_env: --token-env
  * @force: --force: override the promotion policy
@@ -153,7 +152,6 @@ struct cli_commit {
 	char **trailers;
 	size_t ntrailers;
 	int retries;
-	bool retries_set;
 	const char *push;
 	const char *token_env;
 	bool force;
@@ -182,11 +180,13 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
  * @policy: receives .kpin.yaml from the branch tip, or the defaults;
  *          release it even on failure
  * @branch: --branch, or NULL
+ * @c: the commit options, or NULL; with --push, the branch is fetched
+ *     first and read as the remote has it (kpin_repo_fetch_view())
  *
  * Returns: EXIT_OK, or the exit status after printing the error.
  */
 int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
-		  const char *branch);
+		  const char *branch, const struct cli_commit *c);
 
 /*
  * cli_commit_run() - Commit @targets in the repository at "."

@@ -153,7 +153,7 @@ static int cmd_history(int argc, char **argv)
 	if (!app || !env)
 		return cli_usage_error(&cmd_history_entry, "--app and --env "
 				       "are required");
-	status = cli_open_repo(&repo, &policy, branch);
+	status = cli_open_repo(&repo, &policy, branch, NULL);
 	if (status)
 		goto out;
 	if (kpin_repo_history(&v, &n, repo, branch, root ? root : policy.root,

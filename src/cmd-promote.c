@@ -43,7 +43,7 @@ static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 	*out = NULL;
 	*pins = NULL;
 	*n = 0;
-	status = cli_open_repo(&repo, &policy, c->branch);
+	status = cli_open_repo(&repo, &policy, c->branch, c);
 	if (status)
 		goto out;
 	if (kpin_policy_check_env(&policy, from) ||

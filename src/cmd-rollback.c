@@ -131,7 +131,8 @@ static int find_target(struct rollback *rb)
 	size_t n = 0;
 	int status;
 
-	status = cli_open_repo(&repo, &policy, rb->commit.branch);
+	status = cli_open_repo(&repo, &policy, rb->commit.branch,
+			       &rb->commit);
 	if (status)
 		goto out;
 	if (kpin_policy_check_env(&policy, rb->env) ||

@@ -13,6 +13,7 @@
 #define KPIN_GIT_LAZY_H
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 #define KPIN_GIT_FUNCTIONS(F) \
 	F(git_blob_create_from_buffer) \
@@ -37,7 +38,9 @@
 	F(git_config_free) \
 	F(git_config_get_string_buf) \
 	F(git_credential_ssh_key_from_agent) \
+	F(git_credential_username_new) \
 	F(git_credential_userpass_plaintext_new) \
+	F(git_error_clear) \
 	F(git_error_last) \
 	F(git_error_set_str) \
 	F(git_graph_descendant_of) \
@@ -55,6 +58,8 @@
 	F(git_odb_write) \
 	F(git_oid_cpy) \
 	F(git_oid_equal) \
+	F(git_oid_fromstrn) \
+	F(git_oid_is_zero) \
 	F(git_oid_tostr) \
 	F(git_oid_tostr_s) \
 	F(git_reference_create) \
@@ -73,10 +78,13 @@
 	F(git_remote_ls) \
 	F(git_remote_push) \
 	F(git_remote_url) \
+	F(git_repository_commondir) \
 	F(git_repository_config_snapshot) \
 	F(git_repository_free) \
 	F(git_repository_hashfile) \
+	F(git_repository_init) \
 	F(git_repository_is_bare) \
+	F(git_repository_is_shallow) \
 	F(git_repository_odb) \
 	F(git_repository_open) \
 	F(git_repository_open_ext) \
@@ -143,7 +151,9 @@ int kpin_git_load(void);
 #define git_config_free (*kpin_lazy_git_config_free)
 #define git_config_get_string_buf (*kpin_lazy_git_config_get_string_buf)
 #define git_credential_ssh_key_from_agent (*kpin_lazy_git_credential_ssh_key_from_agent)
+#define git_credential_username_new (*kpin_lazy_git_credential_username_new)
 #define git_credential_userpass_plaintext_new (*kpin_lazy_git_credential_userpass_plaintext_new)
+#define git_error_clear (*kpin_lazy_git_error_clear)
 #define git_error_last (*kpin_lazy_git_error_last)
 #define git_error_set_str (*kpin_lazy_git_error_set_str)
 #define git_graph_descendant_of (*kpin_lazy_git_graph_descendant_of)
@@ -161,6 +171,8 @@ int kpin_git_load(void);
 #define git_odb_write (*kpin_lazy_git_odb_write)
 #define git_oid_cpy (*kpin_lazy_git_oid_cpy)
 #define git_oid_equal (*kpin_lazy_git_oid_equal)
+#define git_oid_fromstrn (*kpin_lazy_git_oid_fromstrn)
+#define git_oid_is_zero (*kpin_lazy_git_oid_is_zero)
 #define git_oid_tostr (*kpin_lazy_git_oid_tostr)
 #define git_oid_tostr_s (*kpin_lazy_git_oid_tostr_s)
 #define git_reference_create (*kpin_lazy_git_reference_create)
@@ -179,10 +191,13 @@ int kpin_git_load(void);
 #define git_remote_ls (*kpin_lazy_git_remote_ls)
 #define git_remote_push (*kpin_lazy_git_remote_push)
 #define git_remote_url (*kpin_lazy_git_remote_url)
+#define git_repository_commondir (*kpin_lazy_git_repository_commondir)
 #define git_repository_config_snapshot (*kpin_lazy_git_repository_config_snapshot)
 #define git_repository_free (*kpin_lazy_git_repository_free)
 #define git_repository_hashfile (*kpin_lazy_git_repository_hashfile)
+#define git_repository_init (*kpin_lazy_git_repository_init)
 #define git_repository_is_bare (*kpin_lazy_git_repository_is_bare)
+#define git_repository_is_shallow (*kpin_lazy_git_repository_is_shallow)
 #define git_repository_odb (*kpin_lazy_git_repository_odb)
 #define git_repository_open (*kpin_lazy_git_repository_open)
 #define git_repository_open_ext (*kpin_lazy_git_repository_open_ext)

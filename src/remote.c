@@ -9,6 +9,9 @@
  * a URL or the token goes through kpin_redact().
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +31,11 @@ struct kpin_remote {
 	git_oid fetched;	/* the remote's tip at the last fetch */
 	bool have_fetched;
 	const char *token;	/* from the environment, never printed */
+	char *token_env;	/* the variable named by --token-env */
 	int cred_calls;		/* credential requests in this operation */
 	bool auth_failed;
 	char *rejected;		/* the first push status, if any */
+	bool completed;		/* a shallow history was completed */
 };
 
 void kpin_redact(struct kpin_buf *out, const char *text, const char *secret)
@@ -79,11 +84,21 @@ static int remote_fail(struct kpin_remote *r, int rc, const char *what)
 		    r->token);
 	if (r->auth_failed || rc == GIT_EAUTH ||
 	    (e && e->klass == GIT_ERROR_HTTP && strstr(msg.ptr, "403"))) {
-		code = kpin_error_set(KPIN_EAUTH, "authentication failed for "
-				      "%s (%s)", r->url, r->token ?
-				      "the token was refused" :
-				      "no token: set KPIN_TOKEN or GITHUB_TOKEN, "
-				      "or name the variable with --token-env");
+		if (r->token)
+			code = kpin_error_set(KPIN_EAUTH, "authentication "
+					      "failed for %s (the token was "
+					      "refused)", r->url);
+		else if (r->token_env)
+			code = kpin_error_set(KPIN_EAUTH, "authentication "
+					      "failed for %s (no token: %s is "
+					      "unset or empty)", r->url,
+					      r->token_env);
+		else
+			code = kpin_error_set(KPIN_EAUTH, "authentication "
+					      "failed for %s (no token: set "
+					      "KPIN_TOKEN or GITHUB_TOKEN, or "
+					      "name the variable with "
+					      "--token-env)", r->url);
 	} else if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP ||
 			 e->klass == GIT_ERROR_SSL || e->klass == GIT_ERROR_SSH ||
 			 e->klass == GIT_ERROR_OS)) {
@@ -104,6 +119,9 @@ static int credentials(git_credential **out, const char *url,
 	struct kpin_remote *r = payload;
 
 	(void)url;
+	if (allowed & GIT_CREDENTIAL_USERNAME)	/* SSH asks who first */
+		return git_credential_username_new(out, user_from_url ?
+						   user_from_url : "git");
 	if (r->cred_calls++ > 0 || !r->token ||
 	    !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)) {
 		/* SSH: let the agent answer, once */
@@ -190,6 +208,7 @@ int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
 	r->url = kpin_buf_detach(&b, NULL);
 	r->local = local_path(git_remote_url(r->git));
 	if (token_env) {
+		r->token_env = xstrdup(token_env);
 		tok = getenv(token_env);
 	} else {
 		tok = getenv("KPIN_TOKEN");
@@ -213,6 +232,7 @@ void kpin_remote_free(struct kpin_remote *r)
 	free(r->name);
 	free(r->url);
 	free(r->local);
+	free(r->token_env);
 	free(r->rejected);
 	free(r);
 }
@@ -222,18 +242,189 @@ const char *kpin_remote_url(const struct kpin_remote *r)
 	return r->url;
 }
 
-int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip)
+/*
+ * Does the repository's history stop short somewhere? True when it is a
+ * shallow clone (git's "shallow" file lists boundary commits) and some
+ * boundary commit's parent is missing; a clone whose history was once
+ * completed is not short any more, whatever the file says.
+ */
+static bool history_short(git_repository *repo)
+{
+	struct kpin_buf path = KPIN_BUF_INIT;
+	char line[128];
+	bool shortened = false;
+	FILE *fp;
+
+	if (git_repository_is_shallow(repo) != 1)
+		return false;
+	kpin_buf_addf(&path, "%sshallow", git_repository_commondir(repo));
+	fp = fopen(path.ptr, "r");
+	kpin_buf_release(&path);
+	if (!fp)
+		return false;
+	while (!shortened && fgets(line, sizeof(line), fp)) {
+		git_commit *c = NULL;
+		git_odb *odb = NULL;
+		git_oid id;
+		unsigned i;
+
+		if (git_oid_fromstrn(&id, line, 40) ||
+		    git_commit_lookup(&c, repo, &id) ||
+		    git_repository_odb(&odb, repo)) {
+			git_commit_free(c);
+			continue;
+		}
+		for (i = 0; i < git_commit_parentcount(c); i++)
+			if (!git_odb_exists(odb, git_commit_parent_id(c, i)))
+				shortened = true;
+		git_odb_free(odb);
+		git_commit_free(c);
+	}
+	fclose(fp);
+	git_error_clear();
+	return shortened;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * Move the packs fetched into @from (a scratch repository's pack
+ * directory) into @repo's: each .pack first, then its .idx, which is what
+ * makes a pack visible, as git's own fetch does.
+ */
+static int adopt_packs(git_repository *repo, const char *from)
+{
+	struct kpin_buf src = KPIN_BUF_INIT, dst = KPIN_BUF_INIT;
+	struct dirent *d;
+	DIR *dir = opendir(from);
+	int rc = 0;
+
+	if (!dir)
+		return kpin_error_set(KPIN_ERROR, "cannot read '%s': %s", from,
+				      strerror(errno));
+	while (!rc && (d = readdir(dir)) != NULL) {
+		size_t len = strlen(d->d_name);
+		static const char *const ext[] = { ".pack", ".idx" };
+		size_t k;
+
+		if (len < 6 || strcmp(d->d_name + len - 5, ".pack"))
+			continue;
+		for (k = 0; k < 2 && !rc; k++) {
+			kpin_buf_reset(&src);
+			kpin_buf_reset(&dst);
+			kpin_buf_addf(&src, "%s/%.*s%s", from, (int)len - 5,
+				      d->d_name, ext[k]);
+			kpin_buf_addf(&dst, "%sobjects/pack/%.*s%s",
+				      git_repository_commondir(repo),
+				      (int)len - 5, d->d_name, ext[k]);
+			if (rename(src.ptr, dst.ptr) < 0)
+				rc = kpin_error_set(KPIN_ERROR, "cannot move "
+						    "'%s' to '%s': %s", src.ptr,
+						    dst.ptr, strerror(errno));
+		}
+	}
+	closedir(dir);
+	kpin_buf_release(&src);
+	kpin_buf_release(&dst);
+	return rc;
+}
+
+/*
+ * Complete a shallow clone's history of @head: libgit2 1.5 knows nothing
+ * of shallow clones, and its fetch and push walk the local history and
+ * fail at the first missing parent. So fetch once with nothing to offer
+ * the server, into a scratch repository of our own in the git directory:
+ * the server sends the branch's whole history, as `git fetch
+ * --unshallow` would, and its pack joins this repository's. No ref
+ * moves. (A scratch repository sharing our object database would not
+ * do: libgit2 asks for nothing when it has the wanted tip already.)
+ */
+static int complete_history(struct kpin_remote *r, const char *head)
+{
+	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	struct kpin_buf dir = KPIN_BUF_INIT, spec = KPIN_BUF_INIT;
+	git_repository *scratch = NULL;
+	git_remote *remote = NULL;
+	char *specs[1];
+	git_strarray refspecs = { specs, 1 };
+	int rc;
+
+	kpin_buf_addf(&dir, "%skpin-complete-%ld",
+		      git_repository_path(r->repo), (long)getpid());
+	kpin_buf_adds(&spec, head);
+	specs[0] = spec.ptr;
+	nftw(dir.ptr, rm_entry, 16, FTW_DEPTH | FTW_PHYS);	/* a leftover */
+	rc = git_repository_init(&scratch, dir.ptr, 1);
+	if (!rc)
+		rc = git_remote_create_anonymous(&remote, scratch,
+						 git_remote_url(r->git));
+	if (!rc) {
+		callbacks(&fo.callbacks, r);
+		fo.proxy_opts.type = GIT_PROXY_AUTO;
+		fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+		fo.update_fetchhead = 0;
+		rc = git_remote_fetch(remote, &refspecs, &fo,
+				      "kpin: complete a shallow history");
+	}
+	git_remote_free(remote);
+	git_repository_free(scratch);
+	if (rc) {
+		rc = remote_fail(r, rc, "fetch the history of the shallow "
+				 "clone from");
+	} else {
+		kpin_buf_addf(&spec, "%s/objects/pack", dir.ptr);
+		rc = adopt_packs(r->repo, spec.ptr + strlen(head));
+	}
+	if (!rc)
+		r->completed = true;
+	nftw(dir.ptr, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	kpin_buf_release(&dir);
+	kpin_buf_release(&spec);
+	return rc;
+}
+
+int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip,
+		      bool track)
 {
 	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
 	struct kpin_buf spec = KPIN_BUF_INIT, head = KPIN_BUF_INIT;
 	const git_remote_head **heads;
+	git_remote *anon = NULL, *use = r->git;
 	char *specs[1];
 	git_strarray refspecs = { specs, 1 };
 	size_t n, i;
 	int rc;
 
 	kpin_buf_addf(&head, "refs/heads/%s", branch);
-	if (r->name)
+	if (!r->completed && history_short(r->repo)) {
+		rc = complete_history(r, head.ptr);
+		if (rc)
+			goto out;
+	}
+	if (!track) {
+		/*
+		 * Objects only. Through an anonymous remote: libgit2, like
+		 * git, would otherwise update the configured remote's
+		 * tracking refs opportunistically.
+		 */
+		kpin_buf_adds(&spec, head.ptr);
+		if (r->name) {
+			rc = git_remote_create_anonymous(&anon, r->repo,
+							 git_remote_url(r->git));
+			if (rc) {
+				rc = remote_fail(r, rc, "fetch from");
+				goto out;
+			}
+			use = anon;
+		}
+	} else if (r->name)
 		kpin_buf_addf(&spec, "+%s:refs/remotes/%s/%s", head.ptr,
 			      r->name, branch);
 	else
@@ -244,13 +435,13 @@ int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip)
 	fo.proxy_opts.type = GIT_PROXY_AUTO;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
-	rc = git_remote_fetch(r->git, &refspecs, &fo, "kpin: fetch");
+	rc = git_remote_fetch(use, &refspecs, &fo, "kpin: fetch");
 	if (rc) {
 		rc = remote_fail(r, rc, "fetch from");
 		goto out;
 	}
 	/* the advertisement says what the remote's tip is, right now */
-	rc = git_remote_ls(&heads, &n, r->git);
+	rc = git_remote_ls(&heads, &n, use);
 	if (rc) {
 		rc = remote_fail(r, rc, "list the refs of");
 		goto out;
@@ -267,6 +458,7 @@ int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip)
 	git_oid_cpy(&r->fetched, tip);
 	r->have_fetched = true;
 out:
+	git_remote_free(anon);
 	kpin_buf_release(&spec);
 	kpin_buf_release(&head);
 	return rc;

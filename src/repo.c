@@ -41,6 +41,8 @@ struct kpin_repo {
 	git_repository *git;
 	bool bare;
 	int lock_fd;		/* the flock()ed kpin.lock, -1 when not held */
+	char *view_ref;		/* read this branch at view_tip instead */
+	git_oid view_tip;
 };
 
 /* Convert a libgit2 failure into a kpin error; returns the kpin code. */
@@ -139,6 +141,7 @@ void kpin_repo_free(struct kpin_repo *repo)
 		return;
 	if (repo->lock_fd >= 0)
 		close(repo->lock_fd);
+	free(repo->view_ref);
 	git_repository_free(repo->git);
 	free(repo);
 	git_libgit2_shutdown();
@@ -249,10 +252,25 @@ static bool checked_out(struct kpin_repo *repo, const char *refname)
 }
 
 /* The commit and tree at the tip of @refname. */
-static int read_tip(git_oid *tip, git_commit **commit, git_tree **tree,
-		    struct kpin_repo *repo, const char *refname)
+/* The commit that readers see for @refname: its tip, or the fetched view. */
+static int view_tip(git_oid *tip, struct kpin_repo *repo, const char *refname)
 {
-	int rc = git_reference_name_to_id(tip, repo->git, refname);
+	if (repo->view_ref && !strcmp(repo->view_ref, refname)) {
+		git_oid_cpy(tip, &repo->view_tip);
+		return 0;
+	}
+	return git_reference_name_to_id(tip, repo->git, refname);
+}
+
+/*
+ * Read branch @refname's tip, its commit and tree; with @view, what
+ * kpin_repo_fetch_view() made readers see instead.
+ */
+static int read_tip(git_oid *tip, git_commit **commit, git_tree **tree,
+		    struct kpin_repo *repo, const char *refname, bool view)
+{
+	int rc = view ? view_tip(tip, repo, refname) :
+		 git_reference_name_to_id(tip, repo->git, refname);
 
 	if (rc == GIT_ENOTFOUND)
 		return kpin_error_set(KPIN_ENOTFOUND, "branch '%s' does not "
@@ -449,7 +467,7 @@ int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
 	if (!rc)
 		rc = kpin_repo_branch_ref(&ref, repo, branch);
 	if (!rc)
-		rc = read_tip(&tip, &commit, &tree, repo, ref.ptr);
+		rc = read_tip(&tip, &commit, &tree, repo, ref.ptr, true);
 	if (!rc)
 		rc = find_kust_file(out, &mode, repo, tree, dir.ptr);
 	git_tree_free(tree);
@@ -511,11 +529,49 @@ int kpin_repo_read_file(struct kpin_buf *out, struct kpin_repo *repo,
 
 	rc = kpin_repo_branch_ref(&ref, repo, branch);
 	if (!rc)
-		rc = read_tip(&tip, &commit, &tree, repo, ref.ptr);
+		rc = read_tip(&tip, &commit, &tree, repo, ref.ptr, true);
 	if (!rc)
 		rc = read_blob(out, NULL, repo, tree, path, max);
 	git_tree_free(tree);
 	git_commit_free(commit);
+	kpin_buf_release(&ref);
+	return rc;
+}
+
+static void backoff(int attempt, int why, long took_ms);
+static long now_ms(void);
+static int give_up(int rc, int attempts, const char *outcome);
+
+int kpin_repo_fetch_view(struct kpin_repo *repo, const char *branch,
+			 const char *remote, const char *token_env, bool track,
+			 int retries)
+{
+	struct kpin_buf ref = KPIN_BUF_INIT;
+	struct kpin_remote *r = NULL;
+	git_oid tip;
+	int rc = kpin_repo_branch_ref(&ref, repo, branch), attempt;
+
+	if (!rc)
+		rc = kpin_remote_open(&r, repo->git, remote, token_env);
+	for (attempt = 0; !rc; attempt++) {
+		long started = now_ms();
+
+		rc = kpin_remote_fetch(r, ref.ptr + 11, &tip, track);
+		if (rc != KPIN_ENETWORK)
+			break;
+		if (attempt >= retries) {
+			rc = give_up(rc, attempt + 1, "nothing pushed");
+			break;
+		}
+		backoff(attempt, rc, now_ms() - started);
+		rc = 0;
+	}
+	if (!rc) {
+		free(repo->view_ref);
+		repo->view_ref = kpin_buf_detach(&ref, NULL);
+		git_oid_cpy(&repo->view_tip, &tip);
+	}
+	kpin_remote_free(r);
 	kpin_buf_release(&ref);
 	return rc;
 }
@@ -883,19 +939,53 @@ static void sleep_ms(long ms)
 		;
 }
 
-/*
- * Jittered exponential backoff: from about 10 ms after a lost race (the
- * winner is done by then) or 100 ms after a network error (a server
- * needs longer to come back), doubling, at most 2 s.
- */
-static void backoff(int attempt, int why)
+/* The error after the last attempt: what went wrong, and the outcome. */
+static int give_up(int rc, int attempts, const char *outcome)
 {
-	long first = why == KPIN_ENETWORK ? 100 : 10;
-	long base = first << (attempt < 8 ? attempt : 8);
+	struct kpin_buf m = KPIN_BUF_INIT;
 
-	if (base > 2000)
-		base = 2000;
-	sleep_ms(base / 2 + (long)(random() % (base + 1)));
+	kpin_buf_addf(&m, "%s; gave up after %d attempt%s, %s",
+		      kpin_error_last()->message, attempts,
+		      attempts > 1 ? "s" : "", outcome);
+	rc = kpin_error_set(rc == KPIN_ENETWORK ? KPIN_ENETWORK :
+			    KPIN_EMODIFIED, "%s", m.ptr);
+	kpin_buf_release(&m);
+	return rc;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/*
+ * Backoff after a lost race or a network error: a random wait ("full
+ * jitter") up to a window that starts at the length of the attempt just
+ * lost (at least 10 ms; 100 ms after a network error, a server needs
+ * longer to come back) and doubles each time, at most 4 s. Scaling by
+ * the attempt's length spreads the losers over the time one winner
+ * needs: with fixed 10 ms steps, eight pushers whose attempts took a
+ * second each kept colliding until their retries ran out.
+ */
+static void backoff(int attempt, int why, long took_ms)
+{
+	static bool seeded;
+	long base = why == KPIN_ENETWORK ? 100 : 10;
+
+	if (!seeded) {
+		/* processes racing each other must not wait in step */
+		srandom((unsigned)getpid() ^ (unsigned)now_ms());
+		seeded = true;
+	}
+	if (took_ms > base)
+		base = took_ms;
+	base <<= attempt < 8 ? attempt : 8;
+	if (base > 4000)
+		base = 4000;
+	sleep_ms(base / 4 + (long)(random() % (base + 1)));
 }
 
 /*
@@ -983,6 +1073,93 @@ static int commit_and_tree(git_commit **c, git_tree **t, struct kpin_repo *repo,
 	return 0;
 }
 
+/* A set of commit ids: open addressing on the ids' first bytes. */
+struct oidset {
+	git_oid *v;
+	size_t cap, n;
+};
+
+static size_t oidset_slot(const struct oidset *s, const git_oid *id)
+{
+	size_t h;
+
+	memcpy(&h, id->id, sizeof(h));
+	for (h &= s->cap - 1; !git_oid_is_zero(&s->v[h]) &&
+	     !git_oid_equal(&s->v[h], id); h = (h + 1) & (s->cap - 1))
+		;
+	return h;
+}
+
+/* Add @id; false when it was there already. */
+static bool oidset_add(struct oidset *s, const git_oid *id)
+{
+	size_t i;
+
+	if (2 * (s->n + 1) > s->cap) {
+		struct oidset big = { NULL, s->cap ? 2 * s->cap : 64, 0 };
+
+		big.v = xcalloc(big.cap, sizeof(*big.v));
+		for (i = 0; i < s->cap; i++)
+			if (!git_oid_is_zero(&s->v[i]))
+				git_oid_cpy(&big.v[oidset_slot(&big, &s->v[i])],
+					    &s->v[i]);
+		big.n = s->n;
+		free(s->v);
+		*s = big;
+	}
+	i = oidset_slot(s, id);
+	if (!git_oid_is_zero(&s->v[i]))
+		return false;
+	git_oid_cpy(&s->v[i], id);
+	s->n++;
+	return true;
+}
+
+/*
+ * Is @anc reachable from @tip? A breadth-first walk of @tip's ancestry
+ * where a missing parent ends that line instead of failing the walk: in
+ * a shallow clone (what CI checkouts are) the history stops at the
+ * boundary, which libgit2 1.5 reports as an error. Every commit from the
+ * fetched @tip down to @anc is present, since the fetch sent them.
+ */
+static bool reachable(struct kpin_repo *repo, const git_oid *tip,
+		      const git_oid *anc)
+{
+	struct oidset seen = { NULL, 0, 0 };
+	git_oid *queue = xmalloc(sizeof(*queue));
+	size_t head = 0, tail = 0, cap = 1;
+	bool found = false;
+
+	git_oid_cpy(&queue[tail++], tip);
+	oidset_add(&seen, tip);
+	while (head < tail && !found) {
+		git_commit *c = NULL;
+		unsigned i, np;
+
+		if (git_oid_equal(&queue[head], anc)) {
+			found = true;
+			break;
+		}
+		if (git_commit_lookup(&c, repo->git, &queue[head++]))
+			continue;	/* beyond a shallow boundary */
+		np = git_commit_parentcount(c);
+		for (i = 0; i < np; i++) {
+			const git_oid *p = git_commit_parent_id(c, i);
+
+			if (!oidset_add(&seen, p))
+				continue;
+			if (tail == cap)
+				queue = xrealloc(queue, (cap *= 2) *
+						 sizeof(*queue));
+			git_oid_cpy(&queue[tail++], p);
+		}
+		git_commit_free(c);
+	}
+	free(queue);
+	free(seen.v);
+	return found;
+}
+
 /*
  * The commit to build on when pushing: the remote's tip @remote, when the
  * local tip @local is that commit or behind it. A local branch with
@@ -992,8 +1169,12 @@ static int push_base(struct kpin_repo *repo, const git_oid *local,
 		     const git_oid *remote, const char *branch,
 		     const char *url)
 {
-	if (git_oid_equal(local, remote) ||
-	    git_graph_descendant_of(repo->git, remote, local) == 1)
+	int rc;
+
+	if (git_oid_equal(local, remote))
+		return 0;
+	rc = git_graph_descendant_of(repo->git, remote, local);
+	if (rc == 1 || (rc < 0 && reachable(repo, remote, local)))
 		return 0;
 	return kpin_error_set(KPIN_EINVALID, "the local branch '%s' has "
 			      "commits that %s does not (push or drop them "
@@ -1054,7 +1235,8 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 	git_reference *moved = NULL;
 	struct checkout co = { false, false, NULL };
 	git_oid tip, remote_tip, commit;
-	bool stale = false;
+	bool stale = false, push_unknown = false;
+	long started;
 	int rc, attempt;
 
 	memset(res, 0, sizeof(*res));
@@ -1076,23 +1258,25 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		snprintf(res->remote_url, sizeof(res->remote_url), "%s",
 			 kpin_remote_url(remote));
 	}
-	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	for (attempt = 0; ; attempt++) {
 		res->attempts = attempt + 1;
+		started = now_ms();
 		git_tree_free(local_tree);
 		git_commit_free(local);
 		git_tree_free(base_tree);
 		git_commit_free(base);
 		local_tree = base_tree = NULL;
 		local = base = NULL;
-		rc = read_tip(&tip, &local, &local_tree, repo, ref.ptr);
+		rc = read_tip(&tip, &local, &local_tree, repo, ref.ptr, false);
 		if (rc)
 			goto out;
 		stale = false;
 		if (remote) {
 			/* build on what the remote has now */
 			rc = kpin_remote_fetch(remote, ref.ptr + 11,
-					       &remote_tip);
+					       &remote_tip, !o->dry_run);
+			if (!rc)
+				push_unknown = false;	/* what landed is seen */
 			if (!rc)
 				rc = push_base(repo, &tip, &remote_tip,
 					       ref.ptr + 11,
@@ -1140,8 +1324,10 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			o->before_cas(repo, attempt, o->hook_arg);
 		if (remote) {
 			rc = kpin_remote_push(remote, &commit, ref.ptr + 11);
-			if (rc)
+			if (rc) {
+				push_unknown = rc == KPIN_ENETWORK;
 				goto lost;
+			}
 		}
 		kpin_buf_reset(&reflog);
 		kpin_buf_addf(&reflog, "kpin: %.*s",
@@ -1159,13 +1345,15 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			goto out;
 		}
 		if (remote) {
-			/* pushed, but someone moved the local branch meanwhile */
-			rc = kpin_error_set(KPIN_EMODIFIED, "pushed %s to %s, but "
-					    "the local branch '%s' moved while "
-					    "kpin worked; it was left alone",
-					    git_oid_tostr_s(&commit),
-					    kpin_remote_url(remote),
-					    ref.ptr + 11);
+			/*
+			 * Pushed: the job is done. Someone (not a kpin: we
+			 * hold the lock) moved the local branch meanwhile;
+			 * leave it and its checkout alone.
+			 */
+			res->local_moved = true;
+			git_oid_tostr(res->commit, sizeof(res->commit),
+				      &commit);
+			rc = 0;
 			goto out;
 		}
 		rc = kpin_error_set(KPIN_EMODIFIED, "'%s' moved", ref.ptr + 11);
@@ -1173,18 +1361,14 @@ lost:
 		if (!retryable(rc))
 			goto out;
 		if (attempt >= o->retries) {
-			struct kpin_buf m = KPIN_BUF_INIT;
-
-			kpin_buf_addf(&m, "%s; gave up after %d attempt%s, "
-				      "nothing %s", kpin_error_last()->message,
-				      attempt + 1, attempt ? "s" : "",
-				      remote ? "pushed" : "changed");
-			rc = kpin_error_set(rc == KPIN_ENETWORK ? KPIN_ENETWORK :
-					    KPIN_EMODIFIED, "%s", m.ptr);
-			kpin_buf_release(&m);
+			rc = give_up(rc, attempt + 1, !remote ?
+				     "nothing changed" : push_unknown ?
+				     "and a push cut off by the network may "
+				     "have landed (fetch to see)" :
+				     "nothing pushed");
 			goto out;
 		}
-		backoff(attempt, rc);
+		backoff(attempt, rc, now_ms() - started);
 	}
 	if (co.active) {
 		rc = stale ? full_checkout(repo, local_tree, &commit, false) :
@@ -1584,7 +1768,7 @@ int kpin_repo_history(struct kpin_history_entry **out, size_t *n,
 	if (!rc)
 		rc = kpin_repo_branch_ref(&ref, repo, branch);
 	if (!rc) {
-		rc = git_reference_name_to_id(&tip, repo->git, ref.ptr);
+		rc = view_tip(&tip, repo, ref.ptr);
 		if (rc)
 			rc = kpin_error_set(KPIN_ENOTFOUND, "branch '%s' does "
 					    "not exist", ref.ptr + 11);

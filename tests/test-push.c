@@ -209,6 +209,81 @@ static void install_mover(const char *remote, int times)
 	assert_int_equal(chmod(hook, 0755), 0);
 }
 
+/*
+ * A shallow clone (what CI checkouts are) that is stale: the remote has
+ * since gained a policy and a dev overlay. kpin must read the policy and
+ * the promotion's source as the remote has them, not from the stale
+ * local branch, and must build on the remote's tip although the clone's
+ * history stops at its boundary. A dry run must not move the
+ * remote-tracking ref.
+ */
+static void test_push_shallow_stale(void **state)
+{
+	struct world *w = *state;
+	char o[4200], s[4200], url[4200], before[64], dev[80], tracking[64];
+	struct h_result r;
+
+	snprintf(url, sizeof(url), "file://%s", w->remote);
+	assert_int_equal(h_git(&r, w->dir, "clone -q --depth 1 '%s' shallow && "
+			       "git -C shallow config user.name s && git -C "
+			       "shallow config user.email s@example.com", url),
+			 0);
+	h_result_release(&r);
+	snprintf(s, sizeof(s), "%s", h_path(w->dir, "shallow"));
+	assert_true(access(h_path(s, ".git/shallow"), F_OK) == 0);
+	snprintf(o, sizeof(o), "%s", clone_of(w, w->remote, "outside"));
+	snprintf(dev, sizeof(dev), "%s", h_digest(450));
+	assert_int_equal(h_sh(&r, o, "mkdir -p " ROOT "a/overlays/dev"), 0);
+	h_result_release(&r);
+	{
+		char text[256];
+
+		snprintf(text, sizeof(text), "images:\n- name: a\n  digest: "
+			 "%s\n", dev);
+		h_writes(h_path(o, ROOT "a/overlays/dev/kustomization.yaml"),
+			 text);
+	}
+	h_writes(h_path(o, ".kpin.yaml"), "environments: [dev, prd]\n"
+		 "promotion: ordered\n");
+	assert_int_equal(h_git(&r, o, "add -A && git commit -qm policy && "
+			       "git push -q origin main"), 0);
+	h_result_release(&r);
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(w->remote, "rev-parse main"));
+
+	/* the remote's policy refuses a digest dev never had */
+	assert_int_equal(kpin_push(&r, s, NULL, "set", "--app", "a", "--env",
+				   "prd", "--image", "a", "--digest",
+				   h_digest(451), "--push", NULL), 6);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(w->remote, "rev-parse main"), before);
+
+	/* promote reads dev at the remote's tip, and lands on top of it */
+	assert_int_equal(kpin_push(&r, s, NULL, "promote", "--app", "a",
+				   "--from", "dev", "--to", "prd", "--push",
+				   NULL), 0);
+	h_result_release(&r);
+	h_assert_contains(h_git_out(w->remote, "show main:%s", OV("a")), dev);
+	assert_string_equal(h_git_out(w->remote, "rev-parse main^"), before);
+	assert_string_equal(h_git_out(s, "rev-parse HEAD"),
+			    h_git_out(w->remote, "rev-parse main"));
+	assert_string_equal(h_git_out(s, "status --porcelain"), "");
+
+	/* a dry run fetches, but moves no ref */
+	assert_int_equal(h_git(&r, o, "pull -q && git commit -q --allow-empty "
+			       "-m more && git push -q origin main"), 0);
+	h_result_release(&r);
+	snprintf(tracking, sizeof(tracking), "%s",
+		 h_git_out(s, "rev-parse origin/main"));
+	assert_int_equal(kpin_push(&r, s, NULL, "set", "--app", "b", "--env",
+				   "prd", "--image", "b", "--digest",
+				   h_digest(452), "--push", "--dry-run", "--force", NULL),
+			 0);
+	h_assert_contains(r.out.ptr, h_digest(452));
+	h_result_release(&r);
+	assert_string_equal(h_git_out(s, "rev-parse origin/main"), tracking);
+}
+
 static void test_push_local_ahead_refused(void **state)
 {
 	struct world *w = *state;
@@ -336,6 +411,56 @@ static void test_push_remote_moves(void **state)
 	assert_clean(c);
 }
 
+/*
+ * Over HTTP, a depth-1 clone (what actions/checkout makes) of a remote
+ * that has moved since: libgit2 1.5 cannot negotiate from a shallow
+ * history, so kpin completes it once, and the update lands on top.
+ */
+static void test_push_shallow_http(void **state)
+{
+	struct world *w = *state;
+	struct h_result r;
+	char url[256], c[4200], served[4200], before[64];
+	int port;
+
+	if (!have_lighttpd())
+		skip();
+	snprintf(served, sizeof(served), "%s",
+		 h_path(start_http(w, &port), "repos/platform.git"));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/git/platform.git",
+		 port);
+	snprintf(c, sizeof(c), "%s", h_path(w->dir, "shallow"));
+	assert_int_equal(h_git(&r, w->dir, "-c 'http.extraHeader=Authorization:"
+			       " Basic %s' clone -q --depth 1 '%s' shallow && "
+			       "git -C shallow config user.name s && git -C "
+			       "shallow config user.email s@example.com",
+			       "eC1hY2Nlc3MtdG9rZW46a3Bpbi10ZXN0LXRva2VuLTdkMWY5YQ==",
+			       url), 0);
+	h_result_release(&r);
+	assert_true(access(h_path(c, ".git/shallow"), F_OK) == 0);
+	/* the remote moves on */
+	assert_int_equal(h_git(&r, served, "update-ref refs/heads/main $(git -c "
+			       "user.name=o -c user.email=o@o commit-tree "
+			       "-p main -m outside 'main^{tree}')"),
+			 0);
+	h_result_release(&r);
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(served, "rev-parse main"));
+	assert_int_equal(kpin_push(&r, c, TOKEN, "set", "--app", "b", "--env",
+				   "prd", "--image", "b", "--digest",
+				   h_digest(460), "--push", NULL), 0);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(served, "rev-parse main^"), before);
+	h_assert_contains(h_git_out(served, "show main:%s", OV("b")),
+			  h_digest(460));
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"),
+			    h_git_out(served, "rev-parse main"));
+	assert_string_equal(h_git_out(c, "status --porcelain"), "");
+	/* no scratch repository left in the git directory */
+	assert_string_equal(h_git_out(c, "rev-parse --git-dir | xargs ls | "
+				      "grep kpin-complete || true"), "");
+}
+
 static void test_push_http(void **state)
 {
 	struct world *w = *state;
@@ -430,8 +555,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_remote_moves, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_push_shallow_stale, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_push_local_ahead_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_shallow_http, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_push_http, setup,
 						teardown),
 	};

@@ -441,8 +441,9 @@ static void foreign_commit(struct kpin_repo *repo, int attempt, void *arg)
 	h_repo_commit(race->dir, "refs/heads/main", files);
 }
 
-static int lib_update(const char *dir, int retries, struct race *race,
-		      struct kpin_repo_result *res, const char *digest)
+static int lib_update_to(const char *dir, int retries, struct race *race,
+			 struct kpin_repo_result *res, const char *digest,
+			 const char *push)
 {
 	struct kpin_repo *repo = NULL;
 	struct kpin_change c = { "web", digest, NULL, NULL };
@@ -461,11 +462,50 @@ static int lib_update(const char *dir, int retries, struct race *race,
 	o.retries = retries;
 	o.before_cas = foreign_commit;
 	o.hook_arg = race;
+	o.push_remote = push;
 	assert_int_equal(kpin_repo_open(&repo, dir), 0);
 	rc = kpin_repo_update(repo, &t, 1, &o, res);
 	kpin_target_release(&t);
 	kpin_repo_free(repo);
 	return rc;
+}
+
+static int lib_update(const char *dir, int retries, struct race *race,
+		      struct kpin_repo_result *res, const char *digest)
+{
+	return lib_update_to(dir, retries, race, res, digest, NULL);
+}
+
+/*
+ * Pushed, but something else moved the local branch while kpin worked:
+ * the push stands (success), the local branch and checkout are left
+ * alone, and the result says so.
+ */
+static void test_repo_push_local_moved(void **state)
+{
+	char *top = h_tmpdir();
+	char bare[4200], clone[4200], head[64];
+	struct kpin_repo_result res;
+	struct race race = { clone, 1 };
+	struct h_result r;
+
+	(void)state;
+	snprintf(bare, sizeof(bare), "%s", h_path(top, "remote.git"));
+	snprintf(clone, sizeof(clone), "%s", h_path(top, "clone"));
+	h_repo_init(bare, true, base_files);
+	assert_int_equal(h_git(&r, top, "clone -q remote.git clone"), 0);
+	h_result_release(&r);
+	assert_int_equal(lib_update_to(clone, 3, &race, &res, h_digest(17),
+				       bare), 0);
+	assert_true(res.local_moved);
+	assert_string_equal(h_git_out(bare, "rev-parse main"), res.commit);
+	snprintf(head, sizeof(head), "%s", h_git_out(clone, "rev-parse main"));
+	assert_string_not_equal(head, res.commit);
+	h_assert_contains(h_git_out(clone, "show main:other.txt"),
+			  "outside writer 0");
+	kpin_repo_result_release(&res);
+	h_rmrf(top);
+	free(top);
 }
 
 static void test_repo_cas_retry(void **state)
@@ -821,6 +861,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repo_noop_and_dry_run,
 						setup, teardown),
 		cmocka_unit_test(test_repo_cas_retry),
+		cmocka_unit_test(test_repo_push_local_moved),
 		cmocka_unit_test_setup_teardown(test_repo_ref_lock_held, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo_concurrent, setup,

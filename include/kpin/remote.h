@@ -11,7 +11,6 @@
 
 #include "buf.h"
 
-#define KPIN_PUSH_RETRIES_DEFAULT 5
 #define KPIN_TOKEN_USER "x-access-token"
 
 struct kpin_remote;
@@ -37,14 +36,16 @@ const char *kpin_remote_url(const struct kpin_remote *r);
  * kpin_remote_fetch() - Fetch one branch
  * @r: the remote
  * @branch: its name on the remote
- * @tip: receives the remote's tip (also stored in the remote-tracking
- *       ref, refs/remotes/<name>/<branch>, or refs/kpin/fetched/<branch>
- *       for a URL)
+ * @tip: receives the remote's tip
+ * @track: also store it in the remote-tracking ref,
+ *         refs/remotes/<name>/<branch> (refs/kpin/fetched/<branch> for a
+ *         URL); without, only objects are written (for dry runs)
  *
  * Returns: 0, KPIN_ENOTFOUND (no such branch there), KPIN_EAUTH,
  * KPIN_ENETWORK (worth retrying) or KPIN_ERROR.
  */
-int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip);
+int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip,
+		      bool track);
 
 /*
  * kpin_remote_push() - Push @commit to @branch, fast-forward only

@@ -132,6 +132,8 @@ struct kpin_repo_opts {
  * @attempts: how many attempts the CAS loop needed
  * @synced: whether the checkout's index and worktree were updated
  * @remote_url: the remote pushed to, redacted ("" without --push)
+ * @local_moved: pushed, but something other than kpin moved the local
+ *               branch meanwhile; it and its checkout were left alone
  */
 struct kpin_repo_result {
 	char commit[41];
@@ -142,6 +144,7 @@ struct kpin_repo_result {
 	int attempts;
 	bool synced;
 	char remote_url[512];
+	bool local_moved;
 };
 
 void kpin_repo_result_release(struct kpin_repo_result *res);
@@ -208,6 +211,27 @@ int kpin_repo_parse_ident(struct kpin_buf *name, struct kpin_buf *email,
 int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		     size_t n, const struct kpin_repo_opts *o,
 		     struct kpin_repo_result *res);
+
+/*
+ * kpin_repo_fetch_view() - Read a branch as a remote has it
+ * @repo: the repository
+ * @branch: branch name, NULL for HEAD's branch
+ * @remote: a configured remote's name, or a URL or path
+ * @token_env: as for kpin_remote_open()
+ * @track: update the remote-tracking ref (false for dry runs)
+ * @retries: how many times to retry after a network error
+ *
+ * Fetches @branch from @remote; from then on kpin_repo_read_file(),
+ * kpin_repo_overlay_path() and kpin_repo_history() read that branch at
+ * the remote's tip instead of the local one, so that a stale clone about
+ * to push reads the policy and a promotion's source as the remote has
+ * them. kpin_repo_update() is unaffected: it fetches on every attempt.
+ *
+ * Returns: as kpin_remote_fetch().
+ */
+int kpin_repo_fetch_view(struct kpin_repo *repo, const char *branch,
+			 const char *remote, const char *token_env, bool track,
+			 int retries);
 
 /*
  * kpin_repo_read_file() - Read a file at a branch tip

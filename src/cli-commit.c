@@ -143,7 +143,7 @@ static int load_policy(struct kpin_policy *p, struct kpin_repo *repo,
 
 	kpin_policy_init(p);
 	rc = kpin_repo_read_file(&b, repo, branch, KPIN_POLICY_FILE,
-				 KPIN_PAYLOAD_MAX);
+				 KPIN_POLICY_MAX);
 	if (rc == KPIN_ENOTFOUND) {
 		kpin_error_clear();
 		rc = 0;
@@ -225,13 +225,19 @@ static void print_json(const struct cli_commit *c,
 int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
 		  const char *branch, const struct cli_commit *c)
 {
+	struct kpin_buf ref = KPIN_BUF_INIT;
+	int bad;
+
 	*repo = NULL;
 	kpin_policy_init(policy);
 	if (kpin_repo_open(repo, "."))
 		return cli_fail(NULL);
-	if (c && c->push && kpin_repo_fetch_view(*repo, branch, c->push,
-						 c->token_env, !c->dry_run,
-						 c->retries)) {
+	/* a detached HEAD is not the policy file's fault */
+	bad = kpin_repo_branch_ref(&ref, *repo, branch);
+	kpin_buf_release(&ref);
+	if (bad || (c && c->push &&
+		    kpin_repo_fetch_view(*repo, branch, c->push, c->token_env,
+					 !c->dry_run, c->retries))) {
 		int status = cli_fail(NULL);
 
 		kpin_repo_free(*repo);
@@ -313,6 +319,12 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	o.policy = &policy;
 	o.force = c->force;
 	rc = kpin_repo_update(repo, targets, n, &o, &res);
+	if (res.notes.len) {
+		const char *p = res.notes.ptr, *nl;
+
+		for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			cli_note("%.*s", (int)(nl - p), p);
+	}
 	if (rc == KPIN_EUNCHANGED) {
 		for (i = 0; i < n; i++)
 			cli_note("%s: unchanged (already at the requested "

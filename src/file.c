@@ -152,6 +152,16 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+void kpin_file_clean_temps(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 :
+				     (size_t)(slash - path)) : xstrdup(".");
+
+	remove_stale_temps(dir, slash ? slash + 1 : path);
+	free(dir);
+}
+
 int kpin_file_replace(const char *path, const void *data, size_t len,
 		      const struct stat *expect)
 {

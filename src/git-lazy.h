@@ -40,10 +40,17 @@
 	F(git_credential_ssh_key_from_agent) \
 	F(git_credential_username_new) \
 	F(git_credential_userpass_plaintext_new) \
+	F(git_diff_free) \
+	F(git_diff_get_delta) \
+	F(git_diff_num_deltas) \
+	F(git_diff_tree_to_tree) \
 	F(git_error_clear) \
 	F(git_error_last) \
 	F(git_error_set_str) \
 	F(git_graph_descendant_of) \
+	F(git_index_free) \
+	F(git_index_get_bypath) \
+	F(git_index_read) \
 	F(git_libgit2_init) \
 	F(git_libgit2_shutdown) \
 	F(git_message_trailer_array_free) \
@@ -58,6 +65,7 @@
 	F(git_odb_write) \
 	F(git_oid_cpy) \
 	F(git_oid_equal) \
+	F(git_oid_fromstr) \
 	F(git_oid_fromstrn) \
 	F(git_oid_is_zero) \
 	F(git_oid_tostr) \
@@ -82,6 +90,7 @@
 	F(git_repository_config_snapshot) \
 	F(git_repository_free) \
 	F(git_repository_hashfile) \
+	F(git_repository_index) \
 	F(git_repository_init) \
 	F(git_repository_is_bare) \
 	F(git_repository_is_shallow) \
@@ -153,10 +162,17 @@ int kpin_git_load(void);
 #define git_credential_ssh_key_from_agent (*kpin_lazy_git_credential_ssh_key_from_agent)
 #define git_credential_username_new (*kpin_lazy_git_credential_username_new)
 #define git_credential_userpass_plaintext_new (*kpin_lazy_git_credential_userpass_plaintext_new)
+#define git_diff_free (*kpin_lazy_git_diff_free)
+#define git_diff_get_delta (*kpin_lazy_git_diff_get_delta)
+#define git_diff_num_deltas (*kpin_lazy_git_diff_num_deltas)
+#define git_diff_tree_to_tree (*kpin_lazy_git_diff_tree_to_tree)
 #define git_error_clear (*kpin_lazy_git_error_clear)
 #define git_error_last (*kpin_lazy_git_error_last)
 #define git_error_set_str (*kpin_lazy_git_error_set_str)
 #define git_graph_descendant_of (*kpin_lazy_git_graph_descendant_of)
+#define git_index_free (*kpin_lazy_git_index_free)
+#define git_index_get_bypath (*kpin_lazy_git_index_get_bypath)
+#define git_index_read (*kpin_lazy_git_index_read)
 #define git_libgit2_init (*kpin_lazy_git_libgit2_init)
 #define git_libgit2_shutdown (*kpin_lazy_git_libgit2_shutdown)
 #define git_message_trailer_array_free (*kpin_lazy_git_message_trailer_array_free)
@@ -171,6 +187,7 @@ int kpin_git_load(void);
 #define git_odb_write (*kpin_lazy_git_odb_write)
 #define git_oid_cpy (*kpin_lazy_git_oid_cpy)
 #define git_oid_equal (*kpin_lazy_git_oid_equal)
+#define git_oid_fromstr (*kpin_lazy_git_oid_fromstr)
 #define git_oid_fromstrn (*kpin_lazy_git_oid_fromstrn)
 #define git_oid_is_zero (*kpin_lazy_git_oid_is_zero)
 #define git_oid_tostr (*kpin_lazy_git_oid_tostr)
@@ -195,6 +212,7 @@ int kpin_git_load(void);
 #define git_repository_config_snapshot (*kpin_lazy_git_repository_config_snapshot)
 #define git_repository_free (*kpin_lazy_git_repository_free)
 #define git_repository_hashfile (*kpin_lazy_git_repository_hashfile)
+#define git_repository_index (*kpin_lazy_git_repository_index)
 #define git_repository_init (*kpin_lazy_git_repository_init)
 #define git_repository_is_bare (*kpin_lazy_git_repository_is_bare)
 #define git_repository_is_shallow (*kpin_lazy_git_repository_is_shallow)

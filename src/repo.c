@@ -25,6 +25,7 @@
 #include "kpin/error.h"
 #include "kpin/file.h"
 #include "kpin/gitindex.h"
+#include "kpin/journal.h"
 #include "kpin/grammar.h"
 #include "kpin/remote.h"
 #include "kpin/repo.h"
@@ -98,6 +99,7 @@ void kpin_repo_result_release(struct kpin_repo_result *res)
 	free(res->branch);
 	kpin_buf_release(&res->message);
 	kpin_buf_release(&res->diff);
+	kpin_buf_release(&res->notes);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -1211,6 +1213,92 @@ static int full_checkout(struct kpin_repo *repo, git_tree *oldtree,
 	return rc;
 }
 
+static void journal_release(struct kpin_journal *j)
+{
+	size_t i;
+
+	if (j->owned)
+		for (i = 0; i < j->npaths; i++)
+			free((void *)j->paths[i]);
+	free((void *)j->paths);
+	memset(j, 0, sizeof(*j));
+}
+
+/*
+ * The journal of an attempt (see journal.h): the branch, the tip it was
+ * read at, and the files of the checkout that are to follow.
+ */
+static void journal_begin(struct kpin_journal *j, const char *ref,
+			  const git_oid *tip, const struct edit_set *set)
+{
+	const char **paths;
+	size_t i;
+
+	journal_release(j);
+	j->ref = ref;
+	git_oid_cpy(&j->old, tip);
+	paths = xcalloc(set->n + 1, sizeof(*paths));
+	for (i = 0; i < set->n; i++)
+		if (set->f[i].new.len)
+			paths[j->npaths++] = set->f[i].path;
+	j->paths = paths;
+}
+
+/* kpin holds index.lock now: record which file it is. */
+static void journal_index_held(struct kpin_journal *j, struct kpin_repo *repo,
+			       const struct checkout *co)
+{
+	struct kpin_buf lock = KPIN_BUF_INIT;
+	struct stat st;
+
+	if (!co->ix)
+		return;
+	kpin_buf_addf(&lock, "%sindex.lock", git_repository_path(repo->git));
+	if (stat(lock.ptr, &st) == 0) {
+		j->index = KPIN_JOURNAL_INDEX_HELD;
+		j->dev = st.st_dev;
+		j->ino = st.st_ino;
+	}
+	kpin_buf_release(&lock);
+}
+
+/*
+ * A stale checkout follows over other commits too: every file that
+ * differs between the local tip's tree and the new commit's.
+ */
+static int journal_stale_paths(struct kpin_journal *j, struct kpin_repo *repo,
+			       git_tree *oldtree, const git_oid *commit)
+{
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	git_diff *diff = NULL;
+	const char **paths;
+	size_t i, n;
+	int rc = commit_and_tree(&c, &t, repo, commit);
+
+	if (!rc && git_diff_tree_to_tree(&diff, repo->git, oldtree, t, NULL))
+		rc = git_fail(-1, "cannot compare the checkout's commit with "
+			      "%.12s", git_oid_tostr_s(commit));
+	if (!rc) {
+		n = git_diff_num_deltas(diff);
+		paths = xcalloc(n + 1, sizeof(*paths));
+		for (i = 0; i < n; i++)
+			paths[i] = git_diff_get_delta(diff, i)->new_file.path;
+		/* the strings belong to the diff: keep copies */
+		for (i = 0; i < n; i++)
+			paths[i] = xstrdup(paths[i]);
+		free((void *)j->paths);	/* the edited files are among them */
+		j->paths = paths;
+		j->npaths = n;
+		j->owned = true;
+		j->index = KPIN_JOURNAL_INDEX_LIBGIT2;
+	}
+	git_diff_free(diff);
+	git_tree_free(t);
+	git_commit_free(c);
+	return rc;
+}
+
 static int check_order(struct kpin_repo *repo, const git_oid *base,
 		       const struct kpin_target *t, size_t n,
 		       const struct kpin_repo_opts *o, struct kpin_buf *override);
@@ -1234,18 +1322,22 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 	git_tree *local_tree = NULL, *base_tree = NULL;
 	git_reference *moved = NULL;
 	struct checkout co = { false, false, NULL };
+	struct kpin_journal j;
 	git_oid tip, remote_tip, commit;
 	bool stale = false, push_unknown = false;
 	long started;
 	int rc, attempt;
 
 	memset(res, 0, sizeof(*res));
+	memset(&j, 0, sizeof(j));
 	rc = kpin_repo_branch_ref(&ref, repo, o->branch);
 	if (rc)
 		goto out;
 	res->branch = xstrdup(ref.ptr);
 	if (!o->dry_run) {
 		rc = lock_repo(repo);
+		if (!rc)
+			rc = kpin_journal_recover(repo->git, &res->notes);
 		if (rc)
 			goto out;
 		checkout_begin(&co, repo, ref.ptr);
@@ -1304,8 +1396,15 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			make_diff(&res->diff, &set);
 			goto out;
 		}
-		if (!stale) {
-			rc = checkout_check(&co, repo, &set);
+		journal_begin(&j, ref.ptr, &tip, &set);
+		if (!stale && co.active) {
+			j.index = co.fallback ? KPIN_JOURNAL_INDEX_LIBGIT2 :
+				  KPIN_JOURNAL_INDEX_PENDING;
+			rc = kpin_journal_write(repo->git, &j);
+			if (!rc)
+				rc = checkout_check(&co, repo, &set);
+			if (!rc)
+				journal_index_held(&j, repo, &co);
 			if (rc)
 				goto out;
 		}
@@ -1317,9 +1416,17 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 			checkout_end(&co);
 			co.fallback = true;
 			rc = full_checkout(repo, local_tree, &commit, true);
+			if (!rc)
+				rc = journal_stale_paths(&j, repo, local_tree,
+							 &commit);
 			if (rc)
 				goto out;
 		}
+		/* the next step moves the branch: record where to */
+		git_oid_cpy(&j.new, &commit);
+		rc = kpin_journal_write(repo->git, &j);
+		if (rc)
+			goto out;
 		if (o->before_cas)
 			o->before_cas(repo, attempt, o->hook_arg);
 		if (remote) {
@@ -1405,6 +1512,9 @@ lost:
 	git_oid_tostr(res->commit, sizeof(res->commit), &commit);
 out:
 	checkout_end(&co);
+	if (repo->lock_fd >= 0)
+		kpin_journal_clear(repo->git);
+	journal_release(&j);
 	kpin_remote_free(remote);
 	unlock_repo(repo);
 	edit_set_release(&set);

@@ -2,6 +2,8 @@
 # Run every test program and script given as arguments, show their
 # output, and end with one line: "N passed, N failed" counting individual
 # tests (cmocka's per-program totals, "ok"/"not ok" lines of scripts).
+# $TEST_WRAP, when set, is a command that runs each test program (make
+# check-valgrind: valgrind and its options); scripts run as they are.
 passed=0
 failed=0
 status=0
@@ -10,7 +12,7 @@ trap 'rm -f "$log"' EXIT
 for t in "$@"; do
 	case $t in
 	*.sh) sh "$t" >"$log" 2>&1 ;;
-	*) "$t" >"$log" 2>&1 ;;
+	*) ${TEST_WRAP:-} "$t" >"$log" 2>&1 ;;
 	esac
 	rc=$?
 	cat "$log"

@@ -46,6 +46,14 @@ int kpin_file_replace(const char *path, const void *data, size_t len,
 		      const struct stat *expect);
 
 /*
+ * kpin_file_clean_temps() - Remove what killed replaces of @path left
+ *
+ * The ".<name>.kpin-<pid>-XXXXXX" files beside @path whose process is
+ * gone, as kpin_file_replace() does before it writes.
+ */
+void kpin_file_clean_temps(const char *path);
+
+/*
  * kpin_file_resolve() - The final target of @path after following symlinks
  *
  * Returns: a malloc'd absolute path, or NULL with the error set.

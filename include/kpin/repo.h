@@ -134,6 +134,7 @@ struct kpin_repo_opts {
  * @remote_url: the remote pushed to, redacted ("" without --push)
  * @local_moved: pushed, but something other than kpin moved the local
  *               branch meanwhile; it and its checkout were left alone
+ * @notes: lines for the user: what was repaired after a killed kpin
  */
 struct kpin_repo_result {
 	char commit[41];
@@ -145,6 +146,7 @@ struct kpin_repo_result {
 	bool synced;
 	char remote_url[512];
 	bool local_moved;
+	struct kpin_buf notes;
 };
 
 void kpin_repo_result_release(struct kpin_repo_result *res);

@@ -28,6 +28,11 @@ static const char *const kust_names[] = {
 	"kustomization.yaml", "kustomization.yml", "Kustomization"
 };
 
+struct file_id {
+	dev_t dev;
+	ino_t ino;		/* 0: a free slot */
+};
+
 struct check_run {
 	struct kpin_check_opts opts;
 	bool json;
@@ -35,9 +40,9 @@ struct check_run {
 	char **require;		/* environments that must pin digests */
 	size_t nrequire;
 	struct kpin_findings found;
-	char **seen;		/* files checked, to check each once */
+	struct file_id *seen;	/* files checked, to check each once: a set */
 	size_t nseen;
-	size_t seen_alloc;
+	size_t seen_alloc;	/* a power of two */
 	struct kpin_buf buf;
 };
 
@@ -53,13 +58,25 @@ static bool is_kust_name(const char *base)
 	return false;
 }
 
-/* Does @env's overlay have to pin digests? */
+/*
+ * Does @path's overlay have to pin digests? Its environment is the
+ * directory after "overlays/" in the path as given or, when that does not
+ * say (a path relative to inside the overlay), in its absolute form.
+ */
 static bool required(const struct check_run *r, const char *path)
 {
-	char env[256];
+	char env[256], *abs;
 	size_t i;
+	bool known;
 
-	if (!kpin_check_env_of(path, env, sizeof(env)))
+	if (!r->require_all && !r->nrequire)
+		return false;
+	known = kpin_check_env_of(path, env, sizeof(env));
+	if (!known && (abs = realpath(path, NULL)) != NULL) {
+		known = kpin_check_env_of(abs, env, sizeof(env));
+		free(abs);
+	}
+	if (!known)
 		return false;
 	if (r->require_all)
 		return true;
@@ -98,16 +115,49 @@ static void check_siblings(struct check_run *r, const char *path)
 	kpin_buf_release(&p);
 }
 
-static void check_one(struct check_run *r, const char *path)
+static size_t seen_slot(const struct file_id *set, size_t alloc,
+			const struct file_id *id)
 {
-	struct kpin_check_opts o = r->opts;
+	size_t mask = alloc - 1, i = (size_t)id->ino * 2654435761u & mask;
+
+	while (set[i].ino && (set[i].ino != id->ino || set[i].dev != id->dev))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* First sight of this file (by device and inode, however it is named)? */
+static bool first_sight(struct check_run *r, const struct stat *st)
+{
+	struct file_id id = { st->st_dev, st->st_ino };
 	size_t i;
 
-	for (i = 0; i < r->nseen; i++)
-		if (!strcmp(r->seen[i], path))
-			return;
-	ALLOC_GROW(r->seen, r->nseen + 1, r->seen_alloc);
-	r->seen[r->nseen++] = xstrdup(path);
+	if (2 * (r->nseen + 1) > r->seen_alloc) {
+		size_t alloc = r->seen_alloc ? 2 * r->seen_alloc : 256;
+		struct file_id *big = xcalloc(alloc, sizeof(*big));
+
+		for (i = 0; i < r->seen_alloc; i++)
+			if (r->seen[i].ino)
+				big[seen_slot(big, alloc, &r->seen[i])] =
+					r->seen[i];
+		free(r->seen);
+		r->seen = big;
+		r->seen_alloc = alloc;
+	}
+	i = seen_slot(r->seen, r->seen_alloc, &id);
+	if (r->seen[i].ino)
+		return false;
+	r->seen[i] = id;
+	r->nseen++;
+	return true;
+}
+
+static void check_one(struct check_run *r, const char *path,
+		      const struct stat *st)
+{
+	struct kpin_check_opts o = r->opts;
+
+	if (!first_sight(r, st))
+		return;
 	check_siblings(r, path);
 	if (kpin_file_read(&r->buf, path, KPIN_MAX_SIZE_DEFAULT, NULL)) {
 		kpin_findings_add(&r->found, path, 1, 1, KPIN_SEV_ERROR,
@@ -123,12 +173,11 @@ static int visit(const char *path, const struct stat *sb, int flag,
 {
 	const char *base = path + ftw->base;
 
-	(void)sb;
 	if (flag == FTW_D && !strcmp(base, ".git"))
 		return FTW_SKIP_SUBTREE;
 	if (flag == FTW_F && is_kust_name(base))
 		check_one(walk_run, path[0] == '.' && path[1] == '/' ?
-			  path + 2 : path);
+			  path + 2 : path, sb);
 	return FTW_CONTINUE;
 }
 
@@ -168,7 +217,7 @@ static int load_policy(struct kpin_policy *p, char **top)
 	if (!*top)
 		return 0;
 	kpin_buf_addf(&path, "%s/%s", *top, KPIN_POLICY_FILE);
-	rc = kpin_file_read(&b, path.ptr, KPIN_MAX_SIZE_DEFAULT, NULL);
+	rc = kpin_file_read(&b, path.ptr, KPIN_POLICY_MAX, NULL);
 	if (rc == KPIN_ENOTFOUND) {
 		rc = 0;
 	} else if (!rc && kpin_policy_parse(p, b.ptr, b.len)) {
@@ -276,16 +325,15 @@ static int run_check(struct check_run *r, int npaths, char **paths)
 					p = policy.root;
 			}
 		}
-		if (stat(p, &st) < 0) {
-			status = cli_error("cannot check '%s': %s", p,
-					   strerror(errno));
-			kpin_buf_release(&def);
-			goto out;
-		}
-		if (S_ISDIR(st.st_mode))
+		if (stat(p, &st) < 0)
+			/* a finding, not the end: report the others too */
+			kpin_findings_add(&r->found, p, 1, 1, KPIN_SEV_ERROR,
+					  "unreadable", "cannot check it: %s",
+					  strerror(errno));
+		else if (S_ISDIR(st.st_mode))
 			nftw(p, visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
 		else
-			check_one(r, p);
+			check_one(r, p, &st);
 		kpin_buf_release(&def);
 	}
 	kpin_findings_sort(&r->found);
@@ -358,8 +406,6 @@ static int cmd_check(int argc, char **argv)
 	status = run_check(&r, argc - optind, argv + optind);
 out:
 	kpin_findings_release(&r.found);
-	for (i = 0; i < r.nseen; i++)
-		free(r.seen[i]);
 	for (i = 0; i < r.nrequire; i++)
 		free(r.require[i]);
 	free(r.seen);

@@ -156,10 +156,25 @@ static int cmd_history(int argc, char **argv)
 	status = cli_open_repo(&repo, &policy, branch, NULL);
 	if (status)
 		goto out;
-	if (kpin_repo_history(&v, &n, repo, branch, root ? root : policy.root,
-			      app, env, image, max)) {
+	if (!root)
+		root = policy.root;
+	if (kpin_policy_check_env(&policy, env) ||
+	    kpin_repo_history(&v, &n, repo, branch, root, app, env, image,
+			      max)) {
 		status = cli_fail(NULL);
 		goto out;
+	}
+	if (!n) {
+		/* a typo is an error; an overlay without changes is not */
+		struct kpin_buf path = KPIN_BUF_INIT;
+		int rc = kpin_repo_overlay_path(&path, repo, branch, root, app,
+						env);
+
+		kpin_buf_release(&path);
+		if (rc) {
+			status = cli_fail(NULL);
+			goto out;
+		}
 	}
 	if (json)
 		print_json(v, n);

@@ -26,12 +26,63 @@ static const struct option promote_options[] = {
 };
 
 /*
+ * A source entry that pins only a tag cannot go onto a target entry that
+ * pins a digest: the digest would stay, and run the old image under the
+ * new tag. kpin removes no keys, so refuse (exit 3) and say why.
+ */
+static int check_tag_only(struct kpin_repo *repo, const struct cli_commit *c,
+			  const char *root, const char *app, const char *to,
+			  const struct kpin_change *changes, size_t n)
+{
+	struct kpin_buf path = KPIN_BUF_INIT, bytes = KPIN_BUF_INIT;
+	struct kpin_kust *k = NULL;
+	size_t i, j;
+	int status = EXIT_OK;
+
+	for (i = 0; i < n && changes[i].digest; i++)
+		;
+	if (i == n)
+		return EXIT_OK;
+	/* a missing target is the commit's to report */
+	if (kpin_repo_overlay_path(&path, repo, c->branch, root, app, to) ||
+	    kpin_repo_read_file(&bytes, repo, c->branch, path.ptr,
+				KPIN_MAX_SIZE_DEFAULT) ||
+	    kpin_kust_open(&k, bytes.ptr, bytes.len, 0)) {
+		kpin_error_clear();
+		goto out;
+	}
+	for (i = 0; i < n && !status; i++) {
+		if (changes[i].digest)
+			continue;
+		for (j = 0; j < kpin_kust_image_count(k); j++) {
+			const struct kpin_image *img = kpin_kust_image(k, j);
+
+			if (!strcmp(img->name.value, changes[i].image) &&
+			    img->digest.value && img->digest.len)
+				status = cli_error("%s: image '%s' pins a "
+						   "digest, but its %s overlay "
+						   "pins only tag '%s': the "
+						   "digest would stay (kpin "
+						   "removes no keys); pin a "
+						   "digest in %s first",
+						   path.ptr, changes[i].image,
+						   to, changes[i].tag, to) + 2;
+		}
+	}
+out:
+	kpin_kust_free(k);
+	kpin_buf_release(&path);
+	kpin_buf_release(&bytes);
+	return status;
+}
+
+/*
  * What the @from overlay pins, as changes for the @to overlay: every
  * image with a digest or tag, or only @image. Strings are owned by @pins.
  */
 static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 			size_t *n, const struct cli_commit *c, const char *app,
-			const char *from, const char *image)
+			const char *from, const char *to, const char *image)
 {
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
@@ -88,7 +139,8 @@ static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 				   path.ptr) + 3;
 		goto out;
 	}
-	status = EXIT_OK;
+	status = check_tag_only(repo, c, c->root ? c->root : policy.root, app,
+				to, *out, *n);
 out:
 	kpin_kust_free(k);
 	kpin_buf_release(&path);
@@ -156,7 +208,8 @@ static int cmd_promote(int argc, char **argv)
 					 "are the same environment");
 		goto out;
 	}
-	status = read_changes(&changes, &pins, &n, &commit, app, from, image);
+	status = read_changes(&changes, &pins, &n, &commit, app, from, to,
+			      image);
 	if (status)
 		goto out;
 	if (!commit.message) {

@@ -79,11 +79,12 @@ static int pick_target(struct rollback *rb,
 				 rb->name, rb->app, rb->env) + 3;
 	}
 	/*
-	 * N steps back: the Nth distinct digest, newest first, that is not
-	 * the current one, so that rolling back twice does not land on
-	 * where it started.
+	 * N steps back, in release order: the digests in the order they
+	 * first appeared, and N before the current one. A rollback commit
+	 * re-pins an old digest without making it new, so rolling back
+	 * twice from D3 goes to D2, then D1, not back to D3.
 	 */
-	for (i = (size_t)(cur - v) + 1; i < n && !hit; i++) {
+	for (i = n; i-- > (size_t)(cur - v) + 1;) {
 		if (strcmp(v[i].image, rb->name) || !v[i].pin.digest)
 			continue;
 		if (rb->to) {
@@ -91,15 +92,25 @@ static int pick_target(struct rollback *rb,
 				hit = &v[i];
 			continue;
 		}
-		if (!strcmp(v[i].pin.digest, cur->pin.digest))
-			continue;
 		for (j = 0; j < nseen && strcmp(seen[j], v[i].pin.digest); j++)
 			;
-		if (j < nseen)
-			continue;
-		seen[nseen++] = v[i].pin.digest;
-		if (nseen == rb->steps)
-			hit = &v[i];
+		if (j == nseen)
+			seen[nseen++] = v[i].pin.digest;
+	}
+	if (!rb->to) {
+		for (j = 0; j < nseen && strcmp(seen[j], cur->pin.digest); j++)
+			;
+		/* not seen before the current commit: it is the newest */
+		if (j >= rb->steps) {
+			const char *want = seen[j - rb->steps];
+
+			/* the newest entry that pinned it, for its tag */
+			for (i = (size_t)(cur - v) + 1; !hit; i++)
+				if (!strcmp(v[i].image, rb->name) &&
+				    v[i].pin.digest &&
+				    !strcmp(v[i].pin.digest, want))
+					hit = &v[i];
+		}
 	}
 	free(seen);
 	rb->from.digest = xstrdup(cur->pin.digest);
@@ -245,6 +256,10 @@ static int cmd_rollback(int argc, char **argv)
 	change.image = rb.name;
 	change.digest = rb.target.digest;
 	change.tag = rb.target.tag;
+	if (!rb.target.tag && rb.from.tag)
+		cli_note("warning: keeping newTag '%s': %s was pinned without "
+			 "a tag, and kpin does not remove keys", rb.from.tag,
+			 cli_short_digest(rb.target.digest, a, sizeof(a)));
 	if (!rb.commit.message) {
 		kpin_buf_addf(&subject, "%s/%s: roll back %s to %s (from %s)",
 			      rb.app, rb.env, rb.name,

@@ -153,6 +153,14 @@ static void test_check_unreadable_and_json(void **state)
 	assert_string_equal(r.out.ptr, "[]\n");
 	h_assert_contains(r.err.ptr, "0 errors, 0 warnings in 1 file");
 	h_result_release(&r);
+	/* one file under two names is checked once; a missing path is a
+	 * finding among the others, not the end of the run */
+	assert_int_equal(h_kpin_run(&r, tmp, "check", "kustomization.yaml",
+				    "./kustomization.yaml", "nope", NULL), 1);
+	assert_string_equal(r.out.ptr, "nope:1:1: error: cannot check it: No "
+			    "such file or directory [unreadable]\n");
+	h_assert_contains(r.err.ptr, "1 error, 0 warnings in 1 file");
+	h_result_release(&r);
 	h_rmrf(tmp);
 	free(tmp);
 }
@@ -185,6 +193,11 @@ static void test_check_policy(void **state)
 				    "deploy", NULL), 1);
 	h_assert_contains(r.out.ptr, "overlays/dev/kustomization.yaml:2:3");
 	assert_null(strstr(r.out.ptr, "overlays/prd"));
+	h_result_release(&r);
+	/* from inside the overlay, the environment is still known */
+	assert_int_equal(h_kpin_run(&r, h_path(tmp, "deploy/web/overlays/prd"),
+				    "check", "kustomization.yaml", NULL), 1);
+	h_assert_contains(r.out.ptr, "[missing-digest]");
 	h_result_release(&r);
 	/* an invalid policy is an error, never ignored */
 	h_writes(h_path(tmp, ".kpin.yaml"), "root: deploy\nrequire: [prd]\n");

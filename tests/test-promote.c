@@ -201,6 +201,18 @@ static void test_promote(void **state)
 	     "--from", "stg", "--to", "prd", "--image", "nope", NULL);
 	must(dir, 2, "the same environment", "promote", "--app", "web",
 	     "--from", "prd", "--to", "prd", NULL);
+	/* a tag-only source onto a digest-pinned target: refused */
+	must(dir, 0, NULL, "set", "--app", "web", "--env", "dev", "--image",
+	     "web", "--tag", "2.0", NULL);
+	{
+		char head[64];
+
+		snprintf(head, sizeof(head), "%s",
+			 h_git_out(dir, "rev-parse HEAD"));
+		must(dir, 3, "pins only tag '2.0'", "promote", "--app", "web",
+		     "--from", "dev", "--to", "prd", "--image", "web", NULL);
+		assert_string_equal(h_git_out(dir, "rev-parse HEAD"), head);
+	}
 }
 
 /* A change made by hand, with git, and one merged from a side branch. */
@@ -271,6 +283,19 @@ static void test_history(void **state)
 	h_assert_contains(r.out.ptr, "\"source_repository\":\"acme/web\"");
 	h_assert_contains(r.out.ptr, "\"release\":\"r42\"");
 	h_result_release(&r);
+	/* a typo is an error, not an empty history */
+	must(dir, 4, "no directory", "history", "--app", "wbe", "--env",
+	     "prd", NULL);
+	must(dir, 3, "unknown environment 'qa'", "history", "--app", "web",
+	     "--env", "qa", NULL);
+	/* a detached HEAD is not blamed on the policy file */
+	assert_int_equal(h_git(&r, dir, "checkout -q --detach"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin(&r, dir, "history", "--app", "web", "--env",
+			      "prd", NULL), 3);
+	assert_string_equal(r.err.ptr, "kpin: HEAD is detached: pass "
+			    "--branch\n");
+	h_result_release(&r);
 }
 
 static void test_rollback(void **state)
@@ -293,14 +318,21 @@ static void test_rollback(void **state)
 	h_assert_contains(t, "Rollback-To: ");
 	h_assert_contains(t, D(2));
 	free(t);
-	/* two distinct digests back from D2, not counting D2: D3, then D1 */
+	/* again: in release order, D1, not back to D3 */
 	must(dir, 0, NULL, "rollback", "--app", "web", "--env", "prd",
-	     "--image", "web", "--steps", "2", NULL);
+	     "--image", "web", NULL);
 	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(1));
+	/* D1 is the first release: nothing before it */
+	must(dir, 4, "no digest 1 step back", "rollback", "--app", "web",
+	     "--env", "prd", "--image", "web", NULL);
 	/* a named digest from the history */
 	must(dir, 0, NULL, "rollback", "--app", "web", "--env", "prd",
 	     "--image", "web", "--to", D(3), NULL);
 	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(3));
+	/* two releases back from D3 */
+	must(dir, 0, NULL, "rollback", "--app", "web", "--env", "prd",
+	     "--image", "web", "--steps", "2", NULL);
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(1));
 	/* one it never held: refused, unless forced */
 	must(dir, 4, "never held", "rollback", "--app", "web", "--env", "prd",
 	     "--image", "web", "--to", D(9), NULL);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #define KPIN_POLICY_FILE ".kpin.yaml"
+#define KPIN_POLICY_MAX (64u * 1024)	/* bytes of the policy file */
 
 /*
  * struct kpin_policy - The parsed policy (or the defaults)

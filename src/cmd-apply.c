@@ -81,15 +81,16 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 	struct kpin_buf b = KPIN_BUF_INIT, origin = KPIN_BUF_INIT;
 	int rc = 0;
 
-	r->repository = f->repository ? xstrdup(f->repository) : NULL;
-	r->image = f->image ? xstrdup(f->image) : NULL;
-	r->app = f->app ? xstrdup(f->app) : NULL;
-	r->env = f->env ? xstrdup(f->env) : NULL;
-	r->digest = f->digest ? xstrdup(f->digest) : NULL;
-	r->tag = f->tag ? xstrdup(f->tag) : NULL;
-	r->release = f->release ? xstrdup(f->release) : NULL;
+	kpin_request_fill(r, "repository", f->repository, "--repository");
+	kpin_request_fill(r, "image-name", f->image, "--image-name");
+	kpin_request_fill(r, "directory-name", f->app, "--directory-name");
+	kpin_request_fill(r, "environment", f->env, "--environment");
+	kpin_request_fill(r, "digest", f->digest, "--digest");
+	kpin_request_fill(r, "tag", f->tag, "--tag");
+	kpin_request_fill(r, "release", f->release, "--release");
 	if (o->event) {
 		kpin_buf_addf(&origin, "--event %s", o->event);
+		r->where = xstrdup(o->event);	/* for fields it lacks */
 		rc = read_source(&b, o->event, KPIN_EVENT_MAX);
 		if (rc) {
 			/* a missing event file is bad input, not a missing overlay */
@@ -102,7 +103,7 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 			kpin_buf_release(&m);
 		} else {
 			rc = kpin_request_fill_json(r, b.ptr, b.len,
-						    origin.ptr);
+						    o->event);
 		}
 	}
 	if (!rc && o->payload) {
@@ -114,11 +115,15 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 			rc = kpin_request_fill_json(r, o->payload,
 						    strlen(o->payload),
 						    "--payload");
+		if (!r->where)
+			r->where = xstrdup("--payload");
 	}
 	if (!rc && o->use_stdin) {
 		rc = read_source(&b, "-", KPIN_EVENT_MAX);
 		if (!rc)
 			rc = kpin_request_fill_json(r, b.ptr, b.len, "stdin");
+		if (!r->where)
+			r->where = xstrdup("stdin");
 	}
 	if (!rc)
 		kpin_request_fill_env(r);

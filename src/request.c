@@ -7,6 +7,7 @@
  * error naming the field, never a silently converted value.
  */
 #include <libfyaml.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ void kpin_request_release(struct kpin_request *r)
 	for (i = 0; i < NFIELDS; i++) {
 		free(*slot(r, &fields[i]));
 		*slot(r, &fields[i]) = NULL;
+		free(r->origin[i]);
+		r->origin[i] = NULL;
 	}
 	free(r->where);
 	r->where = NULL;
@@ -155,9 +158,33 @@ static struct fy_node *payload_of(struct fy_node *root, const char *origin)
 	return cp;
 }
 
-/* Fill unset fields of @r from payload object @p. */
+static int field_error(struct fy_node *v, const char *file, size_t line0,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Where value @v is: "@file:line:col", the line counted from @line0 when
+ * that is not 0 (a line of JSON lines, parsed alone).
+ */
+static char *position(struct fy_node *v, const char *file, size_t line0)
+{
+	struct fy_token *t = fy_node_get_scalar_token(v);
+	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	if (m)
+		kpin_buf_addf(&b, "%s:%zu:%d", file, line0 ? line0 :
+			      (size_t)m->line + 1, m->column + 1);
+	else
+		kpin_buf_adds(&b, file);
+	return kpin_buf_detach(&b, NULL);
+}
+
+/*
+ * Fill unset fields of @r from payload object @p; @file and @line0 say
+ * where positions are (see position()).
+ */
 static int fill_from(struct kpin_request *r, struct fy_node *p,
-		     const char *origin)
+		     const char *file, size_t line0)
 {
 	size_t i;
 
@@ -177,19 +204,37 @@ static int fill_from(struct kpin_request *r, struct fy_node *p,
 			continue;
 		if (fy_node_get_type(v) != FYNT_SCALAR ||
 		    fy_node_get_style(v) != FYNS_DOUBLE_QUOTED)
-			return kpin_error_set(KPIN_EINVALID, "%s: field '%s' "
-					      "must be a string, got %s", origin,
-					      used, type_name(v));
+			return field_error(v, file, line0, "field '%s' must be "
+					   "a string, got %s", used,
+					   type_name(v));
 		s = fy_node_get_scalar(v, &len);
 		if (memchr(s, '\0', len))
-			return kpin_error_set(KPIN_EINVALID, "%s: field '%s' "
-					      "holds a NUL character", origin,
-					      used);
+			return field_error(v, file, line0, "field '%s' holds a "
+					   "NUL character", used);
 		if (!len && !f->required)
 			continue;	/* "tag": "" means no tag */
 		*slot(r, f) = xstrndup(s, len);
+		r->origin[i] = position(v, file, line0);
 	}
 	return 0;
+}
+
+/* An error about value @v, prefixed with its position. */
+static int field_error(struct fy_node *v, const char *file, size_t line0,
+		       const char *fmt, ...)
+{
+	struct kpin_buf m = KPIN_BUF_INIT;
+	char *where = position(v, file, line0);
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	kpin_buf_vaddf(&m, fmt, ap);
+	va_end(ap);
+	rc = kpin_error_set(KPIN_EINVALID, "%s: %s", where, m.ptr);
+	free(where);
+	kpin_buf_release(&m);
+	return rc;
 }
 
 int kpin_request_fill_json(struct kpin_request *r, const char *buf,
@@ -202,9 +247,22 @@ int kpin_request_fill_json(struct kpin_request *r, const char *buf,
 	if (!doc)
 		return kpin_error_last()->code;
 	p = payload_of(fy_document_root(doc), origin);
-	rc = p ? fill_from(r, p, origin) : KPIN_EINVALID;
+	rc = p ? fill_from(r, p, origin, 0) : KPIN_EINVALID;
 	fy_document_destroy(doc);
 	return rc;
+}
+
+void kpin_request_fill(struct kpin_request *r, const char *field,
+		       const char *value, const char *origin)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (!strcmp(fields[i].name, field) && value &&
+		    !*slot(r, &fields[i])) {
+			*slot(r, &fields[i]) = xstrdup(value);
+			r->origin[i] = xstrdup(origin);
+		}
 }
 
 void kpin_request_fill_env(struct kpin_request *r)
@@ -232,6 +290,7 @@ void kpin_request_fill_env(struct kpin_request *r)
 			v = getenv(name);
 			if (v && *v) {
 				*slot(r, f) = xstrdup(v);
+				r->origin[i] = xstrdup(name);
 				break;
 			}
 		}
@@ -259,29 +318,30 @@ size_t kpin_request_check(const struct kpin_request *r, const char *what,
 
 	for (i = 0; i < NFIELDS; i++) {
 		const char *v = *cslot(r, &fields[i]);
+		const char *at = r->origin[i] ? r->origin[i] : what;
 
 		if (!v) {
 			if (fields[i].required) {
 				kpin_buf_addf(problems, "%s: field '%s' is "
-					      "missing\n", what, fields[i].name);
+					      "missing\n", at, fields[i].name);
 				n++;
 			}
 			continue;
 		}
 		if (!*v) {
-			kpin_buf_addf(problems, "%s: field '%s' is empty\n", what,
+			kpin_buf_addf(problems, "%s: field '%s' is empty\n", at,
 				      fields[i].name);
 			n++;
 		} else if (i >= 1 && i <= 5) {
 			if (kpin_grammar_check(g[i], fields[i].name, v)) {
 				kpin_buf_addf(problems, "%s: field '%s': %s\n",
-					      what, fields[i].name,
+					      at, fields[i].name,
 					      kpin_error_last()->message);
 				n++;
 			}
 		} else if (!printable(v) || strlen(v) > 256) {
 			kpin_buf_addf(problems, "%s: field '%s' must be at most "
-				      "256 printable characters\n", what,
+				      "256 printable characters\n", at,
 				      fields[i].name);
 			n++;
 		}
@@ -291,13 +351,14 @@ size_t kpin_request_check(const struct kpin_request *r, const char *what,
 
 /* Append one element of a batch (event or payload) to the array. */
 static int batch_add(struct kpin_request **v, size_t *n, struct fy_node *el,
-		     const char *where, struct kpin_buf *problems)
+		     const char *where, const char *file, size_t line0,
+		     struct kpin_buf *problems)
 {
 	struct fy_node *p = payload_of(el, where);
 	struct kpin_request r;
 
 	memset(&r, 0, sizeof(r));
-	if (!p || fill_from(&r, p, where)) {
+	if (!p || fill_from(&r, p, file, line0)) {
 		kpin_buf_addf(problems, "%s\n", kpin_error_last()->message);
 		kpin_request_release(&r);
 		return 1;
@@ -333,7 +394,8 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 							&iter)) != NULL) {
 			snprintf(where, sizeof(where), "%s: element %zu", origin,
 				 ++count);
-			bad += (size_t)batch_add(&v, n, item, where, problems);
+			bad += (size_t)batch_add(&v, n, item, where, origin,
+						 0, problems);
 		}
 		fy_document_destroy(doc);
 	} else {
@@ -357,7 +419,7 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 				} else {
 					bad += (size_t)batch_add(&v, n,
 						fy_document_root(doc), where,
-						problems);
+						origin, lineno, problems);
 					fy_document_destroy(doc);
 				}
 			}

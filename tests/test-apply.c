@@ -319,7 +319,7 @@ static void test_apply_batch_refused(void **state)
 		 "\"digest\": \"sha256:1\"}\n");
 	refuse(dir, 3, "mixed.jsonl:2: sets image 'web' in web/prd", NULL, NULL,
 	       "--batch", mixed, NULL);
-	refuse(dir, 3, "mixed.jsonl:3: field 'digest': invalid digest", NULL,
+	refuse(dir, 3, "mixed.jsonl:3:102: field 'digest': invalid digest", NULL,
 	       NULL, "--batch", mixed, NULL);
 	h_writes(envs, "{\"repository\": \"a/b\", \"image-name\": \"web\", "
 		 "\"directory-name\": \"web\", \"environment\": \"qa\", "
@@ -338,11 +338,11 @@ static void test_apply_batch_refused(void **state)
 	       "differently from", NULL, NULL, "--batch",
 	       event("batch-conflict.jsonl"), NULL);
 	/* every problem is listed, not only the first */
-	refuse(dir, 3, "element 1: field 'digest': invalid digest", NULL, NULL,
+	refuse(dir, 3, "batch-invalid.json:2:113: field 'digest': invalid digest", NULL, NULL,
 	       "--batch", event("batch-invalid.json"), NULL);
 	refuse(dir, 3, "element 2: field 'digest' is missing", NULL, NULL,
 	       "--batch", event("batch-invalid.json"), NULL);
-	refuse(dir, 3, "element 3: field 'digest' must be a string", NULL,
+	refuse(dir, 3, "batch-invalid.json:4:108: field 'digest' must be a string", NULL,
 	       NULL, "--batch", event("batch-invalid.json"), NULL);
 	refuse(dir, 3, "3 problems; nothing committed", NULL, NULL, "--batch",
 	       event("batch-invalid.json"), NULL);

@@ -14,6 +14,8 @@
 #define KPIN_EVENT_MAX (1024u * 1024)		/* a whole event file */
 #define KPIN_BATCH_MAX (4u * 1024 * 1024)
 
+#define KPIN_REQUEST_FIELDS 7
+
 /*
  * struct kpin_request - One dispatched update (all strings owned)
  * @repository: the repository the image was built from ("repository")
@@ -25,6 +27,9 @@
  * @release: "release", optional
  * @where: for batch entries, where it came from ("b.json: element 3",
  *         "b.jsonl:7"); NULL otherwise
+ * @origin: for each field, in the order above, where its value came
+ *          from, for messages: "e.json:1:160" (file, line and column of
+ *          the JSON value), "--digest", "INPUT_DIGEST"; NULL when unset
  */
 struct kpin_request {
 	char *repository;
@@ -35,6 +40,7 @@ struct kpin_request {
 	char *tag;
 	char *release;
 	char *where;
+	char *origin[KPIN_REQUEST_FIELDS];
 };
 
 void kpin_request_release(struct kpin_request *r);
@@ -46,7 +52,8 @@ void kpin_request_release(struct kpin_request *r);
  * @buf: a repository_dispatch event (fields under client_payload) or a
  *       bare payload object
  * @len: its length
- * @origin: how to name the source in messages ("--event e.json")
+ * @origin: how to name the source in messages, and the file that the
+ *          fields' positions refer to ("e.json", "--payload")
  *
  * Hyphenated and underscore spellings are accepted ("image-name",
  * "image_name"). Every field read must be a JSON string.
@@ -65,10 +72,22 @@ int kpin_request_fill_json(struct kpin_request *r, const char *buf,
 void kpin_request_fill_env(struct kpin_request *r);
 
 /*
+ * kpin_request_fill() - Fill an unset field from elsewhere (a flag)
+ * @r: the request
+ * @field: its JSON name ("image-name")
+ * @value: the value, copied; NULL leaves the field alone
+ * @origin: where it came from, for messages ("--image-name")
+ */
+void kpin_request_fill(struct kpin_request *r, const char *field,
+		       const char *value, const char *origin);
+
+/*
  * kpin_request_check() - Validate a complete request
  * @r: the request
- * @what: how to name it in messages ("request", "batch entry 3")
- * @problems: each problem is appended as one line
+ * @what: how to name it in messages when a field has no origin
+ *        ("request", "batch entry 3")
+ * @problems: each problem is appended as one line, after the origin of
+ *            the field at fault
  *
  * Returns: the number of problems found.
  */

@@ -30,6 +30,7 @@
 	F(git_commit_id) \
 	F(git_commit_lookup) \
 	F(git_commit_message) \
+	F(git_commit_parent) \
 	F(git_commit_parent_id) \
 	F(git_commit_parentcount) \
 	F(git_commit_time) \
@@ -52,6 +53,7 @@
 	F(git_index_get_bypath) \
 	F(git_index_read) \
 	F(git_libgit2_init) \
+	F(git_libgit2_opts) \
 	F(git_libgit2_shutdown) \
 	F(git_message_trailer_array_free) \
 	F(git_message_trailers) \
@@ -99,11 +101,6 @@
 	F(git_repository_open_ext) \
 	F(git_repository_path) \
 	F(git_repository_workdir) \
-	F(git_revwalk_free) \
-	F(git_revwalk_new) \
-	F(git_revwalk_next) \
-	F(git_revwalk_push) \
-	F(git_revwalk_simplify_first_parent) \
 	F(git_signature_default) \
 	F(git_signature_free) \
 	F(git_signature_now) \
@@ -152,6 +149,7 @@ int kpin_git_load(void);
 #define git_commit_id (*kpin_lazy_git_commit_id)
 #define git_commit_lookup (*kpin_lazy_git_commit_lookup)
 #define git_commit_message (*kpin_lazy_git_commit_message)
+#define git_commit_parent (*kpin_lazy_git_commit_parent)
 #define git_commit_parent_id (*kpin_lazy_git_commit_parent_id)
 #define git_commit_parentcount (*kpin_lazy_git_commit_parentcount)
 #define git_commit_time (*kpin_lazy_git_commit_time)
@@ -174,6 +172,7 @@ int kpin_git_load(void);
 #define git_index_get_bypath (*kpin_lazy_git_index_get_bypath)
 #define git_index_read (*kpin_lazy_git_index_read)
 #define git_libgit2_init (*kpin_lazy_git_libgit2_init)
+#define git_libgit2_opts (*kpin_lazy_git_libgit2_opts)
 #define git_libgit2_shutdown (*kpin_lazy_git_libgit2_shutdown)
 #define git_message_trailer_array_free (*kpin_lazy_git_message_trailer_array_free)
 #define git_message_trailers (*kpin_lazy_git_message_trailers)
@@ -221,11 +220,6 @@ int kpin_git_load(void);
 #define git_repository_open_ext (*kpin_lazy_git_repository_open_ext)
 #define git_repository_path (*kpin_lazy_git_repository_path)
 #define git_repository_workdir (*kpin_lazy_git_repository_workdir)
-#define git_revwalk_free (*kpin_lazy_git_revwalk_free)
-#define git_revwalk_new (*kpin_lazy_git_revwalk_new)
-#define git_revwalk_next (*kpin_lazy_git_revwalk_next)
-#define git_revwalk_push (*kpin_lazy_git_revwalk_push)
-#define git_revwalk_simplify_first_parent (*kpin_lazy_git_revwalk_simplify_first_parent)
 #define git_signature_default (*kpin_lazy_git_signature_default)
 #define git_signature_free (*kpin_lazy_git_signature_free)
 #define git_signature_now (*kpin_lazy_git_signature_now)

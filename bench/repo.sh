@@ -4,9 +4,9 @@
 # directory once ./kpin is built:
 #
 #   sh bench/repo.sh               run, results in build/bench/repo-results.txt
-#                                  and a table in build/bench/repo-table.txt
-#   sh bench/repo.sh --table FILE  print this benchmark's table rows from a
-#                                  results file (bench/run.sh's final table)
+#                                  and a table in build/bench/repo-table.md
+#   sh bench/repo.sh --table FILE  print the table rows (bench/table.awk)
+#                                  of a results file, without the header
 #
 # With KPIN_BENCH_RESULTS=FILE the results are appended to FILE (run.sh's
 # build/bench/results.txt) and no table is printed.
@@ -42,7 +42,8 @@
 # rounds, default 45), KPIN_BENCH_PUSHERS (8), KPIN_BENCH_PUSH_UPDATES (5),
 # KPIN_BENCH_PUSH_REPS (repetitions of each race, default 3),
 # KPIN_BENCH_PUSH_RETRIES (kpin's --retries in the races; default: none
-# given, so kpin's default), CC (cc).
+# given, so kpin's default), CC (cc), KPIN_BENCH_KPIN (the kpin to run;
+# default ./kpin).
 # kpin and git run with an empty HOME and no system config, so neither
 # sees the user's settings. Exits 1 only when kpin fails where it should
 # not (a set in 2 or 3, the solo pushes); the race's outcome is a result.
@@ -54,82 +55,9 @@ cd "$(dirname "$0")/.." || exit 1
 TOP=$(pwd)
 B=build/bench
 
-# ---- the table rows: the same columns as bench/run.sh's table ------------
-table() {
-	awk -F= '
-	{ v[$1] = substr($0, length($1) + 2) }
-	function has(k) { return (k in v) && v[k] != "" }
-	function ms(k) {
-		if (!has(k)) return "-"
-		if (v[k] + 0 >= 1000) return sprintf("%.2f s", v[k] / 1000)
-		return sprintf(v[k] + 0 < 10 ? "%.2f ms" : "%.1f ms", v[k])
-	}
-	function mib(k) { return has(k) ? sprintf("%.1f", v[k] / 1024) : "-" }
-	function row(op, a, b, ratio, target, rss) {
-		printf "%-34s %10s %10s %9s  %-15s %s\n", op, a, b, ratio, target, rss
-	}
-	function cmp(op, kk, pk, min_ratio, max_ratio, rk, rp,   r, t) {
-		if (!has(kk) || !has(pk)) {
-			row(op, ms(kk), ms(pk), "-", "skipped", "")
-			return
-		}
-		if (min_ratio) {
-			r = v[pk] / v[kk]
-			t = sprintf(">= %gx %s", min_ratio, r + 0 >= min_ratio ? "ok" : "MISSED")
-		} else if (max_ratio) {
-			r = v[kk] / v[pk]
-			t = sprintf("<= %gx %s", max_ratio, r + 0 <= max_ratio ? "ok" : "MISSED")
-		} else {
-			r = v[pk] / v[kk]
-			t = ""
-		}
-		row(op, ms(kk), ms(pk), sprintf("%.2fx", r), t,
-		    rk == "" ? "" : mib(rk) " / " mib(rp) " MiB")
-	}
-	function race(op, p,   n, got, t) {
-		if (!has(p "_updates")) {
-			row(op, "-", "-", "-", "skipped", "")
-			return
-		}
-		n = v[p "_updates"]; got = v[p "_landed"]
-		t = sprintf("%d/%d %s", got, n,
-		    got + 0 == n + 0 && v[p "_check_failures"] + 0 == 0 ? "ok" : "MISSED")
-		row(op, ms(p "_wall_median_ms"), ms(p "_solo_median_ms"), "-", t,
-		    sprintf("attempts mean %s max %s; %d gave up%s",
-		    v[p "_attempts_mean"], v[p "_attempts_max"], v[p "_failed"],
-		    v[p "_lost_silently"] + 0 ? "; " v[p "_lost_silently"] " LOST SILENTLY" : ""))
-	}
-	END {
-		if (head)
-			row("operation (medians)", "kpin", "peer", "ratio", "target", "peak RSS kpin / peer")
-		if (has("repo_files_large")) {
-			cmp("set --app, bare: 100k vs 1k files", "repo_bare_large_median_ms",
-			    "repo_bare_small_median_ms", 0, 1.5, "", "")
-			cmp("set --app vs git CLI, 100k co", "repo_co_large_kpin_median_ms",
-			    "repo_co_large_git_median_ms", 5, 0,
-			    "repo_co_large_kpin_rss_kib", "repo_co_large_git_rss_kib")
-			cmp("set --app vs git CLI, 1k co", "repo_co_small_kpin_median_ms",
-			    "repo_co_small_git_median_ms", 0, 0,
-			    "repo_co_small_kpin_rss_kib", "repo_co_small_git_rss_kib")
-			if (has("repo_co_large_kpin_rss_kib"))
-				row("peak RSS, set --app in 100k co",
-				    mib("repo_co_large_kpin_rss_kib") " MiB", "-", "-",
-				    "", "max " mib("repo_co_large_kpin_rss_max_kib") " MiB")
-		}
-		if (has("repo_push_n")) {
-			# kpin: the wall time of a race; peer: one update alone;
-			# target: every update of every race on the remote
-			row("push race: wall / 1 update alone", "", "", "", "landed", "")
-			race(sprintf("  local path, %d clones x %d", v["repo_push_n"], v["repo_push_u"]),
-			    "repo_push_local")
-			race(sprintf("  http, %d clones x %d", v["repo_push_n"], v["repo_push_u"]),
-			    "repo_push_http")
-		}
-	}' head="$1" "$2"
-}
 if [ "${1:-}" = --table ]; then
 	[ -f "${2:-}" ] || { echo "usage: sh bench/repo.sh --table RESULTS" >&2; exit 2; }
-	table 0 "$2"
+	awk -v head=0 -f bench/table.awk "$2"
 	exit 0
 fi
 
@@ -140,7 +68,7 @@ NU=${KPIN_BENCH_PUSH_UPDATES:-5}
 REPS=${KPIN_BENCH_PUSH_REPS:-3}
 RETRIES=${KPIN_BENCH_PUSH_RETRIES:-}	# empty: kpin's default
 CC=${CC:-cc}
-KPIN=$TOP/kpin
+KPIN=${KPIN_BENCH_KPIN:-$TOP/kpin}
 RUNSEQ=$TOP/$B/runseq
 # the digests: sha256:<8 hex digits of the run number><FILL>
 FILL=0123456789abcdef0123456789abcdef0123456789abcdef01234567
@@ -165,6 +93,7 @@ else
 	result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	result host "$(uname -srm)"
 	result cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
+	result cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
 	result kpin_version "$("$KPIN" --version 2>&1)"
 fi
 
@@ -531,7 +460,7 @@ fi
 
 if [ $OWN = 1 ]; then
 	say ""
-	table 1 "$RES" | tee "$B/repo-table.txt"
+	awk -f bench/table.awk "$RES" | tee "$B/repo-table.md"
 	say ""
 	say "bench: raw numbers in $RES"
 fi

@@ -16,13 +16,23 @@
 #  5. the repository engine (bench/repo.sh): kpin set --app commits in
 #     synthetic 1k- and 100k-file repositories, bare and checked out, vs
 #     the git CLI, and the push race over a local path and HTTP
-#  6. a table, and every raw number in build/bench/results.txt
+#  6. kpin check over 102 and 10,002 overlays (bench/check.sh)
+#  7. kpin history over 10,000 commits vs git log (bench/history.sh)
+#  8. one table in Markdown (bench/table.awk), for README's "Performance":
+#     build/bench/table.md (and table.txt, the same), and every raw number
+#     in build/bench/results.txt
+#
+# Each of bench/repo.sh, bench/check.sh and bench/history.sh also runs on
+# its own, with its own results file and table.
 #
 # Environment: KPIN_BENCH_RUNS (peer runs, default 50), KPIN_BENCH_KPIN_RUNS
 # (kpin runs per round, 3 rounds, default 100), KPIN_CORPUS (default
 # ../shared/corpus/files), CC (default cc), KPIN_BENCH_PYTHON (default
-# /usr/bin/python3, Debian's, which has python3-ruamel.yaml); bench/repo.sh
-# reads its own KPIN_BENCH_* variables (see its header).
+# /usr/bin/python3, Debian's, which has python3-ruamel.yaml); bench/repo.sh,
+# bench/check.sh and bench/history.sh read their own KPIN_BENCH_* variables
+# (see their headers). Every benchmark runs a copy of ./kpin made at the
+# start (handed to the others as KPIN_BENCH_KPIN), so a rebuild while they
+# run changes nothing.
 
 # Commands are kept in plain strings and split on purpose (the same strings
 # go to hyperfine); temporary paths come from mktemp and hold no spaces.
@@ -54,14 +64,24 @@ mkdir -p "$B" || exit 1
 T=$(mktemp -d "${TMPDIR:-/tmp}/kpin-bench.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 trap 'rm -rf "$T"; exit 130' INT TERM
+# every benchmark runs this copy of ./kpin: a rebuild while they run
+# (make in another shell) neither breaks them nor mixes two builds
+mkdir -p "$T/bin" && cp ./kpin "$T/bin/kpin" && "$T/bin/kpin" --version >/dev/null 2>&1 ||
+    die "cannot copy ./kpin (being rebuilt? run again)"
+KPIN=$T/bin/kpin
+KPIN_BENCH_KPIN=$KPIN
+export KPIN_BENCH_KPIN
 
 : >"$RES"
 result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 result host "$(uname -srm)"
 result cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
 result cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
-result kpin_version "$(./kpin --version 2>&1)"
+result kpin_version "$("$KPIN" --version 2>&1)"
 result tmpdir "$T ($(df -PT "$T" 2>/dev/null | awk 'NR == 2 { print $2 }'))"
+# the load on the machine: others' work skews the medians
+result loadavg_start "$(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null)"
+START=$(date +%s)
 
 # ---- tools ---------------------------------------------------------------
 HAVE_HF=0 HAVE_PY=0 HAVE_RUAMEL=0 HAVE_NODE=0 HAVE_CC=0
@@ -125,7 +145,7 @@ check() {
 	sed 's/^/  /' "$T/check.log" | head -n 5
 	return 1
 }
-KPIN_SET="./kpin set -f $T/work.yaml --image $IMAGE --digest $DIGEST"
+KPIN_SET="$KPIN set -f $T/work.yaml --image $IMAGE --digest $DIGEST"
 RUAMEL_SET="$PY bench/ruamel-set.py $T/work.yaml $IMAGE $DIGEST"
 YAML_SET="node bench/yaml-set.mjs $T/work.yaml $IMAGE $DIGEST"
 check kpin $KPIN_SET || die "kpin set failed on $OVERLAY"
@@ -183,10 +203,10 @@ if [ $HAVE_HF = 1 ] && [ $HAVE_PY = 1 ]; then
 	# kpin set and kpin --version in alternating rounds, runs pooled
 	ok=1
 	# and, for scale, a C program that does nothing (build/bench/bare)
-	set -- --prepare "$PREP" "$KPIN_SET" --prepare true "./kpin --version"
+	set -- --prepare "$PREP" "$KPIN_SET" --prepare true "$KPIN --version"
 	[ $HAVE_CC = 1 ] && set -- "$@" --prepare true "$B/bare"
 	hf k1 "$KRUNS" "$@" || ok=0
-	hf k2 "$KRUNS" --prepare true "./kpin --version" --prepare "$PREP" "$KPIN_SET" || ok=0
+	hf k2 "$KRUNS" --prepare true "$KPIN --version" --prepare "$PREP" "$KPIN_SET" || ok=0
 	hf k3 "$KRUNS" "$@" || ok=0
 	grep -q "$DIGEST" "$T/work.yaml" || ok=0
 	[ $ok = 1 ] || die "hyperfine could not time kpin"
@@ -197,7 +217,7 @@ if [ $HAVE_HF = 1 ] && [ $HAVE_PY = 1 ]; then
 	if [ -d /dev/shm ] && [ -w /dev/shm ] && S=$(mktemp -d /dev/shm/kpin-bench.XXXXXX); then
 		cp "$T/orig.yaml" "$S/orig.yaml"
 		if hf shm "$KRUNS" --prepare "cp $S/orig.yaml $S/work.yaml" \
-		    "./kpin set -f $S/work.yaml --image $IMAGE --digest $DIGEST"; then
+		    "$KPIN set -f $S/work.yaml --image $IMAGE --digest $DIGEST"; then
 			stats kpin_set_tmpfs "$T/hf-shm.json"
 			say "  kpin set -f     $(get kpin_set_tmpfs_median_ms) ms median on tmpfs (/dev/shm: fsync is free)"
 		fi
@@ -239,7 +259,7 @@ rss() {
 if [ $HAVE_CC = 1 ]; then
 	say "bench: peak RSS (ru_maxrss, median of 5 runs)"
 	rss kpin_set -c "$T/orig.yaml" -o "$T/work.yaml" -- $KPIN_SET
-	rss kpin_version -- ./kpin --version
+	rss kpin_version -- "$KPIN" --version
 	[ $HAVE_RUAMEL = 1 ] && rss ruamel -c "$T/orig.yaml" -o "$T/work.yaml" -- $RUAMEL_SET
 	[ $HAVE_NODE = 1 ] && rss yaml -c "$T/orig.yaml" -o "$T/work.yaml" -- $YAML_SET
 	for k in kpin_set kpin_version ruamel yaml; do
@@ -271,7 +291,7 @@ if [ $HAVE_CC = 1 ]; then
 		[ -f "$B/$f.yaml" ] || continue
 		name=$(sed -n 's/^  - name: //p' "$B/$f.yaml" | tail -n 1)
 		rss "kpin_set_$(printf '%s' "$f" | tr - _)" -c "$B/$f.yaml" \
-		    -o "$T/big.yaml" -- ./kpin set -f "$T/big.yaml" --image "$name" \
+		    -o "$T/big.yaml" -- "$KPIN" set -f "$T/big.yaml" --image "$name" \
 		    --digest "$DIGEST"
 	done
 fi
@@ -287,7 +307,7 @@ else
 	[ $HAVE_NODE = 1 ] && set -- --node "$(command -v node)"
 	mkdir -p "$T/corpus"
 	"$PY" bench/corpus-diff.py --corpus "$CORPUS" --tmp "$T/corpus" \
-	    --kpin ./kpin --ruamel --results "$RES" "$@" | sed 's/^/  /'
+	    --kpin "$KPIN" --ruamel --results "$RES" "$@" | sed 's/^/  /'
 fi
 
 # ---- 5. the repository engine -------------------------------------------------
@@ -296,81 +316,22 @@ KPIN_BENCH_RESULTS=$RES sh bench/repo.sh
 repo_status=$?
 [ $repo_status = 0 ] || say "bench: bench/repo.sh failed (exit $repo_status)"
 
-# ---- 6. the table --------------------------------------------------------------
+# ---- 6. kpin check ---------------------------------------------------------------
+KPIN_BENCH_RESULTS=$RES sh bench/check.sh
+check_status=$?
+[ $check_status = 0 ] || say "bench: bench/check.sh failed (exit $check_status)"
+
+# ---- 7. kpin history -------------------------------------------------------------
+KPIN_BENCH_RESULTS=$RES sh bench/history.sh
+history_status=$?
+[ $history_status = 0 ] || say "bench: bench/history.sh failed (exit $history_status)"
+
+# ---- 8. the table --------------------------------------------------------------
+result loadavg_end "$(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null)"
+result total_s "$(($(date +%s) - START))"
 say ""
-{ awk -F= '
-	{ v[$1] = substr($0, length($1) + 2) }
-	function has(k) { return (k in v) && v[k] != "" }
-	function ms(k) {
-		if (!has(k)) return "-"
-		return sprintf(v[k] + 0 < 1 ? "%.3f ms" : v[k] + 0 < 10 ? "%.2f ms" : "%.1f ms", v[k])
-	}
-	function mib(k) { return has(k) ? sprintf("%.1f", v[k] / 1024) : "-" }
-	function row(op, a, b, ratio, target, rss) {
-		printf "%-34s %10s %10s %9s  %-15s %s\n", op, a, b, ratio, target, rss
-	}
-	# faster: peer/kpin, the target a minimum; slower: kpin/peer, a maximum
-	function cmp(op, kk, pk, min_ratio, max_ratio, rk, rp,   r, t, ok) {
-		if (!has(kk) || !has(pk)) {
-			row(op, ms(kk), ms(pk), "-", "skipped", "")
-			return
-		}
-		if (min_ratio) {
-			r = v[pk] / v[kk]; ok = r + 0 >= min_ratio
-			t = sprintf(">= %gx %s", min_ratio, ok ? "ok" : "MISSED")
-		} else {
-			r = v[kk] / v[pk]; ok = r + 0 <= max_ratio
-			t = sprintf("<= %gx %s", max_ratio, ok ? "ok" : "MISSED")
-		}
-		row(op, ms(kk), ms(pk), sprintf("%.2fx", r), t,
-		    rk == "" ? "" : mib(rk) " / " mib(rp) " MiB")
-	}
-	function loop(op, k, limit,   t) {
-		if (!has("loop_" k "_median_ms")) return
-		t = limit ? sprintf("< %g ms %s", limit,
-		    v["loop_" k "_median_ms"] + 0 < limit ? "ok" : "MISSED") : ""
-		row(op, ms("loop_" k "_median_ms"), "-", "-", t, "")
-	}
-	END {
-		row("operation (medians)", "kpin", "peer", "ratio", "target", "peak RSS kpin / peer")
-		cmp("set -f vs ruamel.yaml", "kpin_set_median_ms", "ruamel_median_ms",
-		    10, 0, "rss_kpin_set_kib", "rss_ruamel_kib")
-		cmp("set -f vs eemeli/yaml", "kpin_set_median_ms", "yaml_median_ms",
-		    25, 0, "rss_kpin_set_kib", "rss_yaml_kib")
-		cmp("set -f vs kpin --version", "kpin_set_median_ms", "kpin_version_median_ms",
-		    0, 1.2, "rss_kpin_set_kib", "rss_kpin_version_kib")
-		if (has("kpin_set_tmpfs_median_ms"))
-			cmp("set -f on tmpfs vs --version", "kpin_set_tmpfs_median_ms",
-			    "kpin_version_median_ms", 0, 1.2, "", "")
-		if (has("kpin_bare_median_ms"))
-			row("(process floor: bare C program)", "", ms("kpin_bare_median_ms"), "", "", "")
-		if (has("rss_kpin_set_kib"))
-			row("peak RSS, set -f typical overlay", mib("rss_kpin_set_kib") " MiB",
-			    "-", "-", sprintf("< 8 MiB %s", v["rss_kpin_set_kib"] + 0 < 8192 ? "ok" : "MISSED"), "")
-		loop("in-process edit, typical 1 KB", "typical_1k", 0)
-		loop("in-process edit, 2 KB", "small_2k", 0)
-		loop("in-process edit, 200 KB images", "images_200k", 0)
-		loop("in-process edit, 4 MiB patch", "patch_4m", 50)
-		loop("in-process edit, 4 MiB images", "images_4m", 50)
-		if (has("rss_kpin_set_patch_4m_kib"))
-			row("peak RSS, set -f 4 MiB patch", mib("rss_kpin_set_patch_4m_kib") " MiB", "-", "-", "", "")
-		if (has("rss_kpin_set_images_4m_kib"))
-			row("peak RSS, set -f 4 MiB images", mib("rss_kpin_set_images_4m_kib") " MiB", "-", "-", "", "")
-		if (has("overlay_diff_lines_kpin"))
-			row("diff lines (<>), typical overlay", v["overlay_diff_lines_kpin"],
-			    (has("overlay_diff_lines_ruamel") ? "ruamel " v["overlay_diff_lines_ruamel"] : "") \
-			    (has("overlay_diff_lines_yaml") ? " yaml " v["overlay_diff_lines_yaml"] : ""),
-			    "", "", "")
-		if (has("corpus_entries")) {
-			n = v["corpus_entries"]
-			row("corpus edits with minimal diff", v["corpus_minimal_kpin"] "/" n,
-			    has("corpus_minimal_ruamel") ? "ruamel " v["corpus_minimal_ruamel"] "/" n : "-",
-			    "", "", "")
-			if (has("corpus_minimal_yaml"))
-				row("", "", "yaml " v["corpus_minimal_yaml"] "/" n, "", "", "")
-		}
-	}' "$RES"
-	sh bench/repo.sh --table "$RES"; } | tee "$B/table.txt"
+awk -f bench/table.awk "$RES" | tee "$B/table.md"
+cp "$B/table.md" "$B/table.txt"
 say ""
-say "bench: raw numbers in $RES"
-[ $repo_status = 0 ]
+say "bench: raw numbers in $RES; the table in $B/table.md ($(get total_s) s in all)"
+[ $repo_status = 0 ] && [ $check_status = 0 ] && [ $history_status = 0 ]

@@ -1,0 +1,141 @@
+#!/bin/sh
+# kpin history's benchmark (issue 5 section 4: a history over 10,000
+# commits in under 200 ms). bench/run.sh calls it; it also runs on its
+# own from any directory once ./kpin is built:
+#
+#   sh bench/history.sh   results in build/bench/history-results.txt, the
+#                         table in build/bench/history-table.md
+#
+# With KPIN_BENCH_RESULTS=FILE the results are appended to FILE (run.sh's
+# build/bench/results.txt) and no table is printed.
+#
+#  1. a platform repository of APPS apps (default 100, 1,000 files;
+#     bench/gen-platform.awk) and COMMITS more commits (default 10,000),
+#     each changing one overlay as `kpin set` does (its subject and
+#     trailers; every 25th a hand edit without trailers), made by git
+#     fast-import and cloned bare with --no-local, so its pack is the one
+#     git pack-objects sends a clone
+#  2. kpin history --app APP --env prd for the app changed least (the last
+#     app: its prd overlay 4 times in the range) and the one changed most
+#     (app-0000: a quarter of all commits, a fifth of those in prd); its
+#     commits are checked against git log's, then timed (hyperfine, 3
+#     rounds, pooled median; CPU time too) with peak RSS (runseq)
+#  3. the peer: git log --first-parent -p over the overlay's path with the
+#     commit, date, author and kpin's trailers: the same commits, and the
+#     digest and tag in the patch
+#
+# Environment: KPIN_BENCH_HISTORY_COMMITS (10000), KPIN_BENCH_HISTORY_APPS
+# (100), KPIN_BENCH_HISTORY_FILES (1000), KPIN_BENCH_HISTORY_RUNS (runs per
+# round, after one warm-up run, default 4), KPIN_BENCH_PYTHON (python3),
+# CC (cc), KPIN_BENCH_KPIN (the kpin to run; default ./kpin). Exits 1 only
+# when kpin history fails or lists other commits than git log.
+
+# shellcheck disable=SC2086
+set -u
+set -f
+cd "$(dirname "$0")/.." || exit 1
+TOP=$(pwd)
+B=build/bench
+KPIN=${KPIN_BENCH_KPIN:-$TOP/kpin}
+COMMITS=${KPIN_BENCH_HISTORY_COMMITS:-10000}
+APPS=${KPIN_BENCH_HISTORY_APPS:-100}
+FILES=${KPIN_BENCH_HISTORY_FILES:-1000}
+RUNS=${KPIN_BENCH_HISTORY_RUNS:-4}
+ROOT=.platform/kubernetes
+
+mkdir -p "$B" || exit 1
+T=$(mktemp -d "${TMPDIR:-/tmp}/kpin-bench-history.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T"; exit 130' INT TERM
+if [ -n "${KPIN_BENCH_RESULTS:-}" ]; then
+	RES=$KPIN_BENCH_RESULTS
+	OWN=0
+else
+	RES=$B/history-results.txt
+	OWN=1
+	: >"$RES"
+fi
+. ./bench/lib.sh
+[ -x "$KPIN" ] || die "build ./kpin first (make)"
+[ "$APPS" -ge 3 ] || die "KPIN_BENCH_HISTORY_APPS must be at least 3"
+if [ $OWN = 1 ]; then
+	result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	result host "$(uname -srm)"
+	result cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
+	result cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+	result kpin_version "$("$KPIN" --version 2>&1)"
+fi
+bench_tools "kpin history benchmark"
+
+mkdir -p "$T/home"
+HOME=$T/home
+GIT_CONFIG_NOSYSTEM=1
+export HOME GIT_CONFIG_NOSYSTEM
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY 2>/dev/null
+
+# ---- 1. the repository ---------------------------------------------------------
+R=$T/history.git
+t0=$(date +%s)
+gen_repo "$T/src.git" apps="$APPS" files="$FILES" commits="$COMMITS" &&
+    git clone -q --bare --no-local "$T/src.git" "$R" ||
+    die "cannot make the repository"
+rm -rf "$T/src.git"
+n=$(git -C "$R" rev-list --count main)
+[ "$n" -eq $((COMMITS + 1)) ] || die "the repository has $n commits, not $((COMMITS + 1))"
+result history_commits "$COMMITS"
+result history_apps "$APPS"
+result history_files "$(git -C "$R" ls-tree -r --name-only main | wc -l)"
+result history_pack_kib "$(du -sk "$R" | awk '{ print $1 }')"
+result history_gen_s "$(($(date +%s) - t0))"
+say "bench: history: $n commits, $APPS apps, $(get history_files) files ($(get history_pack_kib) KiB packed)"
+
+# ---- 2. and 3. kpin history and git log --------------------------------------
+# bench KIND APP: check, then time, kpin history and git log for APP in prd
+bench() {
+	k=$1 app=$2
+	p=history_$k
+	path=$ROOT/$app/overlays/prd/kustomization.yaml
+	KH="$KPIN history --app $app --env prd"
+	GH="git log --first-parent -p --format=%H%x09%aI%x09%an%x09%(trailers:key=Promoted-By,key=Source-Repository,key=Release,valueonly,separator=%x09) -- $path"
+	# the same commits as git log, newest first; the newest digest is the tip's
+	(cd "$R" && $KH) >"$T/kpin.out" 2>"$T/kpin.err" ||
+	    { sed 's/^/  /' "$T/kpin.err" | head -n 5; die "kpin history failed for $app"; }
+	awk -v a="$app" '$4 == a { print $1 }' "$T/kpin.out" >"$T/kpin.ids"
+	git -C "$R" log --first-parent --format=%H -- "$path" | cut -c 1-12 >"$T/git.ids"
+	cmp -s "$T/kpin.ids" "$T/git.ids" || {
+		diff "$T/kpin.ids" "$T/git.ids" | head -n 5 | sed 's/^/  /'
+		die "kpin history lists other commits than git log for $app"
+	}
+	tip=$(git -C "$R" show "main:$path" | sed -n 's/^ *digest: \(sha256:.\{12\}\).*/\1/p')
+	[ "$(awk -v a="$app" '$4 == a { print $5; exit }' "$T/kpin.out")" = "$tip" ] ||
+	    die "kpin history's newest digest for $app is not the tip's ($tip)"
+	result "${p}_app" "$app"
+	result "${p}_entries" "$(wc -l <"$T/kpin.ids")"
+	say "bench: kpin history --app $app --env prd ($(get ${p}_entries) changes) vs git log -p: $RUNS runs x 3 rounds"
+	loadavg "${p}_loadavg_before"
+	for r in 1 2 3; do
+		(cd "$R" && hyperfine -N --style none --warmup 1 --runs "$RUNS" \
+		    --export-json "$T/hf-$k-$r.json" "$KH" "$GH") \
+		    >"$T/hf.log" 2>&1 || {
+			sed 's/^/  hyperfine: /' "$T/hf.log" | tail -n 5
+			die "hyperfine could not time kpin history"
+		}
+		cp "$T/hf-$k-$r.json" "$B/hyperfine-history-$k-$r.json"
+	done
+	loadavg "${p}_loadavg_after"
+	hf_pool "${p}_kpin" "${p}_git" -- "$T/hf-$k-1.json" "$T/hf-$k-2.json" \
+	    "$T/hf-$k-3.json"
+	rss_of "${p}_kpin_rss" "$R" 2 $KH
+	rss_of "${p}_git_rss" "$R" 2 $GH
+	say "  kpin history: $(get ${p}_kpin_median_ms) ms median ($(get ${p}_kpin_runs) runs, min $(get ${p}_kpin_min_ms)), peak RSS $(get ${p}_kpin_rss_kib) KiB"
+	say "  git log -p:   $(get ${p}_git_median_ms) ms median, peak RSS $(get ${p}_git_rss_kib) KiB"
+}
+bench rare "$(printf 'app-%04d' $((APPS - 1)))"
+bench hot app-0000
+if [ $OWN = 1 ]; then
+	say ""
+	awk -f bench/table.awk "$RES" | tee "$B/history-table.md"
+	say ""
+	say "bench: raw numbers in $RES"
+fi
+exit 0

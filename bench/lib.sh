@@ -1,0 +1,110 @@
+# Helpers shared by bench/check.sh and bench/history.sh (sourced from the
+# top of the tree, after B, T and RES are set). Part of the benchmarks,
+# not of kpin.
+#
+#   say, skip, result, die, get   as in bench/run.sh and bench/repo.sh
+#   bench_tools                   hyperfine, python3 and runseq, or exit 0
+#                                 with a "bench: skip:" line
+#   hf_pool OUT KEY... -- JSON... the runs of command i of every JSON
+#                                 pooled into KEY_i's median, mean,
+#                                 stddev, min, max (ms) and runs, and
+#                                 its mean user and system CPU time
+#   rss_of KEY DIR N CMD...       peak RSS (ru_maxrss, KiB) of N runs of
+#                                 CMD in DIR, by runseq: KEY_kib (median)
+#                                 and KEY_max_kib
+#   gen_repo DIR.git AWKVAR...    a bare repository from
+#                                 bench/gen-platform.awk (git fast-import),
+#                                 HEAD on main
+
+# Commands live in strings split on blanks.
+# shellcheck disable=SC2086
+
+say() { printf '%s\n' "$*"; }
+result() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
+skip() { printf 'bench: skip: %s\n' "$*"; printf 'skip=%s\n' "$*" >>"$RES"; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+get() { sed -n "s/^$1=//p" "$RES" | tail -n 1; }
+
+bench_tools() {
+	PY=${KPIN_BENCH_PYTHON:-python3}
+	RUNSEQ=$B/runseq
+	command -v hyperfine >/dev/null 2>&1 || {
+		skip "$1: hyperfine not found (apt-get install hyperfine)"
+		exit 0
+	}
+	command -v "$PY" >/dev/null 2>&1 || {
+		skip "$1: $PY not found, needed to read hyperfine's JSON"
+		exit 0
+	}
+	command -v git >/dev/null 2>&1 || die "git not found"
+	if ! "${CC:-cc}" -O2 -std=c11 -Wall -o "$RUNSEQ" bench/runseq.c \
+	    2>"$T/cc.log"; then
+		sed 's/^/  cc: /' "$T/cc.log" | head -n 5
+		skip "$1: cannot build bench/runseq.c with ${CC:-cc}"
+		exit 0
+	fi
+}
+
+hf_pool() {
+	"$PY" - "$@" >>"$RES" <<'EOF'
+import json, statistics, sys
+args = sys.argv[1:]
+sep = args.index("--")
+keys, files = args[:sep], args[sep + 1:]
+pooled = [[] for _ in keys]
+cpu = [[0.0, 0.0, 0] for _ in keys]
+for f in files:
+    for i, r in enumerate(json.load(open(f))["results"]):
+        pooled[i].extend(r["times"])
+        n = len(r["times"])
+        cpu[i][0] += r["user"] * n
+        cpu[i][1] += r["system"] * n
+        cpu[i][2] += n
+for key, t, c in zip(keys, pooled, cpu):
+    if not t:
+        continue
+    print("%s_user_ms=%.3f" % (key, c[0] / c[2] * 1e3))
+    print("%s_system_ms=%.3f" % (key, c[1] / c[2] * 1e3))
+    t = sorted(x * 1e3 for x in t)
+    print("%s_median_ms=%.3f" % (key, statistics.median(t)))
+    print("%s_mean_ms=%.3f" % (key, statistics.mean(t)))
+    print("%s_stddev_ms=%.3f" % (key, statistics.stdev(t) if len(t) > 1 else 0))
+    print("%s_min_ms=%.3f" % (key, t[0]))
+    print("%s_max_ms=%.3f" % (key, t[-1]))
+    print("%s_runs=%d" % (key, len(t)))
+EOF
+}
+
+rss_of() {
+	rss_key=$1 rss_dir=$2 rss_n=$3
+	shift 3
+	if (cd "$rss_dir" && exec "$TOP/$RUNSEQ" -n "$rss_n" -- "$@") \
+	    >"$T/rss.txt" 2>"$T/rss.log"; then
+		sort -n -k 3 "$T/rss.txt" | awk -v k="$rss_key" '
+		{ r[NR] = $3 }
+		END { if (NR) printf "%s_kib=%d\n%s_max_kib=%d\n", k, r[int((NR + 1) / 2)], k, r[NR] }' >>"$RES"
+	else
+		say "bench: peak RSS of $*:"
+		sed 's/^/  /' "$T/rss.log" | head -n 3
+	fi
+}
+
+gen_repo() {
+	gen_dir=$1
+	shift
+	gen_vars=
+	for a in "$@"; do
+		gen_vars="$gen_vars -v $a"
+	done
+	rm -rf "$gen_dir"
+	git init -q --bare "$gen_dir" &&
+	    git -C "$gen_dir" symbolic-ref HEAD refs/heads/main || return 1
+	# glibc trims its heap after each of fast-import's zlib buffers unless
+	# told not to (see bench/repo.sh)
+	awk $gen_vars -f bench/gen-platform.awk |
+	    GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=67108864 \
+	    git -C "$gen_dir" fast-import --quiet
+}
+
+# the load on the machine, as a result: others' work skews the medians
+loadavg() { result "$1" "$(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null)"; }

@@ -138,6 +138,38 @@ static size_t arena_add(struct kpin_kust *k, const char *s, size_t len)
 	return off;
 }
 
+/*
+ * Store the text of scalar token @tok (quotes and escapes resolved) in
+ * the arena: its offset in @off, its length in @len; false if libfyaml
+ * cannot produce it. Through the token iterator, not fy_token_get_text():
+ * libfyaml 0.7.12 sizes that text from a hint that single-quoted scalars
+ * with many '' escapes outgrow, and then returns NULL and leaks.
+ */
+static bool arena_add_token(struct kpin_kust *k, struct fy_token *tok,
+			    size_t *off, size_t *len)
+{
+	struct fy_token_iter *it = tok ? fy_token_iter_create(tok) : NULL;
+	const struct fy_iter_chunk *ic = NULL;
+	size_t start = k->text.len;
+	int err = 0;
+
+	if (!it)
+		return false;
+	while ((ic = fy_token_iter_chunk_next(it, ic, &err)) != NULL)
+		kpin_buf_add(&k->text, ic->str, ic->len);
+	fy_token_iter_destroy(it);
+	if (err) {
+		k->text.len = start;
+		if (k->text.ptr)
+			k->text.ptr[start] = '\0';
+		return false;
+	}
+	*off = start;
+	*len = k->text.len - start;
+	kpin_buf_addch(&k->text, '\0');
+	return true;
+}
+
 /* 1-based line and column of byte @pos, counting UTF-8 characters. */
 static void pos_of(const char *buf, size_t pos, int *line, int *col)
 {
@@ -196,8 +228,10 @@ static int problem(struct kpin_kust *k, uint32_t at, const char *rule,
 /* ---- input checks --------------------------------------------------- */
 
 /*
- * Refuse NUL bytes and invalid UTF-8 (overlong forms, surrogates, code
- * points past U+10FFFF) with the position of the first bad byte.
+ * Refuse NUL bytes, invalid UTF-8 (overlong forms, surrogates, code
+ * points past U+10FFFF) and carriage returns without a line feed (YAML
+ * reads one as a line break; kpin finds lines by "\n"), with the
+ * position of the first bad byte.
  */
 static int check_encoding(const char *buf, size_t len)
 {
@@ -210,13 +244,16 @@ static int check_encoding(const char *buf, size_t len)
 		size_t n, j;
 		uint32_t cp;
 
-		/* fast path: eight ASCII bytes without NUL at a time */
+		/* fast path: eight ASCII bytes without NUL or CR at a time */
 		while (i + 8 <= len) {
-			uint64_t w;
+			uint64_t w, r;
 
 			memcpy(&w, s + i, 8);
+			r = w ^ 0x0d0d0d0d0d0d0d0dull;
 			if ((w & 0x8080808080808080ull) ||
 			    ((w - 0x0101010101010101ull) & ~w &
+			     0x8080808080808080ull) ||
+			    ((r - 0x0101010101010101ull) & ~r &
 			     0x8080808080808080ull))
 				break;
 			i += 8;
@@ -229,6 +266,13 @@ static int check_encoding(const char *buf, size_t len)
 			return kpin_error_set_at(KPIN_EINVALID, line, col,
 						 "NUL byte in input: not a "
 						 "text file");
+		}
+		if (c == '\r' && (i + 1 == len || s[i + 1] != '\n')) {
+			pos_of(buf, i, &line, &col);
+			return kpin_error_set_at(KPIN_EINVALID, line, col,
+						 "carriage return without a line "
+						 "feed: kpin reads LF and CRLF "
+						 "line endings only");
 		}
 		if (c < 0x80) {
 			i++;
@@ -315,6 +359,17 @@ static bool is_key(const struct kpin_kust *k, uint32_t i)
 	       (N(k, n->parent)->count % 2) == 1;
 }
 
+/* Is @i a key of its block mapping, once the tree is built? */
+static bool is_key_of(const struct kpin_kust *k, uint32_t i)
+{
+	uint32_t c;
+	bool key = true;
+
+	for (c = N(k, N(k, i)->parent)->first; c != i; c = N(k, c)->next)
+		key = !key;
+	return key;
+}
+
 /* The key node that owns value @i (the previous sibling). */
 static uint32_t key_of(const struct kpin_kust *k, uint32_t i)
 {
@@ -324,6 +379,166 @@ static uint32_t key_of(const struct kpin_kust *k, uint32_t i)
 	for (c = p->first; c != NONE && c != i; c = N(k, c)->next)
 		prev = c;
 	return prev;
+}
+
+/*
+ * The error for a node at 1-based @line and @col inside block collection
+ * @p; @block says it is a block scalar's first line, which YAML would read
+ * as the next key or item instead, a different file from libfyaml's.
+ */
+static int indent_error(const struct knode *p, int line, int col,
+			bool block)
+{
+	return kpin_error_set_at(KPIN_EINVALID, line, col, "%s YAML: %s is "
+				 "not indented more than its %s",
+				 block ? "unsupported" : "invalid",
+				 block ? "the first line of a block scalar" :
+				 p->type == KN_MAP ? "a mapping value" :
+				 "a sequence item",
+				 p->type == KN_MAP ? "key" : "'-'");
+}
+
+/* First byte of node @n, opening quote included. */
+static size_t outer_start(const struct knode *n)
+{
+	bool quoted = n->type == KN_SCALAR && !(n->flags & KNF_NULL) &&
+		      (n->style == FYNS_SINGLE_QUOTED ||
+		       n->style == FYNS_DOUBLE_QUOTED);
+
+	return n->start - (quoted && n->start > 0);
+}
+
+/*
+ * libfyaml also accepts the key of a "?" written on a later line at the
+ * mapping's own column ("?\nkey"), which YAML reads as a key without a
+ * ':'. Scalar key @i is one when it starts at or left of that column and
+ * only blanks and line breaks separate it from a "?" at the column.
+ */
+static int check_explicit_key(const struct kpin_kust *k, uint32_t i,
+			      const struct fy_mark *prop)
+{
+	const struct knode *n = N(k, i), *p = N(k, n->parent);
+	size_t q, ls;
+	bool nl = false;
+	int col;
+
+	if (n->type != KN_SCALAR || (n->flags & KNF_NULL) ||
+	    (p->flags & KNF_FLOW))
+		return 0;
+	q = outer_start(n);
+	col = n->col - (q != n->start);
+	if (col > p->col)
+		return 0;
+	/*
+	 * An implicit key has its anchor or tag on its own line: one on an
+	 * earlier line makes it the key of a "?", content at its column.
+	 */
+	if (prop && prop->line < n->line)
+		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, col + 1,
+					 "invalid YAML: the key of a '?' is "
+					 "not indented more than the '?'");
+	for (;;) {
+		size_t c;
+
+		while (q > 0 && strchr(" \t\r\n", k->buf[q - 1])) {
+			nl = nl || k->buf[q - 1] == '\n';
+			q--;
+		}
+		if (!nl || q == 0)
+			return 0;
+		/* back over a comment that ends the line: "? # note" */
+		for (ls = q - 1; ls > 0 && k->buf[ls - 1] != '\n'; ls--)
+			;
+		for (c = ls; c < q; c++)
+			if (k->buf[c] == '#' && (c == ls || k->buf[c - 1] == ' ' ||
+						 k->buf[c - 1] == '\t'))
+				break;
+		if (c == q)
+			break;
+		q = c;
+	}
+	if (k->buf[q - 1] != '?')
+		return 0;
+	for (ls = q - 1; ls > 0 && k->buf[ls - 1] != '\n'; ls--)
+		;
+	if (q - 1 - ls != (size_t)p->col)
+		return 0;
+	return kpin_error_set_at(KPIN_EINVALID, n->line + 1, col + 1,
+				 "invalid YAML: the key of a '?' is not "
+				 "indented more than the '?'");
+}
+
+/*
+ * libfyaml accepts the last value of a block mapping, or an item of a
+ * block sequence, written on a later line at the collection's own column
+ * ("key:\nvalue", "-\nitem"), and block scalar lines at that column as
+ * content ("  key: |\n  other: x"), which YAML, kustomize and the re-parse
+ * of an edit that adds a line after them all read differently or refuse.
+ * Refuse them here too: each token of node @i (content, anchor, tag) and
+ * a block scalar's first line must lie right of its block collection's
+ * column, except a block sequence that is a mapping's value ("key:\n-
+ * item").
+ */
+static int check_indent(const struct kpin_kust *k, uint32_t i,
+			struct fy_event *ev)
+{
+	const struct knode *n = N(k, i), *p;
+	struct fy_token *anchor = NULL, *tag = NULL;
+	const struct fy_mark *m[3];
+	int back[3];	/* indicator columns a mark leaves out: '&', '*', quote */
+	size_t j;
+
+	if (n->parent == NONE)
+		return 0;
+	p = N(k, n->parent);
+	if ((p->flags & KNF_FLOW) || (p->type == KN_MAP && n->type == KN_SEQ &&
+				     !(n->flags & KNF_FLOW)))
+		return 0;
+	if (ev->type == FYET_SCALAR) {
+		anchor = ev->scalar.anchor;
+		tag = ev->scalar.tag;
+	} else if (ev->type == FYET_SEQUENCE_START) {
+		anchor = ev->sequence_start.anchor;
+		tag = ev->sequence_start.tag;
+	} else if (ev->type == FYET_MAPPING_START) {
+		anchor = ev->mapping_start.anchor;
+		tag = ev->mapping_start.tag;
+	}
+	if (is_key(k, i)) {
+		const struct fy_mark *a = anchor ?
+			fy_token_start_mark(anchor) : NULL;
+		const struct fy_mark *t = tag ? fy_token_start_mark(tag) : NULL;
+
+		return check_explicit_key(k, i, !a ? t : !t ? a :
+					  a->input_pos < t->input_pos ? a : t);
+	}
+	m[0] = fy_event_start_mark(ev);
+	back[0] = n->style == FYNS_ALIAS || n->style == FYNS_SINGLE_QUOTED ||
+		  n->style == FYNS_DOUBLE_QUOTED;
+	m[1] = anchor ? fy_token_start_mark(anchor) : NULL;
+	back[1] = 1;
+	m[2] = tag ? fy_token_start_mark(tag) : NULL;
+	back[2] = 0;
+	if (n->style == FYNS_LITERAL || n->style == FYNS_FOLDED) {
+		/* the mark is the start of the line after the header */
+		size_t c = n->start, ls;
+		int line, col;
+
+		m[0] = NULL;
+		while (c < n->end && strchr(" \r\n", k->buf[c]))
+			c++;
+		for (ls = c; ls > 0 && k->buf[ls - 1] != '\n'; ls--)
+			;
+		if (c < n->end && c - ls <= (size_t)p->col) {
+			pos_of(k->buf, c, &line, &col);
+			return indent_error(p, line, col, true);
+		}
+	}
+	for (j = 0; j < 3; j++)
+		if (m[j] && m[j]->column - back[j] <= p->col)
+			return indent_error(p, m[j]->line + 1,
+					    m[j]->column - back[j] + 1, false);
+	return 0;
 }
 
 static void set_start(struct knode *n, const struct fy_mark *m)
@@ -374,6 +589,35 @@ static bool raw_is_text(const char *s, size_t len, int style)
 	return false;
 }
 
+/* 0-based column (characters) of byte @p. */
+static int column_of(const struct kpin_kust *k, size_t p)
+{
+	int col = 0;
+
+	while (p > 0 && k->buf[p - 1] != '\n')
+		if (((unsigned char)k->buf[--p] & 0xc0) != 0x80)
+			col++;
+	return col;
+}
+
+/*
+ * The first byte at or after @p that is not a blank, a line break or in a
+ * comment: after a node, where the next indicator is. Empty nodes have
+ * no token; placing them after their own "-" or ":" (which may be on a
+ * later line) makes their collection end where they do.
+ */
+static size_t next_token(const struct kpin_kust *k, size_t p)
+{
+	while (p < k->len && strchr(" \t\r\n#", k->buf[p])) {
+		if (k->buf[p] == '#')
+			while (p < k->len && k->buf[p] != '\n')
+				p++;
+		else
+			p++;
+	}
+	return p;
+}
+
 /*
  * Place an empty value: just after its key's ':' when there is one, so
  * that filling it in is an insertion on the key's line.
@@ -392,20 +636,32 @@ static void place_null(struct kpin_kust *k, uint32_t i)
 		const struct knode *ref = prev != NONE ? N(k, prev) :
 			n->parent != NONE ? N(k, n->parent) : NULL;
 
-		if (ref) {
-			n->start = n->end = n->oend = ref->oend;
-			n->line = ref->line;
-			n->col = ref->col;
-		}
+		if (!ref)
+			return;
+		n->start = n->end = n->oend = ref->oend;
+		n->line = ref->line;
+		n->col = ref->col;
+		/* an empty block sequence item: just after its "-" */
+		p = next_token(k, ref->oend);
+		if (N(k, n->parent)->type == KN_SEQ &&
+		    !(N(k, n->parent)->flags & KNF_FLOW) && p < k->len &&
+		    k->buf[p] == '-')
+			n->start = n->end = n->oend = p + 1;
 		return;
 	}
 	key = key_of(k, i);
-	p = N(k, key)->oend;
 	n->line = N(k, key)->line;
 	n->col = N(k, key)->col;
-	while (p < k->len && (k->buf[p] == ' ' || k->buf[p] == '\t'))
-		p++;
-	if (p < k->len && k->buf[p] == ':') {
+	/*
+	 * The ':' follows the key, or in a block mapping starts a later line
+	 * after "? key" at the mapping's column; a ':' elsewhere starts
+	 * another node.
+	 */
+	p = next_token(k, N(k, key)->oend);
+	if (p < k->len && k->buf[p] == ':' &&
+	    ((N(k, n->parent)->flags & KNF_FLOW) ||
+	     !memchr(k->buf + N(k, key)->oend, '\n', p - N(k, key)->oend) ||
+	     column_of(k, p) == N(k, n->parent)->col)) {
 		n->start = n->end = n->oend = p + 1;
 		n->flags |= KNF_COLON;
 	} else {
@@ -422,6 +678,8 @@ static void add_scalar(struct builder *b, struct fy_event *ev)
 	uint32_t i = new_node(b, KN_SCALAR);
 	struct knode *n = N(k, i);
 	int style = fy_event_get_node_style(ev);
+	struct fy_token *props[2] = { ev->scalar.anchor, ev->scalar.tag };
+	size_t j;
 	bool key;
 
 	set_meta(k, i, ev->scalar.anchor, ev->scalar.tag);
@@ -430,6 +688,16 @@ static void add_scalar(struct builder *b, struct fy_event *ev)
 		n->flags |= KNF_NULL | KNF_TEXT | KNF_RAW;
 		n->style = FYNS_PLAIN;
 		place_null(k, i);
+		/* an empty value with an anchor or tag ends after them */
+		for (j = 0; j < 2; j++) {
+			const struct fy_mark *pm = props[j] ?
+				fy_token_end_mark(props[j]) : NULL;
+
+			if (pm && pm->input_pos > n->oend) {
+				n->start = n->end = n->oend = pm->input_pos;
+				n->flags &= ~KNF_COLON;
+			}
+		}
 		return;
 	}
 	n->style = (signed char)style;
@@ -457,13 +725,12 @@ static void add_scalar(struct builder *b, struct fy_event *ev)
 		n->text = n->start;
 		n->tlen = n->end - n->start;
 	} else if (key || n->end - n->start <= TEXT_MAX) {
-		size_t len;
-		const char *t = fy_token_get_text(tok, &len);
+		size_t off, len;
 
-		if (t) {
+		if (arena_add_token(k, tok, &off, &len)) {
 			n->flags |= KNF_TEXT;
-			n->text = arena_add(k, t, len);
-			n->tlen = len;
+			n->text = (uint32_t)off;
+			n->tlen = (uint32_t)len;
 		}
 	}
 }
@@ -546,9 +813,9 @@ static bool same_key(const struct kpin_kust *k, uint32_t a, uint32_t b)
 }
 
 /*
- * Refuse non-scalar and alias keys (kustomize cannot load them) and keys
- * that appear twice in one mapping: YAML forbids it and kustomize would
- * silently keep one of them.
+ * Refuse empty, non-scalar and alias keys (kustomize cannot load them)
+ * and keys that appear twice in one mapping: YAML forbids it and
+ * kustomize would silently keep one of them.
  */
 static int check_keys(struct kpin_kust *k, uint32_t map)
 {
@@ -565,6 +832,17 @@ static int check_keys(struct kpin_kust *k, uint32_t map)
 					"scalar keys only",
 					N(k, c)->type == KN_ALIAS ?
 					"an alias" : "a collection");
+			if (error)
+				goto out;
+			continue;
+		}
+		if (N(k, c)->flags & KNF_NULL) {
+			/* no token to point at: the value's, when it has one */
+			uint32_t v = N(k, c)->next;
+
+			error = problem(k, N(k, v)->flags & KNF_NULL ? c : v,
+					"unsupported-key", "mapping key is "
+					"empty; kustomize cannot load it");
 			if (error)
 				goto out;
 			continue;
@@ -681,15 +959,19 @@ static int build(struct kpin_kust *k)
 			break;
 		case FYET_SCALAR:
 			add_scalar(&b, ev);
+			rc = check_indent(k, k->nnodes - 1, ev);
 			break;
 		case FYET_ALIAS:
 			add_alias(&b, ev);
+			rc = check_indent(k, k->nnodes - 1, ev);
 			break;
 		case FYET_SEQUENCE_START:
 			start_collection(&b, ev, KN_SEQ);
+			rc = check_indent(k, k->nnodes - 1, ev);
 			break;
 		case FYET_MAPPING_START:
 			start_collection(&b, ev, KN_MAP);
+			rc = check_indent(k, k->nnodes - 1, ev);
 			break;
 		case FYET_SEQUENCE_END:
 		case FYET_MAPPING_END:
@@ -916,6 +1198,73 @@ static void detect_eol(struct kpin_kust *k)
 	strcpy(k->eol, nl && nl > k->buf && nl[-1] == '\r' ? "\r\n" : "\n");
 }
 
+/*
+ * Where line [@ls, @le) of @s puts a tab that kustomize's YAML parser
+ * refuses in block context, or @le: in the indentation of a blank or
+ * comment-only line, or in the blanks after a "-" or "?" indicator
+ * ("found character that cannot start any token"). libfyaml reads both
+ * as white space, so kpin must refuse them itself: an edit would keep a
+ * file kustomize cannot load, and a line kpin inserts before such a line
+ * can make libfyaml refuse it too.
+ */
+static size_t bad_tab(const char *s, size_t ls, size_t le)
+{
+	size_t p = ls, q;
+
+	while (p < le && s[p] == ' ')
+		p++;
+	for (q = p; q < le && strchr(" \t\r", s[q]); q++)
+		;
+	if (p < le && s[p] == '\t' && (q == le || s[q] == '#'))
+		return p;
+	while (p + 1 < le && (s[p] == '-' || s[p] == '?') &&
+	       (s[p + 1] == ' ' || s[p + 1] == '\t')) {
+		for (q = p + 1; q < le && (s[q] == ' ' || s[q] == '\t'); q++)
+			if (s[q] == '\t')
+				return q;
+		p = q;
+	}
+	return le;
+}
+
+/* Refuse the tabs of bad_tab() outside scalars and flow collections. */
+static int check_tabs(const struct kpin_kust *k)
+{
+	const char *s = k->buf;
+	size_t ls = 0, covered = 0;
+	uint32_t j = 0;
+	int line = 1;
+
+	if (!memchr(s, '\t', k->len))
+		return 0;
+	while (ls < k->len) {
+		const char *nl = memchr(s + ls, '\n', k->len - ls);
+		size_t le = nl ? (size_t)(nl - s) : k->len;
+		size_t t = memchr(s + ls, '\t', le - ls) ? bad_tab(s, ls, le) :
+			   le;
+
+		if (t < le) {
+			/* the scalars and flow collections begun so far */
+			for (; j < k->nnodes && N(k, j)->start <= ls; j++) {
+				const struct knode *n = N(k, j);
+				size_t end = n->type == KN_SCALAR ? n->end :
+					     (n->flags & KNF_FLOW) ? n->oend : 0;
+
+				if (end > covered)
+					covered = end;
+			}
+			if (ls >= covered)
+				return kpin_error_set_at(KPIN_EINVALID, line,
+					(int)(t - ls) + 1, "unsupported YAML: "
+					"a tab where kustomize expects "
+					"indentation; it cannot load this file");
+		}
+		ls = le + 1;
+		line++;
+	}
+	return 0;
+}
+
 /* Internal: build the tree only (the verifier needs no image analysis). */
 #define KUST_TREE_ONLY (1u << 31)
 
@@ -939,10 +1288,13 @@ int kpin_kust_open(struct kpin_kust **out, const char *buf, size_t len,
 	k->root = k->images = k->images_key = k->image_tags = NONE;
 	detect_eol(k);
 	error = build(k);
+	if (!error)
+		error = check_tabs(k);
 	if (!error && k->root == NONE)
 		error = problem(k, NONE, "root-not-mapping", "no YAML document: a "
 				"kustomization must be a mapping");
-	if (!error && !(flags & KUST_TREE_ONLY))
+	/* a lenient open of an empty file has no root to analyse */
+	if (!error && k->root != NONE && !(flags & KUST_TREE_ONLY))
 		error = analyse(k);
 	if (error) {
 		kpin_kust_free(k);
@@ -1199,35 +1551,30 @@ static void indent_of(const struct kpin_kust *k, size_t pos,
 
 	while (ls > 0 && k->buf[ls - 1] != '\n')
 		ls--;
+	if (ls == 0 && pos >= 3 && !memcmp(k->buf, "\xef\xbb\xbf", 3))
+		ls = 3;	/* a byte order mark takes no column */
 	for (; ls < pos; ls++)
 		if (((unsigned char)k->buf[ls] & 0xc0) != 0x80)
 			kpin_buf_addch(out, ' ');
 }
 
-/* First byte of node @n, opening quote included. */
-static size_t outer_start(const struct knode *n)
-{
-	bool quoted = n->type == KN_SCALAR && !(n->flags & KNF_NULL) &&
-		      (n->style == FYNS_SINGLE_QUOTED ||
-		       n->style == FYNS_DOUBLE_QUOTED);
-
-	return n->start - (quoted && n->start > 0);
-}
-
 /*
- * The indentation of the keys of block mapping @map: the whitespace before
- * its second key when that key starts its line, else the columns before
- * the first key ("- " of a sequence item becomes two spaces).
+ * The indentation of the keys of block mapping @map: the columns before
+ * the mapping ("- " of a sequence item becomes two spaces), which starts
+ * where its first key's tag or anchor or "?" does, so "&a name:" or "?
+ * name" indents by that column, not the key text's; or, when the mapping
+ * has properties of its own on an earlier line ("key: &a" and the keys
+ * below), the whitespace before its first key. Not the second key's
+ * column: that may be the text of an explicit key ("?\n  key").
  */
 static void key_indent(const struct kpin_kust *k, const struct knode *map,
 		       struct kpin_buf *out)
 {
-	uint32_t second = map->count >= 4 ?
-			  N(k, N(k, map->first)->next)->next : NONE;
+	size_t p = outer_start(N(k, map->first)), ls = p;
 
-	if (second != NONE) {
-		size_t p = outer_start(N(k, second)), ls = p;
-
+	/* "key: &anchor" then the keys on later lines: their indentation */
+	if (N(k, map->first)->line > map->line && map->start < k->len &&
+	    k->buf[map->start] != '?') {
 		while (ls > 0 && k->buf[ls - 1] == ' ')
 			ls--;
 		if (ls == 0 || k->buf[ls - 1] == '\n') {
@@ -1235,7 +1582,7 @@ static void key_indent(const struct kpin_kust *k, const struct knode *map,
 			return;
 		}
 	}
-	indent_of(k, outer_start(N(k, map->first)), out);
+	indent_of(k, map->start, out);
 }
 
 /*
@@ -1295,25 +1642,47 @@ static void add_block_lines(struct kpin_buf *b, const char *first_prefix,
 
 /*
  * New lines can follow node @i unless its last scalar is a block scalar
- * that ends the file without a line break: a key after it would add a
- * line break to its value.
+ * that ends the file without a line break (a key after it would add a
+ * line break to its value) or that is empty: its content indentation is
+ * then unknown, and libfyaml reads a key line after it as its content.
  */
 static int check_appendable(const struct kpin_kust *k, uint32_t i)
 {
 	const struct knode *n = N(k, i);
+	size_t c;
 
 	while (n->type != KN_SCALAR && n->last != NONE &&
-	       !(n->flags & KNF_FLOW))
-		n = N(k, n->last);
-	if (n->type == KN_SCALAR &&
-	    (n->style == FYNS_LITERAL || n->style == FYNS_FOLDED) &&
-	    n->oend == k->len && (n->oend == 0 || k->buf[n->oend - 1] != '\n'))
+	       !(n->flags & KNF_FLOW)) {
+		uint32_t last = n->last;
+
+		/* an empty value without ':' ("? key" last): its key */
+		if (n->type == KN_MAP && (N(k, last)->flags & KNF_NULL) &&
+		    !(N(k, last)->flags & KNF_COLON))
+			last = key_of(k, last);
+		n = N(k, last);
+	}
+	if (n->type != KN_SCALAR ||
+	    (n->style != FYNS_LITERAL && n->style != FYNS_FOLDED))
+		return 0;
+	if (n->oend == k->len && (n->oend == 0 || k->buf[n->oend - 1] != '\n'))
 		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
 					 "a block scalar ends the file without "
 					 "a line break; kpin cannot add a line "
 					 "after it without changing its value "
 					 "(add a final newline)");
-	return 0;
+	for (c = n->start; c < n->end && strchr(" \r\n", k->buf[c]); c++)
+		;
+	if (c < n->end)
+		return 0;
+	/* its mark is on the line after it: point at its key or sequence */
+	i = (uint32_t)(n - k->nodes);
+	n = N(k, n->parent)->type == KN_MAP && !is_key_of(k, i) ?
+	    N(k, key_of(k, i)) : N(k, n->parent);
+	return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+				 "an empty block scalar comes last; kpin "
+				 "cannot add a line after it without it "
+				 "becoming the scalar's value (give it a "
+				 "value, or write \"\")");
 }
 
 /* Fill, replace or insert the value of field @f of entry @e. */
@@ -1475,6 +1844,17 @@ static int plan_existing(struct plan *p, long idx, const struct kpin_change *c)
 				img->new_tag.line, img->new_tag.col,
 				"newTag of image '%s' is '%s', a digest without "
 				"a tag; pass --tag to replace it", c->image, nt);
+		/* the part kept is written back as it is: it must be valid */
+		if ((!c->tag && kpin_grammar_match(KPIN_GRAMMAR_TAG, nt,
+						   (size_t)(at - nt)) != 1) ||
+		    (!c->digest && kpin_grammar_match(KPIN_GRAMMAR_DIGEST,
+						      at + 1,
+						      strlen(at + 1)) != 1))
+			return kpin_error_set_at(KPIN_EINVALID,
+				img->new_tag.line, img->new_tag.col,
+				"newTag of image '%s' is '%s', not a valid "
+				"tag@digest; pass --tag and --digest to "
+				"replace it", c->image, nt);
 		if (c->tag)
 			kpin_buf_adds(&v, c->tag);
 		else
@@ -1613,6 +1993,11 @@ static int plan_new_entries(struct plan *p)
 
 	if (!p->nne)
 		return 0;
+	if (seq && seq->type != KN_SEQ && (seq->flags & KNF_TAG))
+		return kpin_error_set_at(KPIN_EINVALID, seq->line + 1,
+					 seq->col + 1, "'images' is empty but "
+					 "carries a YAML tag; remove it to let "
+					 "kpin add entries");
 	if (seq && seq->type == KN_SEQ && !(seq->flags & KNF_FLOW) &&
 	    check_appendable(k, k->images))
 		return KPIN_EINVALID;
@@ -1646,7 +2031,8 @@ static int plan_new_entries(struct plan *p)
 		add_block_entries(&b, p, kpin_buf_cstr(&dash),
 				  kpin_buf_cstr(&ind), eol, ls);
 		add_splice(p, pos, 0, &b, SP_LINE);
-	} else if (seq && (seq->flags & KNF_COLON)) {
+	} else if (seq && (seq->flags & KNF_COLON) &&
+		   !(root->flags & KNF_FLOW)) {
 		/* "images:" with nothing after it */
 		pos = line_after(k, seq->start, &eol, &ls);
 		indent_of(k, outer_start(N(k, k->images_key)), &dash);
@@ -1657,7 +2043,18 @@ static int plan_new_entries(struct plan *p)
 				  kpin_buf_cstr(&ind), eol, ls);
 		add_splice(p, pos, 0, &b, SP_LINE);
 	} else if (seq) {
-		/* "images: ~" or "images: null" */
+		/* "images: ~", "images: null", "{images: }" or "{images}" */
+		if ((seq->flags & KNF_NULL) && !(seq->flags & KNF_COLON) &&
+		    !(root->flags & KNF_FLOW))
+			return kpin_error_set_at(KPIN_EINVALID, seq->line + 1,
+						 seq->col + 1, "'images' is an "
+						 "explicit key without a value; "
+						 "write \"images: []\" to let "
+						 "kpin add entries");
+		if ((seq->flags & KNF_NULL) && !(seq->flags & KNF_COLON))
+			kpin_buf_adds(&b, ": ");
+		else if (seq->start > 0 && k->buf[seq->start - 1] == ':')
+			kpin_buf_addch(&b, ' ');
 		kpin_buf_addch(&b, '[');
 		add_flow_entries(&b, p, false, json_style(k, k->images_key));
 		kpin_buf_addch(&b, ']');
@@ -1665,6 +2062,10 @@ static int plan_new_entries(struct plan *p)
 	} else if (root->flags & KNF_FLOW) {
 		bool json = root->count && json_style(k, root->first);
 
+		/* after an empty value: "key: , images" (libfyaml refuses
+		 * "key:," after a key that spans lines) */
+		if (root->count && k->buf[N(k, root->last)->oend - 1] == ':')
+			kpin_buf_addch(&b, ' ');
 		if (root->count)
 			kpin_buf_adds(&b, ", ");
 		kpin_buf_adds(&b, json ? "\"images\": [" : "images: [");
@@ -1675,7 +2076,7 @@ static int plan_new_entries(struct plan *p)
 	} else {
 		/* no images key: add one at the end of the root mapping */
 		pos = line_after(k, root->oend, &eol, &ls);
-		indent_of(k, outer_start(N(k, root->first)), &ind);
+		key_indent(k, root, &ind);
 		if (!ls)
 			kpin_buf_adds(&b, eol);
 		kpin_buf_add(&b, ind.ptr ? ind.ptr : "", ind.len);
@@ -1950,12 +2351,18 @@ static int apply_and_verify(struct kpin_buf *out, struct plan *p)
 	if (!error && N(nk, nk->root)->type != KN_MAP)
 		error = kpin_error_set(KPIN_EINVALID, "root is not a mapping");
 	if (error) {
-		const struct kpin_error *err = kpin_error_last();
+		/* a copy: the message is rewritten from its own text */
+		struct kpin_error err = *kpin_error_last();
 
+		kpin_kust_free(nk);
+		if (err.line < 1)
+			return kpin_error_set(KPIN_EVERIFY, "internal error: "
+					      "the edited file does not parse "
+					      "(%s); nothing written",
+					      err.message);
 		return kpin_error_set(KPIN_EVERIFY, "internal error: the edited "
 				      "file does not parse (%d:%d: %s); nothing "
-				      "written", err->line, err->col,
-				      err->message);
+				      "written", err.line, err.col, err.message);
 	}
 	v.a = k;
 	v.b = nk;
@@ -2059,8 +2466,8 @@ int kpin_kust_edit(struct kpin_buf *out, const struct kpin_kust *k,
 		}
 		if (!(flags & KPIN_KUST_CREATE)) {
 			error = kpin_error_set(KPIN_ENOTFOUND, "no images entry "
-					       "named '%s' (--create adds one)",
-					       merged[i].image);
+					       "named '%s' (kpin set --create "
+					       "adds one)", merged[i].image);
 			goto out;
 		}
 		p.ne = xreallocarray(p.ne, p.nne + 1, sizeof(*p.ne));

@@ -270,21 +270,35 @@ static void drop_char_of_value(struct kpin_buf *b, void *arg)
 		p[10] = 'c';
 }
 
+/* A result that parses but whose root is no longer a mapping. */
+static void scalar_root(struct kpin_buf *b, void *arg)
+{
+	(void)arg;
+	kpin_buf_reset(b);
+	kpin_buf_adds(b, "just text\n");
+}
+
 static void test_kust_verifier_catches_tampering(void **state)
 {
 	const char *s = "kind: K\nimages:\n- name: a\n  digest: " A "\n";
 	struct kpin_change c = { "a", B, NULL, NULL };
 	struct kpin_buf out = KPIN_BUF_INIT;
 	kpin_kust_tamper_fn fns[] = { rename_kind, break_syntax,
-				      drop_char_of_value };
+				      drop_char_of_value, scalar_root };
+	/* what the message must say: the re-parse's own error survives */
+	const char *why[] = { "more than the intended values",
+			      "does not parse (5:1: invalid YAML: could not find",
+			      "more than the intended values",
+			      "does not parse (root is not a mapping)" };
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		kpin_kust_set_tamper(fns[i], NULL);
 		assert_int_equal(kpin_kust_set(&out, s, strlen(s), &c, 1, 0),
 				 KPIN_EVERIFY);
 		assert_null(out.ptr);
+		h_assert_contains(kpin_error_last()->message, why[i]);
 	}
 	kpin_kust_set_tamper(NULL, NULL);
 	assert_int_equal(kpin_kust_set(&out, s, strlen(s), &c, 1, 0), 0);

@@ -2,6 +2,9 @@
 #
 #   make                 ./kpin and libkpin.a
 #   make check           every test (unit, golden, CLI, corpus, docs)
+#   make check-asan      make check built with ASan + UBSan (build/asan)
+#   make check-valgrind  unit tests and CLI tests under valgrind memcheck
+#   make fuzz-run        each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make lint            mandoc lint and the banned-symbol check
 #   make bench           benchmarks (not tests: they print numbers)
 #   make demo            the quick-start demo
@@ -70,7 +73,7 @@ CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
 	test-file test-golden test-cli test-corpus test-repo test-apply \
-	test-push test-check test-promote test-crash
+	test-push test-check test-promote test-crash test-matrix
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)
@@ -107,12 +110,30 @@ check: $(KPIN_BIN) $(TESTS) lint
 		tests/man-examples.sh
 
 # The whole suite against an AddressSanitizer + UBSan build (build/asan).
+# Every program links tests/sanitizer-options.c: sanitizer reports go to
+# build/asan/log/ (printed at the end; any report fails the run) and
+# LeakSanitizer reads tests/lsan.supp. An empty log is no report: a kpin
+# that test-crash kills at exit can leave one behind.
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
-check-asan:
-	$(MAKE) B=build/asan KPIN_BIN=build/asan/kpin \
-		LIBKPIN=build/asan/libkpin.a CFLAGS="-O1 -g $(SAN)" \
-		LDFLAGS="$(SAN)" check
+ASAN_B = build/asan
+check-asan: $(ASAN_B)/sanitizer-options.o
+	@rm -rf $(ASAN_B)/log && mkdir -p $(ASAN_B)/log
+	@$(MAKE) B=$(ASAN_B) KPIN_BIN=$(ASAN_B)/kpin \
+		LIBKPIN=$(ASAN_B)/libkpin.a CFLAGS="-O1 -g $(SAN)" \
+		LDFLAGS="$(SAN) $(CURDIR)/$(ASAN_B)/sanitizer-options.o" \
+		check; rc=$$?; \
+	find $(ASAN_B)/log -type f -size 0 -delete; \
+	for f in $(ASAN_B)/log/*; do [ -f "$$f" ] || continue; \
+		echo "--- $$f"; cat "$$f"; done; \
+	n=$$(ls $(ASAN_B)/log | wc -l); \
+	echo "sanitizers: $$n report(s) in $(ASAN_B)/log"; \
+	[ $$rc -eq 0 ] && [ $$n -eq 0 ]
+
+$(ASAN_B)/sanitizer-options.o: tests/sanitizer-options.c
+	@mkdir -p $(ASAN_B)
+	$(CC) -c -o $@ -DKPIN_SAN_LOG='"$(CURDIR)/$(ASAN_B)/log"' \
+		-DKPIN_LSAN_SUPP='"$(CURDIR)/tests/lsan.supp"' $<
 
 # Memcheck: the library's unit tests in-process, and the tests that run
 # the kpin binary with every kpin under valgrind (tests/harness.c,
@@ -120,13 +141,17 @@ check-asan:
 # its report is kept in $(B)/valgrind/<pid>.log, printed at the end. The
 # corpus and HTTP tests are left to the other runs. tests/valgrind.supp
 # holds suppressions for the libraries' own internals, never for kpin.
+# Debian's valgrind is a sh script, and dash drops the environment
+# variables whose names are not shell names, INPUT_IMAGE-NAME among them:
+# valgrind.bin, where it exists, is the program itself.
 VG_LOGS = $(B)/valgrind
-VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
+VALGRIND_PROG = $(shell command -v valgrind.bin 2>/dev/null || echo valgrind)
+VALGRIND = $(VALGRIND_PROG) -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --track-fds=no \
 	--suppressions=$(CURDIR)/tests/valgrind.supp \
 	--log-file=$(CURDIR)/$(VG_LOGS)/%p.log
 VG_UNIT = test-buf test-grammar test-image test-kust test-diff test-file
-VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote test-crash
+VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote
 check-valgrind: kpin $(TESTS)
 	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
 	@TESTDATA="$(CURDIR)/testdata" TEST_WRAP="$(VALGRIND)" \
@@ -175,8 +200,8 @@ $(FUZZ_TARGETS:%=$(B)/fuzz/%): $(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libkpin.a
 fuzz-run: fuzz
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-lint: kpin
-	@sh tests/lint.sh
+lint: $(KPIN_BIN) $(LIBKPIN)
+	@LIBKPIN="$(LIBKPIN)" sh tests/lint.sh
 
 bench: kpin
 	@sh bench/run.sh

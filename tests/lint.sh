@@ -7,9 +7,11 @@
 #     call abort(), for "kpin: out of memory".
 #
 # Prints one "ok - ..." or "not ok - ..." line per check, with the offending
-# output on "# " lines, and exits 1 if any check failed.
+# output on "# " lines, and exits 1 if any check failed. $LIBKPIN names the
+# archive to check (make check-asan: build/asan/libkpin.a).
 LC_ALL=C
 export LC_ALL
+lib=${LIBKPIN:-libkpin.a}
 
 failed=0
 tmp=$(mktemp -d) || exit 1
@@ -77,7 +79,7 @@ check_symbols() {
 	what=$1
 	re=$2
 	allow=${3:-}
-	nm -A libkpin.a 2>/dev/null |
+	nm -A "$lib" 2>/dev/null |
 	awk -v re="^($re)\$" -v allow="$allow" '
 		$(NF - 1) == "U" && $NF ~ re {
 			n = split($1, part, ":")
@@ -94,8 +96,8 @@ check_symbols() {
 	fi
 }
 
-if [ ! -f libkpin.a ]; then
-	not_ok "libkpin.a exists (run make first)"
+if [ ! -f "$lib" ]; then
+	not_ok "$lib exists (run make first)"
 elif ! command -v nm >/dev/null 2>&1; then
 	not_ok "nm is installed (apt-get install binutils)"
 else

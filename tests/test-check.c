@@ -217,6 +217,7 @@ static void test_check_pre_commit(void **state)
 	struct h_result r;
 	const char *good = "images:\n- name: web\n  digest: sha256:"
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n";
+	int no_repo;
 
 	(void)state;
 	if (h_sh(&r, NULL, "command -v pre-commit")) {
@@ -230,7 +231,10 @@ static void test_check_pre_commit(void **state)
 	src = realpath(h_testdata(), NULL);
 	assert_non_null(src);
 	*strrchr(src, '/') = '\0';
-	if (h_git(&r, src, "rev-parse HEAD") ||
+	/* each result is released before r is used again */
+	no_repo = h_git(&r, src, "rev-parse HEAD");
+	h_result_release(&r);
+	if (no_repo ||
 	    h_sh(&r, src, "git cat-file -e HEAD:.pre-commit-hooks.yaml")) {
 		h_result_release(&r);
 		printf("# skip: %s is not a git checkout with the hooks file "

@@ -541,6 +541,25 @@ static int check_indent(const struct kpin_kust *k, uint32_t i,
 	return 0;
 }
 
+/*
+ * libfyaml reads a ':' before a flow indicator ("{:}", "[a, :]") as a
+ * plain scalar; YAML reads an empty key or value there, and kustomize
+ * refuses it ("did not find expected node content").
+ */
+static int check_flow_colon(const struct kpin_kust *k, uint32_t i)
+{
+	const struct knode *n = N(k, i);
+
+	if (n->parent == NONE || !(N(k, n->parent)->flags & KNF_FLOW) ||
+	    n->style != FYNS_PLAIN || (n->flags & KNF_NULL) ||
+	    n->start >= k->len || k->buf[n->start] != ':' ||
+	    (n->start + 1 < k->len && !strchr(",[]{}", k->buf[n->start + 1])))
+		return 0;
+	return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
+				 "invalid YAML: a ':' before a flow "
+				 "indicator starts no scalar");
+}
+
 static void set_start(struct knode *n, const struct fy_mark *m)
 {
 	if (!m)
@@ -960,6 +979,8 @@ static int build(struct kpin_kust *k)
 		case FYET_SCALAR:
 			add_scalar(&b, ev);
 			rc = check_indent(k, k->nnodes - 1, ev);
+			if (!rc)
+				rc = check_flow_colon(k, k->nnodes - 1);
 			break;
 		case FYET_ALIAS:
 			add_alias(&b, ev);

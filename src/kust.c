@@ -420,23 +420,34 @@ static int check_explicit_key(const struct kpin_kust *k, uint32_t i,
 	const struct knode *n = N(k, i), *p = N(k, n->parent);
 	size_t q, ls;
 	bool nl = false;
-	int col;
+	int col, line;
 
-	if (n->type != KN_SCALAR || (n->flags & KNF_NULL) ||
-	    (p->flags & KNF_FLOW))
+	if (n->type != KN_SCALAR || (p->flags & KNF_FLOW) ||
+	    ((n->flags & KNF_NULL) && !prop))
 		return 0;
-	q = outer_start(n);
-	col = n->col - (q != n->start);
+	if (!(n->flags & KNF_NULL)) {
+		q = outer_start(n);
+		col = n->col - (q != n->start);
+		/*
+		 * An implicit key has its anchor or tag on its own line: one
+		 * on an earlier line makes it the key of a "?", content at
+		 * its column.
+		 */
+		if (prop && prop->line < n->line && col <= p->col)
+			return kpin_error_set_at(KPIN_EINVALID, n->line + 1,
+						 col + 1, "invalid YAML: the "
+						 "key of a '?' is not indented "
+						 "more than the '?'");
+		line = n->line;
+	}
+	if (prop) {
+		/* the key starts at its first property */
+		q = prop->input_pos;
+		col = prop->column;
+		line = prop->line;
+	}
 	if (col > p->col)
 		return 0;
-	/*
-	 * An implicit key has its anchor or tag on its own line: one on an
-	 * earlier line makes it the key of a "?", content at its column.
-	 */
-	if (prop && prop->line < n->line)
-		return kpin_error_set_at(KPIN_EINVALID, n->line + 1, col + 1,
-					 "invalid YAML: the key of a '?' is "
-					 "not indented more than the '?'");
 	for (;;) {
 		size_t c;
 
@@ -463,7 +474,7 @@ static int check_explicit_key(const struct kpin_kust *k, uint32_t i,
 		;
 	if (q - 1 - ls != (size_t)p->col)
 		return 0;
-	return kpin_error_set_at(KPIN_EINVALID, n->line + 1, col + 1,
+	return kpin_error_set_at(KPIN_EINVALID, line + 1, col + 1,
 				 "invalid YAML: the key of a '?' is not "
 				 "indented more than the '?'");
 }
@@ -505,12 +516,20 @@ static int check_indent(const struct kpin_kust *k, uint32_t i,
 		tag = ev->mapping_start.tag;
 	}
 	if (is_key(k, i)) {
+		/* the first property, an anchor's '&' included */
 		const struct fy_mark *a = anchor ?
 			fy_token_start_mark(anchor) : NULL;
 		const struct fy_mark *t = tag ? fy_token_start_mark(tag) : NULL;
+		struct fy_mark pm;
 
-		return check_explicit_key(k, i, !a ? t : !t ? a :
-					  a->input_pos < t->input_pos ? a : t);
+		if (a) {
+			pm = *a;
+			pm.input_pos--;
+			pm.column--;
+		}
+		if (t && (!a || t->input_pos < pm.input_pos))
+			pm = *t;
+		return check_explicit_key(k, i, a || t ? &pm : NULL);
 	}
 	m[0] = fy_event_start_mark(ev);
 	back[0] = n->style == FYNS_ALIAS || n->style == FYNS_SINGLE_QUOTED ||
@@ -828,7 +847,7 @@ static bool same_key(const struct kpin_kust *k, uint32_t a, uint32_t b)
 	size_t la = 0, lb = 0;
 	const char *ta = node_text(k, a, &la), *tb = node_text(k, b, &lb);
 
-	return la == lb && !memcmp(ta, tb, la);
+	return la == lb && (la == 0 || !memcmp(ta, tb, la));
 }
 
 /*

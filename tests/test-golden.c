@@ -107,7 +107,12 @@ static void run_case(void **state)
 			assert_true(h_stat_same(&before, &after));
 		}
 	}
-	if (!want_status && !dry && has_out) {
+	/*
+	 * Idempotence and the read-back are about behaviour, which make
+	 * check proves; under memcheck (make check-valgrind) the first run
+	 * is enough, and a third of the time.
+	 */
+	if (!want_status && !dry && has_out && !getenv("KPIN_VALGRIND")) {
 		/* idempotence: the same request again changes nothing */
 		h_run(&r2, tmp, NULL, argv, NULL);
 		assert_int_equal(r2.status, 0);

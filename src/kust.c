@@ -418,9 +418,9 @@ static int check_explicit_key(const struct kpin_kust *k, uint32_t i,
 			      const struct fy_mark *prop)
 {
 	const struct knode *n = N(k, i), *p = N(k, n->parent);
-	size_t q, ls;
+	size_t q = 0, ls;
 	bool nl = false;
-	int col, line;
+	int col = 0, line = 0;
 
 	if (n->type != KN_SCALAR || (p->flags & KNF_FLOW) ||
 	    ((n->flags & KNF_NULL) && !prop))

@@ -170,7 +170,8 @@ check-valgrind: kpin $(TESTS)
 	[ $$u -eq 0 ] && [ $$c -eq 0 ] && [ $$n -eq 0 ]
 
 # libFuzzer targets (clang): the edit core, the check rules, requests.
-# The library is compiled once with coverage and sanitizers (build/fuzz),
+# The library is compiled once with clang, the warnings (errors under
+# DEVELOPER=1: CI's clang build), coverage and sanitizers (build/fuzz),
 # each target links it. fuzz-run runs each target FUZZ_SECONDS seconds,
 # seeded from testdata/; a crash, leak or UB fails it and leaves the input
 # in build/fuzz/ (tests/fuzz/run.sh).
@@ -179,7 +180,7 @@ FUZZ_SECONDS = 60
 FUZZ_CC = clang
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Iinclude $(DEP_CFLAGS) $(FUZZ_SAN)
+	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(FUZZ_SAN)
 FUZZ_OBJS = $(LIB_SRCS:src/%.c=$(B)/fuzz/%.o)
 fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 

@@ -11,6 +11,9 @@
 static _Thread_local struct kpin_error last;
 
 static int set(int code, int line, int col, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static int set(int code, int line, int col, const char *fmt, va_list ap)
 {
 	last.code = code;
 	last.line = line;

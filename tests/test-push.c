@@ -127,7 +127,7 @@ static void test_push_stale_clones_race(void **state)
 	int pids[3], i;
 
 	for (i = 0; i < 3; i++) {
-		char name[8];
+		char name[24];
 
 		snprintf(name, sizeof(name), "clone%d", i);
 		c[i] = clone_of(w, w->remote, name);

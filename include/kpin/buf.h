@@ -55,7 +55,8 @@ void kpin_buf_adds(struct kpin_buf *buf, const char *s);
 void kpin_buf_addch(struct kpin_buf *buf, int c);
 void kpin_buf_addf(struct kpin_buf *buf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void kpin_buf_vaddf(struct kpin_buf *buf, const char *fmt, va_list ap);
+void kpin_buf_vaddf(struct kpin_buf *buf, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* kpin_buf_add_json() - Append @s as a JSON string literal, quotes included. */
 void kpin_buf_add_json(struct kpin_buf *buf, const char *s);
 /* kpin_buf_cstr() - The contents as a C string; "" for an empty buffer. */

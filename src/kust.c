@@ -833,7 +833,7 @@ static int cmp_key_nodes(const void *a, const void *b)
 	size_t la = 0, lb = 0;
 	const char *ta = node_text(sort_kust, ia, &la);
 	const char *tb = node_text(sort_kust, ib, &lb);
-	int c = memcmp(ta, tb, la < lb ? la : lb);
+	int c = la && lb ? memcmp(ta, tb, la < lb ? la : lb) : 0;
 
 	if (c)
 		return c;
@@ -942,6 +942,43 @@ static int end_collection(struct builder *b, struct fy_event *ev)
 }
 
 /* The first error the parser reported, as a kpin error with position. */
+/*
+ * libfyaml 0.7.12 crashes in fy_parser_destroy() (fy_indent_vacuum_internal)
+ * once it has reported a tab before a block entry inside an explicit key
+ * ("?\n  a:\t- b"; found by fuzz-kust, testdata/kust/refuse-tab-before-
+ * entry-in-explicit-key). Such a parser and its diag are kept, reachable
+ * from this list, instead of destroyed: a few kilobytes for a file kpin
+ * refuses anyway, rather than a crash.
+ */
+struct wreck {
+	struct wreck *next;
+	struct fy_parser *fyp;
+	struct fy_diag *diag;
+};
+static _Thread_local struct wreck *wrecks;
+
+static bool parser_is_wrecked(struct fy_diag *diag)
+{
+	void *iter = NULL;
+	struct fy_diag_error *err;
+
+	while ((err = fy_diag_errors_iterate(diag, &iter)) != NULL)
+		if (err->msg && strstr(err->msg, "cannot use tab for "
+				       "indentation of block entry"))
+			return true;
+	return false;
+}
+
+static void keep_wreck(struct fy_parser *fyp, struct fy_diag *diag)
+{
+	struct wreck *w = xmalloc(sizeof(*w));
+
+	w->fyp = fyp;
+	w->diag = diag;
+	w->next = wrecks;
+	wrecks = w;
+}
+
 static int parse_error(struct fy_diag *diag)
 {
 	void *iter = NULL;
@@ -1033,6 +1070,10 @@ static int build(struct kpin_kust *k)
 	error = 0;
 out:
 	free(b.stack);
+	if (error && parser_is_wrecked(diag)) {
+		keep_wreck(fyp, diag);
+		return error;
+	}
 	fy_parser_destroy(fyp);
 	fy_diag_destroy(diag);
 	return error;

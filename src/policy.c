@@ -11,6 +11,7 @@
 
 #include "kpin/error.h"
 #include "kpin/grammar.h"
+#include "kpin/kust.h"
 #include "kpin/policy.h"
 #include "kpin/xalloc.h"
 
@@ -160,6 +161,7 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 	struct fy_document *doc = NULL;
 	struct fy_node *root, *key, *val, *req_key = NULL, *req_val = NULL;
 	struct fy_node_pair *pair;
+	struct kpin_kust *kust = NULL;
 	void *iter = NULL;
 	int rc = KPIN_EINVALID;
 
@@ -178,6 +180,17 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 		p->from_file = true;
 		goto out;
 	}
+	/*
+	 * The edit core's parse first: it refuses what kustomize's YAML
+	 * parser would, and it survives the libfyaml errors whose parser
+	 * crashes when destroyed, as the one inside this document build would
+	 * (src/kust.c, keep_wreck()).
+	 */
+	rc = kpin_kust_open(&kust, buf, len, KPIN_KUST_LENIENT);
+	kpin_kust_free(kust);
+	if (rc)
+		goto out;
+	rc = KPIN_EINVALID;
 	doc = fy_document_build_from_string(&cfg, buf, len);
 	if (!doc) {
 		void *it = NULL;

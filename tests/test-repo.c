@@ -661,6 +661,7 @@ static void test_repo_policy_file(void **state)
 	const char *bad[] = { ".kpin.yaml", "environments: [dev, qa]\n"
 			      "promotion: sometimes\n", NULL };
 	const char *unknown[] = { ".kpin.yaml", "enviroments: [dev]\n", NULL };
+	const char *wreck[] = { ".kpin.yaml", "?\n  n:\t- b\n", NULL };
 
 	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
 				 "qa", "--image", "web", "--digest",
@@ -691,6 +692,16 @@ static void test_repo_policy_file(void **state)
 				 h_digest(18), NULL), 3);
 	h_assert_contains(r.err.ptr, ".kpin.yaml:1:1: error: unknown policy "
 			  "key 'enviroments'");
+	h_result_release(&r);
+	/* libfyaml 0.7.12 crashed destroying the parser of this one */
+	h_repo_commit(dir, "refs/heads/main", wreck);
+	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 "prd", "--image", "web", "--digest",
+				 h_digest(18), NULL), 3);
+	h_assert_contains(r.err.ptr, ".kpin.yaml:2:5: error: invalid YAML: "
+			  "cannot use tab");
 	h_result_release(&r);
 }
 

@@ -1282,8 +1282,9 @@ static void detect_eol(struct kpin_kust *k)
 /*
  * Where line [@ls, @le) of @s puts a tab that kustomize's YAML parser
  * refuses in block context, or @le: in the indentation of a blank or
- * comment-only line, or in the blanks after a "-" or "?" indicator
- * ("found character that cannot start any token"). libfyaml reads both
+ * comment-only line, or in the blanks after a "-", "?" or ":" indicator
+ * that starts the line ("found character that cannot start any token").
+ * libfyaml reads both
  * as white space, so kpin must refuse them itself: an edit would keep a
  * file kustomize cannot load, and a line kpin inserts before such a line
  * can make libfyaml refuse it too.
@@ -1298,7 +1299,7 @@ static size_t bad_tab(const char *s, size_t ls, size_t le)
 		;
 	if (p < le && s[p] == '\t' && (q == le || s[q] == '#'))
 		return p;
-	while (p + 1 < le && (s[p] == '-' || s[p] == '?') &&
+	while (p + 1 < le && (s[p] == '-' || s[p] == '?' || s[p] == ':') &&
 	       (s[p + 1] == ' ' || s[p + 1] == '\t')) {
 		for (q = p + 1; q < le && (s[q] == ' ' || s[q] == '\t'); q++)
 			if (s[q] == '\t')

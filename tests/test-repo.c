@@ -651,6 +651,22 @@ static void test_repo_concurrent(void **state)
 	free(files);
 }
 
+/* Commit policy @files, then kpin set in @env must exit 3 saying @want. */
+static void policy_refused(const char *dir, const char **files,
+			   const char *env, const char *want)
+{
+	struct h_result r;
+
+	h_repo_commit(dir, "refs/heads/main", files);
+	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 env, "--image", "web", "--digest",
+				 h_digest(18), NULL), 3);
+	h_assert_contains(r.err.ptr, want);
+	h_result_release(&r);
+}
+
 static void test_repo_policy_file(void **state)
 {
 	const char *dir = *state;
@@ -675,34 +691,13 @@ static void test_repo_policy_file(void **state)
 				 "qa", "--image", "web", "--digest",
 				 h_digest(17), NULL), 0);
 	h_result_release(&r);
-	h_repo_commit(dir, "refs/heads/main", bad);
-	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
-	h_result_release(&r);
-	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
-				 "qa", "--image", "web", "--digest",
-				 h_digest(18), NULL), 3);
-	h_assert_contains(r.err.ptr, ".kpin.yaml:2:12: error: 'promotion' "
-			  "must be ordered or free");
-	h_result_release(&r);
-	h_repo_commit(dir, "refs/heads/main", unknown);
-	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
-	h_result_release(&r);
-	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
-				 "prd", "--image", "web", "--digest",
-				 h_digest(18), NULL), 3);
-	h_assert_contains(r.err.ptr, ".kpin.yaml:1:1: error: unknown policy "
-			  "key 'enviroments'");
-	h_result_release(&r);
+	policy_refused(dir, bad, "qa", ".kpin.yaml:2:12: error: 'promotion' "
+		       "must be ordered or free");
+	policy_refused(dir, unknown, "prd", ".kpin.yaml:1:1: error: unknown "
+		       "policy key 'enviroments'");
 	/* libfyaml 0.7.12 crashed destroying the parser of this one */
-	h_repo_commit(dir, "refs/heads/main", wreck);
-	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
-	h_result_release(&r);
-	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
-				 "prd", "--image", "web", "--digest",
-				 h_digest(18), NULL), 3);
-	h_assert_contains(r.err.ptr, ".kpin.yaml:2:5: error: invalid YAML: "
-			  "cannot use tab");
-	h_result_release(&r);
+	policy_refused(dir, wreck, "prd", ".kpin.yaml:2:5: error: invalid "
+		       "YAML: cannot use tab");
 }
 
 

@@ -480,6 +480,26 @@ static int check_explicit_key(const struct kpin_kust *k, uint32_t i,
 }
 
 /*
+ * The first content line of block scalar @n must lie right of its block
+ * collection @p's column; libfyaml takes a line at that column as content.
+ */
+static int check_block_indent(const struct kpin_kust *k,
+			      const struct knode *n, const struct knode *p)
+{
+	size_t c = n->start, ls;
+	int line, col;
+
+	while (c < n->end && strchr(" \r\n", k->buf[c]))
+		c++;
+	for (ls = c; ls > 0 && k->buf[ls - 1] != '\n'; ls--)
+		;
+	if (c >= n->end || c - ls > (size_t)p->col)
+		return 0;
+	pos_of(k->buf, c, &line, &col);
+	return indent_error(p, line, col, true);
+}
+
+/*
  * libfyaml accepts the last value of a block mapping, or an item of a
  * block sequence, written on a later line at the collection's own column
  * ("key:\nvalue", "-\nitem"), and block scalar lines at that column as
@@ -517,6 +537,9 @@ static int check_indent(const struct kpin_kust *k, uint32_t i,
 	}
 	if (is_key(k, i)) {
 		/* the first property, an anchor's '&' included */
+		if ((n->style == FYNS_LITERAL || n->style == FYNS_FOLDED) &&
+		    check_block_indent(k, n, p))
+			return KPIN_EINVALID;
 		const struct fy_mark *a = anchor ?
 			fy_token_start_mark(anchor) : NULL;
 		const struct fy_mark *t = tag ? fy_token_start_mark(tag) : NULL;
@@ -539,19 +562,9 @@ static int check_indent(const struct kpin_kust *k, uint32_t i,
 	m[2] = tag ? fy_token_start_mark(tag) : NULL;
 	back[2] = 0;
 	if (n->style == FYNS_LITERAL || n->style == FYNS_FOLDED) {
-		/* the mark is the start of the line after the header */
-		size_t c = n->start, ls;
-		int line, col;
-
-		m[0] = NULL;
-		while (c < n->end && strchr(" \r\n", k->buf[c]))
-			c++;
-		for (ls = c; ls > 0 && k->buf[ls - 1] != '\n'; ls--)
-			;
-		if (c < n->end && c - ls <= (size_t)p->col) {
-			pos_of(k->buf, c, &line, &col);
-			return indent_error(p, line, col, true);
-		}
+		m[0] = NULL;	/* its mark is the line after the header */
+		if (check_block_indent(k, n, p))
+			return KPIN_EINVALID;
 	}
 	for (j = 0; j < 3; j++)
 		if (m[j] && m[j]->column - back[j] <= p->col)

@@ -42,27 +42,8 @@ LARGE=${KPIN_BENCH_CHECK_LARGE_APPS:-3334}
 RUNS=${KPIN_BENCH_CHECK_RUNS:-4}
 ROOT=.platform/kubernetes
 
-mkdir -p "$B" || exit 1
-T=$(mktemp -d "${TMPDIR:-/tmp}/kpin-bench-check.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'rm -rf "$T"; exit 130' INT TERM
-if [ -n "${KPIN_BENCH_RESULTS:-}" ]; then
-	RES=$KPIN_BENCH_RESULTS
-	OWN=0
-else
-	RES=$B/check-results.txt
-	OWN=1
-	: >"$RES"
-fi
 . ./bench/lib.sh
-[ -x "$KPIN" ] || die "build ./kpin first (make)"
-if [ $OWN = 1 ]; then
-	result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	result host "$(uname -srm)"
-	result cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
-	result cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
-	result kpin_version "$("$KPIN" --version 2>&1)"
-fi
+bench_start check
 bench_tools "kpin check benchmark"
 
 # git without the user's or the system's settings

@@ -43,28 +43,9 @@ FILES=${KPIN_BENCH_HISTORY_FILES:-1000}
 RUNS=${KPIN_BENCH_HISTORY_RUNS:-4}
 ROOT=.platform/kubernetes
 
-mkdir -p "$B" || exit 1
-T=$(mktemp -d "${TMPDIR:-/tmp}/kpin-bench-history.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'rm -rf "$T"; exit 130' INT TERM
-if [ -n "${KPIN_BENCH_RESULTS:-}" ]; then
-	RES=$KPIN_BENCH_RESULTS
-	OWN=0
-else
-	RES=$B/history-results.txt
-	OWN=1
-	: >"$RES"
-fi
 . ./bench/lib.sh
-[ -x "$KPIN" ] || die "build ./kpin first (make)"
+bench_start history
 [ "$APPS" -ge 3 ] || die "KPIN_BENCH_HISTORY_APPS must be at least 3"
-if [ $OWN = 1 ]; then
-	result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	result host "$(uname -srm)"
-	result cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
-	result cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
-	result kpin_version "$("$KPIN" --version 2>&1)"
-fi
 bench_tools "kpin history benchmark"
 
 mkdir -p "$T/home"

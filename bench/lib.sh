@@ -1,7 +1,12 @@
 # Helpers shared by bench/check.sh and bench/history.sh (sourced from the
-# top of the tree, after B, T and RES are set). Part of the benchmarks,
-# not of kpin.
+# top of the tree, after B and KPIN are set). Part of the benchmarks, not
+# of kpin.
 #
+#   bench_start NAME              build/bench, the temporary directory T
+#                                 (removed on exit), RES: $KPIN_BENCH_RESULTS
+#                                 when bench/run.sh runs NAME, else
+#                                 build/bench/NAME-results.txt with the
+#                                 machine's description (OWN=1)
 #   say, skip, result, die, get   as in bench/run.sh and bench/repo.sh
 #   bench_tools                   hyperfine, python3 and runseq, or exit 0
 #                                 with a "bench: skip:" line
@@ -24,6 +29,28 @@ result() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
 skip() { printf 'bench: skip: %s\n' "$*"; printf 'skip=%s\n' "$*" >>"$RES"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 get() { sed -n "s/^$1=//p" "$RES" | tail -n 1; }
+
+bench_start() {
+	mkdir -p "$B" || exit 1
+	T=$(mktemp -d "${TMPDIR:-/tmp}/kpin-bench-$1.XXXXXX") || exit 1
+	trap 'rm -rf "$T"' EXIT
+	trap 'rm -rf "$T"; exit 130' INT TERM
+	if [ -n "${KPIN_BENCH_RESULTS:-}" ]; then
+		RES=$KPIN_BENCH_RESULTS
+		OWN=0
+	else
+		RES=$B/$1-results.txt
+		OWN=1
+		: >"$RES"
+	fi
+	[ -x "$KPIN" ] || die "build ./kpin first (make)"
+	[ $OWN = 1 ] || return 0
+	result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	result host "$(uname -srm)"
+	result cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
+	result cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+	result kpin_version "$("$KPIN" --version 2>&1)"
+}
 
 bench_tools() {
 	PY=${KPIN_BENCH_PYTHON:-python3}

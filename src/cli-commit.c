@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "kpin/remote.h"
+#include "remote.h"
 #include "kpin/request.h"
 
 const char *cli_actor(void)

@@ -1,5 +1,5 @@
 /*
- * Direct index updates (see include/kpin/gitindex.h). The format is git's
+ * Direct index updates (see src/gitindex.h). The format is git's
  * Documentation/gitformat-index.txt: a 12-byte header ("DIRC", version 2,
  * 3 or 4, entry count), entries sorted by path, extensions, and a SHA-1
  * of everything before it. An entry is 40 bytes of stat data, a 20-byte
@@ -27,8 +27,8 @@
 #include "kpin/buf.h"
 #include "kpin/error.h"
 #include "kpin/file.h"
-#include "kpin/gitindex.h"
-#include "kpin/sha1.h"
+#include "gitindex.h"
+#include "sha1.h"
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
 

@@ -1,5 +1,5 @@
 /*
- * The update journal (see include/kpin/journal.h). The file is plain
+ * The update journal (see src/journal.h). The file is plain
  * text, one field per line:
  *
  *	kpin-journal 1
@@ -23,7 +23,7 @@
 
 #include "kpin/error.h"
 #include "kpin/file.h"
-#include "kpin/journal.h"
+#include "journal.h"
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "kpin/error.h"
-#include "kpin/remote.h"
+#include "remote.h"
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
 

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "kpin/sha1.h"
+#include "sha1.h"
 
 #define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 

@@ -2,6 +2,7 @@
 # Static checks run by "make lint" from the top of the tree:
 #
 #   - every man page passes "mandoc -T lint -W style" with no message at all;
+#   - no public header under include/ includes <git2.h>;
 #   - no object in libkpin.a prints or exits: only src/main.c, src/cli.c and
 #     src/cmd-*.c may (STYLE.md, "Module boundaries"), and only xalloc.o may
 #     call abort(), for "kpin: out of memory".
@@ -68,6 +69,18 @@ else
 			diag "$tmp/out"
 		fi
 	done
+fi
+
+# --- layering ---------------------------------------------------------------
+
+# include/kpin/ is what a program linking libkpin.a may use: none of it
+# may need libgit2's headers (DESIGN.md, section 2). Internal headers that
+# do live in src/.
+if grep -ln '#include <git2' include/kpin.h include/kpin/*.h >"$tmp/layer" 2>/dev/null; then
+	not_ok "include/: no public header includes <git2.h>"
+	diag "$tmp/layer"
+else
+	ok "include/: no public header includes <git2.h>"
 fi
 
 # --- banned symbols in libkpin.a -------------------------------------------

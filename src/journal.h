@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "buf.h"
+#include "kpin/buf.h"
 
 /* What holds index.lock while the update runs. */
 enum kpin_journal_index {

@@ -9,7 +9,7 @@
 #include <git2.h>
 #include <stdbool.h>
 
-#include "buf.h"
+#include "kpin/buf.h"
 
 #define KPIN_TOKEN_USER "x-access-token"
 

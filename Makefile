@@ -62,7 +62,7 @@ B = build
 KPIN_BIN = kpin
 LIBKPIN = libkpin.a
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
-	src/image.c src/kust.c src/diff.c src/repo.c src/message.c src/policy.c src/request.c \
+	src/image.c src/kust.c src/diff.c src/repo.c src/update.c src/worktree.c src/history.c src/order.c src/message.c src/policy.c src/request.c \
 	src/gitindex.c src/sha1.c src/remote.c src/journal.c src/git-lazy.c \
 	src/check.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \

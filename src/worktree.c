@@ -1,0 +1,246 @@
+/*
+ * A checkout that follows its branch: the edited files' index entries and
+ * worktree copies are brought to kpin's commit, through the direct index
+ * session (gitindex.c) when the index allows it, else libgit2's status and
+ * path-limited checkout.
+ */
+#define _GNU_SOURCE
+#include <git2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kpin/error.h"
+#include "kpin/xalloc.h"
+#include "gitindex.h"
+#include "repo-internal.h"
+
+/* Is @refname the branch HEAD names, in a repository with a worktree? */
+bool repo_checked_out(struct kpin_repo *repo, const char *refname)
+{
+	git_reference *head = NULL;
+	bool yes;
+
+	if (repo->bare || git_reference_lookup(&head, repo->git, "HEAD"))
+		return false;
+	yes = git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+	      !strcmp(git_reference_symbolic_target(head), refname);
+	git_reference_free(head);
+	return yes;
+}
+
+/* Refuse a worktree path with a symlink (or non-directory) on the way. */
+int repo_check_worktree_path(struct kpin_repo *repo, const char *path)
+{
+	const char *wd = git_repository_workdir(repo->git);
+	struct kpin_buf p = KPIN_BUF_INIT;
+	const char *s;
+	struct stat st;
+	int rc = 0;
+
+	if (!wd)
+		return 0;
+	for (s = path; ; s++) {
+		if (*s && *s != '/')
+			continue;
+		kpin_buf_reset(&p);
+		kpin_buf_addf(&p, "%s%.*s", wd, (int)(s - path), path);
+		if (lstat(p.ptr, &st) == 0 && S_ISLNK(st.st_mode)) {
+			rc = kpin_error_set(KPIN_EINVALID, "'%.*s' is a symlink "
+					    "in the checkout; refusing to write "
+					    "through it", (int)(s - path), path);
+			break;
+		}
+		if (!*s)
+			break;
+	}
+	kpin_buf_release(&p);
+	return rc;
+}
+
+
+/* Is @refname checked out (so that its index and worktree must follow)? */
+void checkout_begin(struct checkout *co, struct kpin_repo *repo,
+			   const char *refname)
+{
+	memset(co, 0, sizeof(*co));
+	co->active = repo_checked_out(repo, refname);
+}
+
+void checkout_end(struct checkout *co)
+{
+	kpin_gitindex_free(co->ix);
+	co->ix = NULL;
+}
+
+/* The changed files as index edits; returns how many. */
+static size_t index_edits(struct kpin_index_edit **out,
+			  const struct edit_set *set)
+{
+	size_t i, n = 0;
+
+	*out = xcalloc(set->n + 1, sizeof(**out));
+	for (i = 0; i < set->n; i++) {
+		if (!set->f[i].new.len)
+			continue;
+		(*out)[n].path = set->f[i].path;
+		git_oid_cpy(&(*out)[n].old_id, &set->f[i].old_id);
+		git_oid_cpy(&(*out)[n].new_id, &set->f[i].new_id);
+		n++;
+	}
+	return n;
+}
+
+/* Refuse overlays with staged or unstaged changes in a checkout. */
+int checkout_check(struct checkout *co, struct kpin_repo *repo,
+			  const struct edit_set *set)
+{
+	struct kpin_index_edit *e;
+	size_t i, n;
+	int rc = 0;
+
+	if (!co->active)
+		return 0;
+	for (i = 0; i < set->n && !rc; i++)
+		if (set->f[i].new.len)
+			rc = repo_check_worktree_path(repo, set->f[i].path);
+	if (rc)
+		return rc;
+	if (!co->fallback) {
+		const char **paths;
+
+		/*
+		 * Open (or, after a retry that resolved other files, reopen)
+		 * the direct index session for the changed files; it holds
+		 * index.lock until the checkout has followed.
+		 */
+		n = index_edits(&e, set);
+		paths = xcalloc(n + 1, sizeof(*paths));
+		for (i = 0; i < n; i++)
+			paths[i] = e[i].path;
+		checkout_end(co);
+		rc = kpin_gitindex_open(&co->ix, repo->git, paths, n);
+		if (!rc)
+			rc = kpin_gitindex_check(co->ix, e, n);
+		free(paths);
+		free(e);
+		if (rc != KPIN_ENOTSUP)
+			return rc;
+		/* something it leaves to libgit2: release index.lock */
+		kpin_error_clear();
+		checkout_end(co);
+		co->fallback = true;
+	}
+	for (i = 0; i < set->n; i++) {
+		unsigned int flags = 0;
+
+		if (!set->f[i].new.len)
+			continue;
+		rc = git_status_file(&flags, repo->git, set->f[i].path);
+		if (rc && rc != GIT_ENOTFOUND)
+			return kpin_git_fail(rc, "cannot check '%s'",
+					set->f[i].path);
+		if (flags & ~(unsigned)GIT_STATUS_IGNORED)
+			return kpin_error_set(KPIN_EINVALID, "'%s' has %s "
+					      "changes in the checkout; commit "
+					      "or discard them first (nothing "
+					      "changed)", set->f[i].path,
+					      flags & (GIT_STATUS_INDEX_NEW |
+						       GIT_STATUS_INDEX_MODIFIED |
+						       GIT_STATUS_INDEX_DELETED) ?
+					      "staged" : "unstaged");
+	}
+	return 0;
+}
+
+/* libgit2's way: a path-limited safe checkout of the new commit. */
+static int follow_libgit2(struct kpin_repo *repo, git_tree *oldtree,
+			  const git_oid *commit, const struct edit_set *set)
+{
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_commit *c = NULL;
+	git_tree *newtree = NULL;
+	char **paths = xcalloc(set->n + 1, sizeof(*paths));
+	size_t i, np = 0;
+	int rc, tries;
+
+	for (i = 0; i < set->n; i++)
+		if (set->f[i].new.len)
+			paths[np++] = set->f[i].path;
+	rc = git_commit_lookup(&c, repo->git, commit);
+	if (!rc)
+		rc = git_commit_tree(&newtree, c);
+	if (rc) {
+		rc = kpin_git_fail(rc, "cannot read the new commit");
+		goto out;
+	}
+	co.checkout_strategy = GIT_CHECKOUT_SAFE |
+			       GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+	co.paths.strings = paths;
+	co.paths.count = np;
+	co.baseline = oldtree;
+	/* the index may be locked for a moment by another git process */
+	for (tries = 0; tries < 50; tries++) {
+		rc = git_checkout_tree(repo->git, (git_object *)newtree, &co);
+		if (rc != GIT_ELOCKED)
+			break;
+		usleep(20000);
+	}
+	if (rc)
+		rc = kpin_git_fail(rc, "the checkout of the edited files could not "
+			      "follow the branch");
+out:
+	git_tree_free(newtree);
+	git_commit_free(c);
+	free(paths);
+	return rc;
+}
+
+/* Bring the edited files of a checkout to the new commit. */
+int checkout_follow(struct checkout *co, struct kpin_repo *repo,
+			   git_tree *oldtree, const git_oid *commit,
+			   const struct edit_set *set)
+{
+	struct kpin_index_edit *e;
+	size_t n;
+	int rc;
+
+	if (!co->ix)
+		return follow_libgit2(repo, oldtree, commit, set);
+	n = index_edits(&e, set);
+	rc = kpin_gitindex_commit(co->ix, e, n);
+	free(e);
+	checkout_end(co);
+	return rc;
+}
+
+/*
+ * A stale checkout fast-forwards to @commit, with files others changed:
+ * make sure a safe checkout from @oldtree would not meet local changes.
+ */
+int checkout_full(struct kpin_repo *repo, git_tree *oldtree,
+			 const git_oid *commit, bool dry_run)
+{
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	int rc = repo_commit_and_tree(&c, &t, repo, commit);
+
+	if (rc)
+		return rc;
+	co.checkout_strategy = GIT_CHECKOUT_SAFE |
+			       (dry_run ? GIT_CHECKOUT_DRY_RUN : 0);
+	co.baseline = oldtree;
+	rc = git_checkout_tree(repo->git, (git_object *)t, &co);
+	if (rc == GIT_ECONFLICT)
+		rc = kpin_error_set(KPIN_EINVALID, "local changes in the "
+				    "checkout would be overwritten by the "
+				    "remote's commits; commit or discard them "
+				    "first (nothing changed)");
+	else if (rc)
+		rc = kpin_git_fail(rc, "cannot update the checkout");
+	git_tree_free(t);
+	git_commit_free(c);
+	return rc;
+}

@@ -73,7 +73,7 @@ CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
 	test-file test-golden test-cli test-corpus test-repo test-apply \
-	test-push test-check test-promote test-crash test-matrix
+	test-push test-check test-promote test-crash test-matrix test-redact
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)
@@ -153,7 +153,8 @@ VALGRIND = $(VALGRIND_PROG) -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --track-fds=no \
 	--suppressions=$(CURDIR)/tests/valgrind.supp \
 	--log-file=$(CURDIR)/$(VG_LOGS)/%p.log
-VG_UNIT = test-buf test-grammar test-image test-kust test-diff test-file
+VG_UNIT = test-buf test-grammar test-image test-kust test-diff test-file \
+	test-redact
 VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote
 check-valgrind: kpin $(TESTS)
 	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)

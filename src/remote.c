@@ -38,10 +38,38 @@ struct kpin_remote {
 	bool completed;		/* a shallow history was completed */
 };
 
+/*
+ * Appends @text to @out with every occurrence of @secret, leftmost first
+ * and never overlapping, replaced by "***". The copy goes into a new
+ * buffer, so the replacement may be longer or shorter than the secret and
+ * may even contain it ("*").
+ */
+static void redact_secret(struct kpin_buf *out, const char *text,
+			  const char *secret)
+{
+	size_t sl = secret ? strlen(secret) : 0;
+	const char *p = text, *hit;
+
+	if (!sl) {
+		kpin_buf_adds(out, text);
+		return;
+	}
+	while ((hit = strstr(p, secret)) != NULL) {
+		kpin_buf_add(out, p, (size_t)(hit - p));
+		kpin_buf_adds(out, "***");
+		p = hit + sl;
+	}
+	kpin_buf_adds(out, p);
+}
+
 void kpin_redact(struct kpin_buf *out, const char *text, const char *secret)
 {
-	const char *p = text;
+	struct kpin_buf tmp = KPIN_BUF_INIT;
+	const char *p;
 
+	/* the secret first: user info may hold it, or a part of it */
+	redact_secret(&tmp, text, secret);
+	p = kpin_buf_cstr(&tmp);
 	kpin_buf_reset(out);
 	kpin_buf_grow(out, 0);
 	while (*p) {
@@ -61,16 +89,7 @@ void kpin_redact(struct kpin_buf *out, const char *text, const char *secret)
 			p = at;
 		}
 	}
-	if (secret && *secret) {
-		size_t sl = strlen(secret);
-		char *hit;
-
-		while ((hit = strstr(out->ptr, secret)) != NULL) {
-			memmove(hit + 3, hit + sl, strlen(hit + sl) + 1);
-			memcpy(hit, "***", 3);
-			out->len = strlen(out->ptr);
-		}
-	}
+	kpin_buf_release(&tmp);
 }
 
 /* Set an error from libgit2's, classified and redacted. */

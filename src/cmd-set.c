@@ -97,9 +97,11 @@ static int set_file(const struct set_opts *o)
 	if (o->commit.dry_run) {
 		kpin_buf_addf(&la, "a/%s", o->file);
 		kpin_buf_addf(&lb, "b/%s", o->file);
-		kpin_diff_unified(&diff, in.ptr, in.len, out.ptr, out.len,
-				  la.ptr, lb.ptr);
-		status = cli_print_buf(&diff);
+		if (kpin_diff_unified(&diff, in.ptr, in.len, out.ptr, out.len,
+				      la.ptr, lb.ptr))
+			status = cli_fail(o->file);
+		else
+			status = cli_print_buf(&diff);
 		goto out;
 	}
 	rc = kpin_file_replace(o->file, out.ptr, out.len, &st);

@@ -72,6 +72,11 @@
 	F(git_oid_is_zero) \
 	F(git_oid_tostr) \
 	F(git_oid_tostr_s) \
+	F(git_patch_free) \
+	F(git_patch_from_buffers) \
+	F(git_patch_get_hunk) \
+	F(git_patch_get_line_in_hunk) \
+	F(git_patch_num_hunks) \
 	F(git_reference_create) \
 	F(git_reference_create_matching) \
 	F(git_reference_delete) \
@@ -191,6 +196,11 @@ int kpin_git_load(void);
 #define git_oid_is_zero (*kpin_lazy_git_oid_is_zero)
 #define git_oid_tostr (*kpin_lazy_git_oid_tostr)
 #define git_oid_tostr_s (*kpin_lazy_git_oid_tostr_s)
+#define git_patch_free (*kpin_lazy_git_patch_free)
+#define git_patch_from_buffers (*kpin_lazy_git_patch_from_buffers)
+#define git_patch_get_hunk (*kpin_lazy_git_patch_get_hunk)
+#define git_patch_get_line_in_hunk (*kpin_lazy_git_patch_get_line_in_hunk)
+#define git_patch_num_hunks (*kpin_lazy_git_patch_num_hunks)
 #define git_reference_create (*kpin_lazy_git_reference_create)
 #define git_reference_create_matching (*kpin_lazy_git_reference_create_matching)
 #define git_reference_delete (*kpin_lazy_git_reference_delete)

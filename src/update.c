@@ -267,24 +267,26 @@ static void unlock_repo(struct kpin_repo *repo)
 	}
 }
 
-static void make_diff(struct kpin_buf *out, const struct edit_set *set)
+static int make_diff(struct kpin_buf *out, const struct edit_set *set)
 {
 	struct kpin_buf a = KPIN_BUF_INIT, b = KPIN_BUF_INIT;
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < set->n; i++) {
+	for (i = 0; !rc && i < set->n; i++) {
 		if (!set->f[i].new.len)
 			continue;
 		kpin_buf_reset(&a);
 		kpin_buf_reset(&b);
 		kpin_buf_addf(&a, "a/%s", set->f[i].path);
 		kpin_buf_addf(&b, "b/%s", set->f[i].path);
-		kpin_diff_unified(out, set->f[i].old.ptr, set->f[i].old.len,
-				  set->f[i].new.ptr, set->f[i].new.len, a.ptr,
-				  b.ptr);
+		rc = kpin_diff_unified(out, set->f[i].old.ptr,
+				       set->f[i].old.len, set->f[i].new.ptr,
+				       set->f[i].new.len, a.ptr, b.ptr);
 	}
 	kpin_buf_release(&a);
 	kpin_buf_release(&b);
+	return rc;
 }
 
 /*
@@ -484,7 +486,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		kpin_message_build(&res->message, targets, n, o->meta);
 		kpin_buf_add(&res->message, override.ptr, override.len);
 		if (o->dry_run) {
-			make_diff(&res->diff, &set);
+			rc = make_diff(&res->diff, &set);
 			goto out;
 		}
 		journal_begin(&j, ref.ptr, &tip, &set);

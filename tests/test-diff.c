@@ -1,8 +1,10 @@
 /*
  * Unified diffs: hunk headers, context, separate hunks, missing final
- * newlines, CRLF lines, insertions at the start and end.
+ * newlines, CRLF lines, insertions at the start and end, and a large file
+ * with scattered changes (bounded memory, one small hunk per change).
  */
 #include <string.h>
+#include <sys/resource.h>
 
 #include "harness.h"
 
@@ -73,6 +75,62 @@ static void test_diff_crlf(void **state)
 		    " x: 1\r\n");
 }
 
+/* Peak resident set of this process so far, in KiB. */
+static long max_rss_kib(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/*
+ * A 3.8 MB file with 100 changes spread through it: the hand-written
+ * Myers took 535 MB on this and gave up with one 7.9 MB hunk. Each change
+ * must be its own 7-line hunk, and the diff must not need more than a
+ * few times the file's size.
+ */
+static void test_diff_large_scattered(void **state)
+{
+	struct kpin_buf a = KPIN_BUF_INIT, b = KPIN_BUF_INIT;
+	struct kpin_buf out = KPIN_BUF_INIT;
+	const char *p;
+	long before, grew;
+	size_t hunks = 0, lines = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100000; i++) {
+		kpin_buf_addf(&a, "  - name: registry.example/team/app-%06d\n",
+			      i);
+		if (i % 1000 == 500)
+			kpin_buf_addf(&b, "  - name: registry.example/team/new-%06d\n",
+				      i);
+		else
+			kpin_buf_addf(&b, "  - name: registry.example/team/app-%06d"
+				      "\n", i);
+	}
+	assert_true(a.len > 3800000);
+	before = max_rss_kib();
+	assert_int_equal(kpin_diff_unified(&out, a.ptr, a.len, b.ptr, b.len,
+					   "a/f", "b/f"), 0);
+	grew = max_rss_kib() - before;
+	for (p = out.ptr; p && *p; p = strchr(p, '\n') + 1) {
+		hunks += !strncmp(p, "@@ ", 3);
+		lines++;
+	}
+	assert_int_equal(hunks, 100);
+	/* two file lines, then per hunk a header, 6 context lines, - and + */
+	assert_int_equal(lines, 2 + 100 * 9);
+	assert_non_null(strstr(out.ptr, "@@ -498,7 +498,7 @@\n"
+			       "   - name: registry.example/team/app-000497\n"));
+	if (grew > 64 * 1024)
+		fail_msg("the diff grew the peak RSS by %ld KiB", grew);
+	kpin_buf_release(&a);
+	kpin_buf_release(&b);
+	kpin_buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -81,6 +139,7 @@ int main(void)
 		cmocka_unit_test(test_diff_insert_and_no_newline),
 		cmocka_unit_test(test_diff_two_hunks),
 		cmocka_unit_test(test_diff_crlf),
+		cmocka_unit_test(test_diff_large_scattered),
 	};
 
 	return cmocka_run_group_tests_name("diff", tests, NULL, NULL);

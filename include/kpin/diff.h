@@ -20,10 +20,14 @@
  *
  * Lines keep their own endings (a CR before LF is shown as part of the
  * line); a last line without a newline is followed by
- * "\ No newline at end of file". Three lines of context.
+ * "\ No newline at end of file". Three lines of context. The hunks are
+ * libgit2's (xdiff): libgit2 is loaded on the first call.
+ *
+ * Returns: 0, or KPIN_ERROR when libgit2 cannot be loaded or fails; @out
+ * is then unchanged.
  */
-void kpin_diff_unified(struct kpin_buf *out, const char *a, size_t alen,
-		       const char *b, size_t blen, const char *label_a,
-		       const char *label_b);
+int kpin_diff_unified(struct kpin_buf *out, const char *a, size_t alen,
+		      const char *b, size_t blen, const char *label_a,
+		      const char *label_b);
 
 #endif

@@ -260,6 +260,20 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 {
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
+	int status;
+
+	status = cli_open_repo(&repo, &policy, c->branch, c);
+	if (!status)
+		status = cli_commit_in(c, repo, &policy, targets, n);
+	kpin_policy_release(&policy);
+	kpin_repo_free(repo);
+	return status;
+}
+
+int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
+		  const struct kpin_policy *policy,
+		  struct kpin_target *targets, size_t n)
+{
 	struct kpin_repo_opts o;
 	struct kpin_repo_result res;
 	struct kpin_buf name = KPIN_BUF_INIT, email = KPIN_BUF_INIT;
@@ -268,9 +282,6 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	int rc, status;
 
 	memset(&res, 0, sizeof(res));
-	status = cli_open_repo(&repo, &policy, c->branch, c);
-	if (status)
-		goto out;
 	/* every unknown environment at once */
 	for (i = 0, rc = 0; i < n; i++) {
 		size_t j;
@@ -278,7 +289,7 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		for (j = 0; j < i && strcmp(targets[j].env, targets[i].env);
 		     j++)
 			;
-		if (j == i && kpin_policy_check_env(&policy, targets[i].env)) {
+		if (j == i && kpin_policy_check_env(policy, targets[i].env)) {
 			cli_fail(NULL);
 			rc = 1;
 		}
@@ -308,7 +319,7 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	c->meta.ntrailers = c->ntrailers;
 	memset(&o, 0, sizeof(o));
 	o.branch = c->branch;
-	o.root = c->root ? c->root : policy.root;
+	o.root = c->root ? c->root : policy->root;
 	o.author_name = name.ptr;
 	o.author_email = email.ptr;
 	o.meta = &c->meta;
@@ -316,7 +327,7 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	o.dry_run = c->dry_run;
 	o.push_remote = c->push;
 	o.token_env = c->token_env;
-	o.policy = &policy;
+	o.policy = policy;
 	o.force = c->force;
 	rc = kpin_repo_update(repo, targets, n, &o, &res);
 	if (res.notes.len) {
@@ -374,8 +385,6 @@ int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 	status = EXIT_OK;
 out:
 	kpin_repo_result_release(&res);
-	kpin_policy_release(&policy);
-	kpin_repo_free(repo);
 	kpin_buf_release(&name);
 	kpin_buf_release(&email);
 	kpin_buf_release(&out);

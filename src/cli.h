@@ -201,6 +201,18 @@ int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
 int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		   size_t n);
 
+/*
+ * cli_commit_in() - cli_commit_run() in a repository already open
+ * @repo: from cli_open_repo()
+ * @policy: its policy, from cli_open_repo()
+ *
+ * For commands that look at the repository before they commit (apply
+ * checks every request's environment and overlay first).
+ */
+int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
+		  const struct kpin_policy *policy,
+		  struct kpin_target *targets, size_t n);
+
 /* cli_actor() - $GITHUB_ACTOR, or NULL when unset or empty. */
 const char *cli_actor(void);
 

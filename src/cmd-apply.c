@@ -146,7 +146,7 @@ static bool complete(const struct kpin_request *r)
 /*
  * Turn validated requests into one target per overlay. Identical
  * duplicates collapse; two requests that disagree about one image of
- * one overlay are a problem, listed in @problems.
+ * one overlay are a problem, listed in @problems[i] of the later one.
  */
 static size_t build_targets(struct kpin_target **out, size_t *nout,
 			    struct kpin_change **changes,
@@ -172,7 +172,7 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 				continue;
 			if (!same(r[j].digest, r[i].digest) ||
 			    !same(r[j].tag, r[i].tag)) {
-				kpin_buf_addf(problems, "%s: sets image '%s' in "
+				kpin_buf_addf(&problems[i], "%s: sets image '%s' in "
 					      "%s/%s differently from %s\n",
 					      r[i].where ? r[i].where :
 					      "request", r[i].image, r[i].app,
@@ -270,55 +270,137 @@ static void add_origin(struct cli_commit *c, const struct kpin_request *r,
 	}
 }
 
+/* Field @k's origin in @r (none: -1), else where @r came from. */
+static const char *origin_of(const struct kpin_request *r, int k)
+{
+	return k >= 0 && r->origin[k] ? r->origin[k] : r->where ? r->where :
+	       "request";
+}
+
+/*
+ * What only the repository can tell: each request's environment is one
+ * the policy knows and its overlay exists. Problems go to @problems[i];
+ * returns how many, and raises *@notfound for a missing overlay.
+ */
+static size_t check_in_repo(struct kpin_repo *repo,
+			    const struct kpin_policy *policy,
+			    const struct cli_commit *c,
+			    const struct kpin_request *r, size_t n,
+			    struct kpin_buf *problems, size_t *notfound)
+{
+	struct kpin_buf path = KPIN_BUF_INIT;
+	size_t i, bad = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (problems[i].len || !complete(&r[i]))
+			continue;
+		if (kpin_policy_check_env(policy, r[i].env)) {
+			kpin_buf_addf(&problems[i], "%s: %s\n",
+				      origin_of(&r[i], 3),
+				      kpin_error_last()->message);
+			bad++;
+			continue;
+		}
+		rc = kpin_repo_overlay_path(&path, repo, c->branch,
+					    c->root ? c->root : policy->root,
+					    r[i].app, r[i].env);
+		if (rc) {
+			kpin_buf_addf(&problems[i], "%s: %s\n",
+				      origin_of(&r[i], 2),
+				      kpin_error_last()->message);
+			bad++;
+			*notfound += rc == KPIN_ENOTFOUND;
+		}
+		kpin_buf_reset(&path);
+	}
+	kpin_buf_release(&path);
+	return bad;
+}
+
+/* Read the requests: the batch, or one assembled from every source. */
+static int read_requests(struct kpin_request **reqs, size_t *n,
+			 const struct apply_opts *o)
+{
+	struct kpin_buf b = KPIN_BUF_INIT;
+	int status = EXIT_OK;
+
+	if (o->batch) {
+		if (read_source(&b, o->batch, KPIN_BATCH_MAX))
+			status = cli_fail(o->batch);
+		else if (kpin_request_batch(reqs, n, b.ptr, b.len, o->batch))
+			status = cli_fail(NULL);
+	} else {
+		*reqs = xcalloc(1, sizeof(**reqs));
+		*n = 1;
+		if (assemble(*reqs, o))
+			status = cli_fail(NULL);
+	}
+	kpin_buf_release(&b);
+	return status;
+}
+
+/*
+ * Every problem of every request, in input order, in one pass: what the
+ * requests say, what they say to each other, then what the repository
+ * says about them. Nothing is committed unless there is none.
+ */
 static int apply(struct apply_opts *o)
 {
 	struct kpin_request *reqs = NULL;
 	struct kpin_target *targets = NULL;
 	struct kpin_change *changes = NULL;
-	struct kpin_buf problems = KPIN_BUF_INIT, b = KPIN_BUF_INIT;
-	size_t n = 0, nt = 0, i, bad = 0;
+	struct kpin_buf *problems = NULL;
+	struct kpin_repo *repo = NULL;
+	struct kpin_policy policy;
+	size_t n = 0, nt = 0, i, bad = 0, notfound = 0;
 	int status;
 
-	if (o->batch) {
-		if (read_source(&b, o->batch, KPIN_BATCH_MAX)) {
-			status = cli_fail(o->batch);
-			goto out;
-		}
-		if (kpin_request_batch(&reqs, &n, b.ptr, b.len, o->batch,
-				       &problems, &bad)) {
-			status = cli_fail(NULL);
-			goto out;
-		}
-	} else {
-		reqs = xcalloc(1, sizeof(*reqs));
-		n = 1;
-		if (assemble(reqs, o)) {
-			status = cli_fail(NULL);
-			goto out;
+	kpin_policy_init(&policy);
+	status = read_requests(&reqs, &n, o);
+	if (status)
+		goto out;
+	problems = xcalloc(n, sizeof(*problems));
+	for (i = 0; i < n; i++) {
+		if (reqs[i].error) {
+			kpin_buf_addf(&problems[i], "%s\n", reqs[i].error);
+			bad++;
+		} else {
+			bad += kpin_request_check(&reqs[i], origin_of(&reqs[i],
+						  -1), &problems[i]);
 		}
 	}
-	for (i = 0; i < n; i++)
-		bad += kpin_request_check(&reqs[i], reqs[i].where ?
-					  reqs[i].where : "request", &problems);
 	bad += build_targets(&targets, &nt, &changes, reqs, n, o->flags,
-			     &problems);
+			     problems);
+	kpin_policy_release(&policy);
+	status = cli_open_repo(&repo, &policy, o->commit.branch, &o->commit);
+	if (!status)
+		bad += check_in_repo(repo, &policy, &o->commit, reqs, n,
+				     problems, &notfound);
+	for (i = 0; i < n; i++)
+		fputs(kpin_buf_cstr(&problems[i]), stderr);
+	if (status)
+		goto out;
 	if (bad) {
-		fputs(problems.ptr, stderr);
-		status = cli_error("%zu problem%s; nothing committed", bad,
-				   bad == 1 ? "" : "s") + 2;
+		cli_error("%zu problem%s; nothing committed", bad,
+			  bad == 1 ? "" : "s");
+		status = notfound == bad ? EXIT_NOTFOUND : EXIT_INVALID;
 		goto out;
 	}
 	add_origin(&o->commit, reqs, n);
 	o->commit.meta.promoted_by = cli_actor();
-	status = cli_commit_run(&o->commit, targets, nt);
+	status = cli_commit_in(&o->commit, repo, &policy, targets, nt);
 	for (i = 0; i < nt; i++)
 		kpin_target_release(&targets[i]);
 out:
+	for (i = 0; problems && i < n; i++)
+		kpin_buf_release(&problems[i]);
+	free(problems);
 	kpin_request_free_all(reqs, n);
 	free(targets);
 	free(changes);
-	kpin_buf_release(&problems);
-	kpin_buf_release(&b);
+	kpin_policy_release(&policy);
+	kpin_repo_free(repo);
 	return status;
 }
 

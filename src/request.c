@@ -8,6 +8,7 @@
  */
 #include <libfyaml.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ void kpin_request_release(struct kpin_request *r)
 	}
 	free(r->where);
 	r->where = NULL;
+	free(r->error);
+	r->error = NULL;
 }
 
 void kpin_request_free_all(struct kpin_request *v, size_t n)
@@ -96,15 +99,91 @@ static const char *type_name(struct fy_node *n)
 	return "a number";
 }
 
+/*
+ * What libfyaml does not check before it builds a document, in one pass
+ * over the bytes: nesting deeper than KPIN_JSON_DEPTH_MAX (libfyaml would
+ * first scan all of it, over 300 bytes of memory per level, then refuse),
+ * and anything after the first value, which it would ignore. Strings are
+ * skipped with their escapes; everything else is left to libfyaml. When
+ * @lines is not NULL and the value is an array, the line of each of its
+ * elements is appended there (1-based).
+ */
+static int json_prescan(const char *buf, size_t len, const char *origin,
+			size_t **lines, size_t *nlines)
+{
+	size_t i, line = 1, bol = 0, depth = 0;
+	bool done = false, in_scalar = false, array = false, expect = false;
+
+	for (i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (c == '\n') {
+			line++;
+			bol = i + 1;
+		}
+		if (strchr(" \t\r\n", c)) {
+			in_scalar = false;
+			continue;
+		}
+		if (done && !in_scalar)
+			return kpin_error_set_at(KPIN_EINVALID, (int)line,
+				(int)(i - bol + 1), "%s: invalid JSON at line "
+				"%zu, column %zu: a second value after the "
+				"first (one JSON value expected)", origin, line,
+				i - bol + 1);
+		if (lines && array && depth == 1 && expect && c != ']') {
+			*lines = xreallocarray(*lines, *nlines + 1,
+					       sizeof(**lines));
+			(*lines)[(*nlines)++] = line;
+		}
+		expect = depth == 1 && c == ',';
+		if (c == '"') {
+			for (i++; i < len && buf[i] != '"'; i++) {
+				if (buf[i] == '\\')
+					i++;
+				else if (buf[i] == '\n')
+					line++, bol = i + 1;
+			}
+			in_scalar = false;
+			done = depth == 0;
+		} else if (c == '[' || c == '{') {
+			if (depth == 0)
+				array = c == '[';
+			if (++depth > KPIN_JSON_DEPTH_MAX)
+				return kpin_error_set_at(KPIN_EINVALID,
+					(int)line, (int)(i - bol + 1), "%s: "
+					"invalid JSON at line %zu, column %zu: "
+					"nested deeper than %d levels", origin,
+					line, i - bol + 1, KPIN_JSON_DEPTH_MAX);
+			expect = depth == 1;
+			in_scalar = false;
+		} else if (c == ']' || c == '}') {
+			if (depth == 0)
+				return 0;	/* libfyaml says what is wrong */
+			done = --depth == 0;
+			in_scalar = false;
+		} else if (c == ',' || c == ':') {
+			in_scalar = false;
+		} else if (!in_scalar) {
+			in_scalar = true;	/* a number, true, false, null */
+			done = depth == 0;
+		}
+	}
+	return 0;
+}
+
 /* Build a JSON document from @buf; NULL with the error set on failure. */
 static struct fy_document *parse_json(const char *buf, size_t len,
-				      const char *origin)
+				      const char *origin, size_t **lines,
+				      size_t *nlines)
 {
 	struct fy_diag_cfg dcfg;
 	struct fy_diag *diag;
 	struct fy_parse_cfg cfg;
 	struct fy_document *doc;
 
+	if (json_prescan(buf, len, origin, lines, nlines))
+		return NULL;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
 	dcfg.output_fn = NULL;
@@ -137,25 +216,58 @@ static struct fy_document *parse_json(const char *buf, size_t len,
 	return doc;
 }
 
-/* The payload object: client_payload of an event, or the root itself. */
+/* Member @key of object @obj when it is an object too; NULL with an error. */
+static struct fy_node *object_member(struct fy_node *obj, const char *key,
+				     const char *origin)
+{
+	struct fy_node *n = fy_node_mapping_lookup_by_string(obj, key, -1);
+
+	if (n && fy_node_get_type(n) != FYNT_MAPPING) {
+		kpin_error_set(KPIN_EINVALID, "%s: '%s' must be an object, got "
+			       "%s", origin, key, type_name(n));
+		return NULL;
+	}
+	return n;
+}
+
+/*
+ * The payload object: client_payload of a repository_dispatch event,
+ * inputs of a workflow_dispatch event, or the root itself when it is a
+ * bare payload. A root that looks like an event (a "repository" object,
+ * a "sender") but has neither is refused with the shapes kpin reads.
+ */
 static struct fy_node *payload_of(struct fy_node *root, const char *origin)
 {
-	struct fy_node *cp;
+	static const char *const event_keys[] = { "sender", "workflow",
+		"action", "installation" };
+	struct fy_node *n;
+	size_t i;
+	bool event;
 
 	if (fy_node_get_type(root) != FYNT_MAPPING) {
 		kpin_error_set(KPIN_EINVALID, "%s: expected a JSON object, got "
 			       "%s", origin, type_name(root));
 		return NULL;
 	}
-	cp = fy_node_mapping_lookup_by_string(root, "client_payload", -1);
-	if (!cp)
+	if (fy_node_mapping_lookup_by_string(root, "client_payload", -1))
+		return object_member(root, "client_payload", origin);
+	if (fy_node_mapping_lookup_by_string(root, "inputs", -1))
+		return object_member(root, "inputs", origin);
+	n = fy_node_mapping_lookup_by_string(root, "repository", -1);
+	event = n && fy_node_get_type(n) == FYNT_MAPPING;
+	for (i = 0; !event && i < sizeof(event_keys) / sizeof(*event_keys);
+	     i++)
+		event = fy_node_mapping_lookup_by_string(root, event_keys[i],
+							 -1) != NULL;
+	if (!event)
 		return root;
-	if (fy_node_get_type(cp) != FYNT_MAPPING) {
-		kpin_error_set(KPIN_EINVALID, "%s: 'client_payload' must be an "
-			       "object, got %s", origin, type_name(cp));
-		return NULL;
-	}
-	return cp;
+	kpin_error_set(KPIN_EINVALID, "%s: an event without 'client_payload' "
+		       "or 'inputs': kpin reads a repository_dispatch event "
+		       "(the fields under 'client_payload'), a "
+		       "workflow_dispatch event (under 'inputs') or a bare "
+		       "payload object ('repository', 'image-name', "
+		       "'directory-name', 'environment', 'digest')", origin);
+	return NULL;
 }
 
 static int field_error(struct fy_node *v, const char *file, size_t line0,
@@ -240,7 +352,7 @@ static int field_error(struct fy_node *v, const char *file, size_t line0,
 int kpin_request_fill_json(struct kpin_request *r, const char *buf,
 			   size_t len, const char *origin)
 {
-	struct fy_document *doc = parse_json(buf, len, origin);
+	struct fy_document *doc = parse_json(buf, len, origin, NULL, NULL);
 	struct fy_node *p;
 	int rc;
 
@@ -349,58 +461,61 @@ size_t kpin_request_check(const struct kpin_request *r, const char *what,
 	return n;
 }
 
-/* Append one element of a batch (event or payload) to the array. */
-static int batch_add(struct kpin_request **v, size_t *n, struct fy_node *el,
-		     const char *where, const char *file, size_t line0,
-		     struct kpin_buf *problems)
+/*
+ * Append one element of a batch to the array: the request its payload
+ * (an event's or a bare one) makes, or, when that cannot be read, an
+ * element whose @error says why. @where names it ("b.json:3").
+ */
+static void batch_add(struct kpin_request **v, size_t *n, struct fy_node *el,
+		      const char *where, const char *file, size_t line0)
 {
-	struct fy_node *p = payload_of(el, where);
+	struct fy_node *p = el ? payload_of(el, where) : NULL;
 	struct kpin_request r;
 
 	memset(&r, 0, sizeof(r));
 	if (!p || fill_from(&r, p, file, line0)) {
-		kpin_buf_addf(problems, "%s\n", kpin_error_last()->message);
 		kpin_request_release(&r);
-		return 1;
+		r.error = xstrdup(kpin_error_last()->message);
 	}
 	r.where = xstrdup(where);
 	*v = xreallocarray(*v, *n + 1, sizeof(**v));
 	(*v)[(*n)++] = r;
-	return 0;
 }
 
 int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
-		       size_t len, const char *origin,
-		       struct kpin_buf *problems, size_t *nbad)
+		       size_t len, const char *origin)
 {
 	struct kpin_request *v = NULL;
 	struct fy_document *doc;
 	char where[512];
-	size_t i = 0, count = 0, bad = 0, lineno = 0;
+	size_t i = 0, lineno = 0;
 
 	*out = NULL;
 	*n = 0;
-	*nbad = 0;
 	while (i < len && strchr(" \t\r\n", buf[i]))
 		i++;
 	if (i < len && buf[i] == '[') {
 		struct fy_node *item;
+		size_t *lines = NULL, nlines = 0, k = 0;
 		void *iter = NULL;
 
-		doc = parse_json(buf, len, origin);
-		if (!doc)
+		doc = parse_json(buf, len, origin, &lines, &nlines);
+		if (!doc) {
+			free(lines);
 			return kpin_error_last()->code;
+		}
 		while ((item = fy_node_sequence_iterate(fy_document_root(doc),
 							&iter)) != NULL) {
-			snprintf(where, sizeof(where), "%s: element %zu", origin,
-				 ++count);
-			bad += (size_t)batch_add(&v, n, item, where, origin,
-						 0, problems);
+			snprintf(where, sizeof(where), "%s:%zu", origin,
+				 k < nlines ? lines[k] : 1);
+			k++;
+			batch_add(&v, n, item, where, origin, 0);
 		}
 		fy_document_destroy(doc);
+		free(lines);
 	} else {
 		/* JSON lines: one payload per non-empty line */
-		while (i < len) {
+		for (i = 0; i < len;) {
 			const char *nl = memchr(buf + i, '\n', len - i);
 			size_t end = nl ? (size_t)(nl - buf) : len, j = i;
 
@@ -410,25 +525,18 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 			if (j < end) {
 				snprintf(where, sizeof(where), "%s:%zu", origin,
 					 lineno);
-				count++;
-				doc = parse_json(buf + i, end - i, where);
-				if (!doc) {
-					kpin_buf_addf(problems, "%s\n",
-						      kpin_error_last()->message);
-					bad++;
-				} else {
-					bad += (size_t)batch_add(&v, n,
-						fy_document_root(doc), where,
-						origin, lineno, problems);
+				doc = parse_json(buf + i, end - i, where, NULL,
+						 NULL);
+				batch_add(&v, n, doc ? fy_document_root(doc) :
+					  NULL, where, origin, lineno);
+				if (doc)
 					fy_document_destroy(doc);
-				}
 			}
 			i = end + 1;
 		}
 	}
 	*out = v;
-	*nbad = bad;
-	if (!count)
+	if (!*n)
 		return kpin_error_set(KPIN_EINVALID, "%s: the batch is empty",
 				      origin);
 	return 0;

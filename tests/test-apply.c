@@ -98,17 +98,25 @@ static int commits(const char *dir)
 	return atoi(h_git_out(dir, "rev-list --count HEAD"));
 }
 
+/* Apply fixture @name in a fresh @dir: one commit, changing only @path. */
+static void apply_event(const char *dir, const char *name, const char *path)
+{
+	struct h_result r;
+
+	assert_int_equal(apply(&r, dir, NULL, NULL, "--event", event(name),
+			       NULL), 0);
+	h_result_release(&r);
+	assert_int_equal(commits(dir), 2);
+	assert_string_equal(h_git_out(dir, "diff-tree --no-commit-id "
+				      "--name-only -r HEAD"), path);
+}
+
 static void test_apply_full_event(void **state)
 {
 	const char *dir = *state;
 	struct h_result r;
 
-	assert_int_equal(apply(&r, dir, NULL, NULL, "--event",
-			       event("full-event.json"), NULL), 0);
-	h_result_release(&r);
-	assert_int_equal(commits(dir), 2);
-	assert_string_equal(h_git_out(dir, "diff-tree --no-commit-id "
-				      "--name-only -r HEAD"), WEB_PRD);
+	apply_event(dir, "full-event.json", WEB_PRD);
 	h_assert_contains(h_git_out(dir, "show HEAD:%s", WEB_PRD),
 			  "digest: " D1);
 	assert_string_equal(h_git_out(dir, "log -1 '--format=%%(trailers)'"),
@@ -226,6 +234,112 @@ static void refuse(const char *dir, int status, const char *words,
 	assert_string_equal(h_git_out(dir, "status --porcelain"), "");
 }
 
+/*
+ * A workflow_dispatch event: the fields under "inputs", and a top-level
+ * "repository" object that is the GitOps repository, not a field. An
+ * event of neither kind is refused with the shapes kpin reads.
+ */
+static void test_apply_workflow_dispatch(void **state)
+{
+	const char *dir = *state;
+
+	apply_event(dir, "workflow-dispatch.json", WEB_STG);
+	h_assert_contains(h_git_out(dir, "log -1 '--format=%%(trailers)'"),
+			  "Source-Repository: acme/web-app\n");
+	refuse(dir, 3, "push-event.json: an event without 'client_payload' "
+	       "or 'inputs': kpin reads a repository_dispatch event", NULL,
+	       NULL, "--event", event("push-event.json"), NULL);
+	refuse(dir, 3, "a workflow_dispatch event (under 'inputs')", NULL,
+	       NULL, "--event", event("push-event.json"), NULL);
+	refuse(dir, 3, "--payload: 'inputs' must be an object, got an array",
+	       NULL, NULL, "--payload", "{\"inputs\": []}", NULL);
+}
+
+/* Peak RSS of "kpin apply ARG PATH" in @dir, in KiB, or -1 without time. */
+static long apply_rss(const char *dir, const char *arg, const char *path)
+{
+	struct h_result r;
+	const char *line;
+	long kib = -1;
+
+	if (h_sh(&r, dir, "command -v /usr/bin/time >/dev/null") == 0) {
+		h_result_release(&r);
+		h_sh(&r, dir, "/usr/bin/time -f 'rss=%%M' '%s' apply %s '%s'",
+		     h_kpin(), arg, path);
+		assert_int_equal(r.status, 3);
+		line = strstr(r.err.ptr, "rss=");
+		assert_non_null(line);
+		kib = atol(line + 4);
+	}
+	h_result_release(&r);
+	return kib;
+}
+
+/*
+ * One JSON value, nested at most 64 deep, both checked before libfyaml
+ * builds anything: 4 MB of '[' once cost 1.4 GB; a refused input now
+ * stays under 64 MB.
+ */
+static void test_apply_strict_json(void **state)
+{
+	const char *dir = *state;
+	char *tmp = h_tmpdir(), *deep = malloc(KPIN_BATCH_MAX);
+	const char *two = h_path(tmp, "two.json");
+	const char *path = h_path(tmp, "deep.json");
+	const char *p2 = h_path(tmp, "deep2.json");
+	const char *ev = h_path(tmp, "ev.json");
+	char obj[4096];
+	long kib;
+
+	snprintf(obj, sizeof(obj), "{\"repository\": \"a/b\", \"image-name\": "
+		 "\"web\", \"directory-name\": \"web\", \"environment\": "
+		 "\"prd\", \"digest\": \"%s\"}", D1);
+	refuse(dir, 3, "--payload: invalid JSON at line 1, column 4: a second "
+	       "value after the first", NULL, NULL, "--payload", "{} [1]",
+	       NULL);
+	h_writes(ev, obj);
+	h_write(two, obj, strlen(obj));
+	{
+		struct kpin_buf b = KPIN_BUF_INIT;
+
+		kpin_buf_addf(&b, "%s\n%s\n", obj, obj);
+		h_write(two, b.ptr, b.len);
+		kpin_buf_reset(&b);
+		kpin_buf_addf(&b, "[%s]\n  [1]\n", obj);
+		h_write(p2, b.ptr, b.len);
+		kpin_buf_release(&b);
+	}
+	refuse(dir, 3, "two.json: invalid JSON at line 2, column 1: a second "
+	       "value", NULL, NULL, "--event", two, NULL);
+	refuse(dir, 3, "deep2.json: invalid JSON at line 2, column 3: a "
+	       "second value", NULL, NULL, "--batch", p2, NULL);
+	refuse(dir, 3, "stdin: invalid JSON at line 1, column 3: a second",
+	       NULL, "{}{}", "-", NULL);
+	/* a JSON lines batch: one value per line */
+	refuse(dir, 3, "two.jsonl:1: invalid JSON at line 1, column 4: a "
+	       "second value", NULL, NULL, "--batch",
+	       (h_writes(h_path(tmp, "two.jsonl"), "{} {}\n"),
+		h_path(tmp, "two.jsonl")), NULL);
+
+	memset(deep, '[', KPIN_BATCH_MAX);
+	h_write(path, deep, KPIN_BATCH_MAX);
+	refuse(dir, 3, "deep.json: invalid JSON at line 1, column 65: nested "
+	       "deeper than 64 levels", NULL, NULL, "--batch", path, NULL);
+	kib = apply_rss(dir, "--batch", path);
+	if (kib >= 64 * 1024)
+		fail_msg("a refused 4 MB batch took %ld KiB", kib);
+	memset(deep, '{', KPIN_EVENT_MAX);
+	h_write(path, deep, KPIN_EVENT_MAX);
+	refuse(dir, 3, "nested deeper than 64 levels", NULL, NULL, "--event",
+	       path, NULL);
+	kib = apply_rss(dir, "--event", path);
+	if (kib >= 64 * 1024)
+		fail_msg("a refused 1 MB event took %ld KiB", kib);
+	h_rmrf(tmp);
+	free(tmp);
+	free(deep);
+}
+
 static void test_apply_refusals(void **state)
 {
 	const char *dir = *state;
@@ -340,14 +454,71 @@ static void test_apply_batch_refused(void **state)
 	/* every problem is listed, not only the first */
 	refuse(dir, 3, "batch-invalid.json:2:113: field 'digest': invalid digest", NULL, NULL,
 	       "--batch", event("batch-invalid.json"), NULL);
-	refuse(dir, 3, "element 2: field 'digest' is missing", NULL, NULL,
-	       "--batch", event("batch-invalid.json"), NULL);
+	refuse(dir, 3, "batch-invalid.json:3: field 'digest' is missing", NULL,
+	       NULL, "--batch", event("batch-invalid.json"), NULL);
 	refuse(dir, 3, "batch-invalid.json:4:108: field 'digest' must be a string", NULL,
 	       NULL, "--batch", event("batch-invalid.json"), NULL);
 	refuse(dir, 3, "3 problems; nothing committed", NULL, NULL, "--batch",
 	       event("batch-invalid.json"), NULL);
 	refuse(dir, 3, "--event /nonexistent.json: cannot open", NULL, NULL,
 	       "--event", "/nonexistent.json", NULL);
+}
+
+/*
+ * Every problem in one pass, in input order, each with file:line: what
+ * the request says (a bad digest), and what the repository says about
+ * it (an environment the policy lacks, an app without an overlay).
+ */
+static void test_apply_batch_all_problems(void **state)
+{
+	const char *dir = *state;
+	char *tmp = h_tmpdir();
+	const char *b = h_path(tmp, "b.jsonl");
+	const char *order[] = {
+		"b.jsonl:1:102: field 'digest': invalid digest",
+		"b.jsonl:2:85: unknown environment 'qa'",
+		"b.jsonl:3:63: no directory '.platform/kubernetes/nope'",
+		"b.jsonl:5: field 'digest' is missing",
+		"kpin: 4 problems; nothing committed",
+	};
+	struct h_result r;
+	const char *at;
+	size_t i;
+
+	h_writes(b, "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"web\", \"environment\": \"prd\", "
+		 "\"digest\": \"sha256:1\"}\n"
+		 "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"web\", \"environment\": \"qa\", "
+		 "\"digest\": \"" D1 "\"}\n"
+		 "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"nope\", \"environment\": \"prd\", "
+		 "\"digest\": \"" D1 "\"}\n"
+		 "{\"repository\": \"a/b\", \"image-name\": \"api\", "
+		 "\"directory-name\": \"api\", \"environment\": \"prd\", "
+		 "\"digest\": \"" D2 "\"}\n"
+		 "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"web\", \"environment\": \"stg\"}\n");
+	assert_int_equal(apply(&r, dir, NULL, NULL, "--batch", b, NULL), 3);
+	at = r.err.ptr;
+	for (i = 0; i < sizeof(order) / sizeof(*order); i++) {
+		const char *hit = strstr(at, order[i]);
+
+		if (!hit)
+			fail_msg("'%s' missing or out of order in:\n%s",
+				 order[i], r.err.ptr);
+		at = hit + strlen(order[i]);
+	}
+	h_result_release(&r);
+	assert_int_equal(commits(dir), 1);
+	/* only overlays missing: exit 4, as for one request */
+	h_writes(b, "{\"repository\": \"a/b\", \"image-name\": \"web\", "
+		 "\"directory-name\": \"nope\", \"environment\": \"prd\", "
+		 "\"digest\": \"" D1 "\"}\n");
+	refuse(dir, 4, "b.jsonl:1:63: no directory", NULL, NULL, "--batch", b,
+	       NULL);
+	h_rmrf(tmp);
+	free(tmp);
 	refuse(dir, 2, "--batch takes no other request source", NULL, NULL,
 	       "--batch", event("batch.json"), "--digest", D2, NULL);
 }
@@ -365,6 +536,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_apply_refusals, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_apply_workflow_dispatch,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_strict_json, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_apply_batch_all_problems,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_batch, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(

@@ -13,6 +13,7 @@
 #define KPIN_PAYLOAD_MAX (64u * 1024)		/* GitHub's own limit */
 #define KPIN_EVENT_MAX (1024u * 1024)		/* a whole event file */
 #define KPIN_BATCH_MAX (4u * 1024 * 1024)
+#define KPIN_JSON_DEPTH_MAX 64			/* arrays and objects */
 
 #define KPIN_REQUEST_FIELDS 7
 
@@ -25,8 +26,12 @@
  * @digest: "digest"
  * @tag: "tag", optional
  * @release: "release", optional
- * @where: for batch entries, where it came from ("b.json: element 3",
- *         "b.jsonl:7"); NULL otherwise
+ * @where: for batch entries, where it came from ("b.json:3", the line
+ *         the element starts on, or "b.jsonl:7"); for one request, the
+ *         source its missing fields are blamed on
+ * @error: for batch entries that could not be read, why (a message that
+ *         starts with @where or the position of the value at fault);
+ *         the fields are then all NULL
  * @origin: for each field, in the order above, where its value came
  *          from, for messages: "e.json:1:160" (file, line and column of
  *          the JSON value), "--digest", "INPUT_DIGEST"; NULL when unset
@@ -40,6 +45,7 @@ struct kpin_request {
 	char *tag;
 	char *release;
 	char *where;
+	char *error;
 	char *origin[KPIN_REQUEST_FIELDS];
 };
 
@@ -49,8 +55,10 @@ void kpin_request_release(struct kpin_request *r);
  * kpin_request_fill_json() - Fill the fields still unset from JSON
  * @r: the request; fields already set win (they came from a source of
  *     higher precedence)
- * @buf: a repository_dispatch event (fields under client_payload) or a
- *       bare payload object
+ * @buf: a repository_dispatch event (fields under client_payload), a
+ *       workflow_dispatch event (fields under inputs) or a bare payload
+ *       object; exactly one JSON value, nested at most
+ *       KPIN_JSON_DEPTH_MAX deep (checked before it is parsed)
  * @len: its length
  * @origin: how to name the source in messages, and the file that the
  *          fields' positions refer to ("e.json", "--payload")
@@ -58,7 +66,8 @@ void kpin_request_release(struct kpin_request *r);
  * Hyphenated and underscore spellings are accepted ("image-name",
  * "image_name"). Every field read must be a JSON string.
  *
- * Returns: 0 or KPIN_EINVALID naming the field and the source.
+ * Returns: 0 or KPIN_EINVALID naming the field and the source, or the
+ * shapes kpin reads when an event has neither client_payload nor inputs.
  */
 int kpin_request_fill_json(struct kpin_request *r, const char *buf,
 			   size_t len, const char *origin);
@@ -96,21 +105,20 @@ size_t kpin_request_check(const struct kpin_request *r, const char *what,
 
 /*
  * kpin_request_batch() - Parse a batch: a JSON array or JSON lines
- * @out: receives the requests that could be read
+ * @out: receives one request per element, in input order; an element
+ *       that could not be read has its @error set
  * @n: how many
  * @buf: the batch
  * @len: its length
  * @origin: the source's name for messages
- * @problems: elements that could not be read, one line each
- * @bad: receives how many elements could not be read
  *
- * Returns: 0 (even with @bad elements, so that the caller can list every
- * problem at once), or KPIN_EINVALID when the batch as a whole cannot be
- * read (invalid JSON array, empty batch).
+ * Returns: 0 (even with unreadable elements, so that the caller can list
+ * every problem at once, in input order), or KPIN_EINVALID when the
+ * batch as a whole cannot be read (invalid JSON array, too deep, a second
+ * value, empty batch).
  */
 int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
-		       size_t len, const char *origin,
-		       struct kpin_buf *problems, size_t *bad);
+		       size_t len, const char *origin);
 
 /* kpin_request_free_all() - Release and free an array of requests. */
 void kpin_request_free_all(struct kpin_request *v, size_t n);

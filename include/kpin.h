@@ -20,5 +20,6 @@
 #include "kpin/policy.h"
 #include "kpin/repo.h"
 #include "kpin/request.h"
+#include "kpin/sign.h"
 
 #endif

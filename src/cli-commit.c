@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "remote.h"
 #include "kpin/request.h"
+#include "kpin/sign.h"
 
 const char *cli_actor(void)
 {
@@ -24,6 +25,7 @@ void cli_commit_init(struct cli_commit *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->retries = KPIN_RETRIES_DEFAULT;
+	c->sign = -1;
 }
 
 void cli_commit_release(struct cli_commit *c)
@@ -122,6 +124,10 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 			return -1;
 		}
 		c->token_env = arg;
+		return 1;
+	case OPT_SIGN:
+	case OPT_NO_SIGN:
+		c->sign = opt == OPT_SIGN;
 		return 1;
 	case OPT_DRY_RUN_C:
 		c->dry_run = true;
@@ -255,9 +261,63 @@ int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
 	return EXIT_OK;
 }
 
+/* "" and unset alike are no value. */
+static const char *env_value(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/*
+ * Decide whether to sign (--sign/--no-sign, else commit.gpgsign), refuse
+ * an unsigned commit the policy forbids, and open the signer. A dry run
+ * writes no commit and loads no key. Returns an exit status.
+ */
+static int open_signer(struct kpin_signer **out, struct kpin_repo *repo,
+		       const struct cli_commit *c,
+		       const struct kpin_policy *policy)
+{
+	struct kpin_sign_config cfg;
+	struct kpin_sign_opts so;
+	int status = EXIT_OK;
+	bool want;
+
+	*out = NULL;
+	if (kpin_sign_config_read(&cfg, repo))
+		return cli_fail(NULL);
+	want = c->sign >= 0 ? c->sign == 1 : cfg.gpgsign;
+	if (!want && policy->signing_required) {
+		kpin_error_set(KPIN_EPOLICY, "refused by policy: %s requires "
+			       "signed commits (signing: required); pass --sign "
+			       "or set commit.gpgsign", KPIN_POLICY_FILE);
+		status = cli_fail(NULL);
+		goto out;
+	}
+	if (!want || c->dry_run)
+		goto out;
+	memset(&so, 0, sizeof(so));
+	so.format = cfg.format;
+	so.signing_key = cfg.signing_key;
+	so.key_data = env_value("KPIN_SIGNING_KEY");
+	so.passphrase = env_value("KPIN_SIGNING_PASSPHRASE");
+	so.agent_sock = env_value("SSH_AUTH_SOCK");
+	so.gnupghome = env_value("GNUPGHOME");
+	/* a key in KPIN_SIGNING_KEY says its own format */
+	if (so.key_data && !cfg.format_set)
+		so.format = strstr(so.key_data, "-----BEGIN PGP ") ?
+			    KPIN_SIGN_OPENPGP : KPIN_SIGN_SSH;
+	if (kpin_signer_open(out, &so))
+		status = cli_fail(NULL);
+out:
+	kpin_sign_config_release(&cfg);
+	return status;
+}
+
 int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		   size_t n)
 {
+	struct kpin_signer *signer = NULL;
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
 	int status;
@@ -314,6 +374,9 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 		status = EXIT_USAGE;	/* missing or malformed identity */
 		goto out;
 	}
+	status = open_signer(&signer, repo, c, &policy);
+	if (status)
+		goto out;
 	c->meta.subject = c->message;
 	c->meta.trailers = (const char *const *)c->trailers;
 	c->meta.ntrailers = c->ntrailers;
@@ -329,6 +392,7 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 	o.token_env = c->token_env;
 	o.policy = policy;
 	o.force = c->force;
+	o.signer = signer;
 	rc = kpin_repo_update(repo, targets, n, &o, &res);
 	if (res.notes.len) {
 		const char *p = res.notes.ptr, *nl;
@@ -384,6 +448,7 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 			 res.branch + 11, res.commit);
 	status = EXIT_OK;
 out:
+	kpin_signer_free(signer);
 	kpin_repo_result_release(&res);
 	kpin_buf_release(&name);
 	kpin_buf_release(&email);

@@ -107,12 +107,12 @@ extern const struct kpin_cmd cmd_get_entry;
 #define CLI_COMMIT_USAGE \
 	"[--branch branch] [--root path] [--author ident] [--message text] " \
 	"[--trailer key=value]... [--push [remote]] [--token-env name] " \
-	"[--retries n] [--force] [--dry-run] [--json]"
+	"[--retries n] [--force] [--sign | --no-sign] [--dry-run] [--json]"
 
 enum cli_commit_opt {
 	OPT_BRANCH = 1000, OPT_ROOT, OPT_AUTHOR, OPT_MESSAGE, OPT_TRAILER,
 	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C, OPT_PUSH, OPT_TOKEN_ENV,
-	OPT_FORCE
+	OPT_FORCE, OPT_SIGN, OPT_NO_SIGN
 };
 
 #define CLI_COMMIT_OPTIONS \
@@ -126,7 +126,9 @@ enum cli_commit_opt {
 	{ "json", no_argument, NULL, OPT_JSON_C }, \
 	{ "push", optional_argument, NULL, OPT_PUSH }, \
 	{ "token-env", required_argument, NULL, OPT_TOKEN_ENV }, \
-	{ "force", no_argument, NULL, OPT_FORCE }
+	{ "force", no_argument, NULL, OPT_FORCE }, \
+	{ "sign", no_argument, NULL, OPT_SIGN }, \
+	{ "no-sign", no_argument, NULL, OPT_NO_SIGN }
 
 /*
  * struct cli_commit - Options and state of a committing command
@@ -140,6 +142,7 @@ enum cli_commit_opt {
  * @push: --push: the remote, or NULL
  * @token_env: --token-env
  * @force: --force: override the promotion policy
+ * @sign: --sign (1), --no-sign (0), or -1: commit.gpgsign decides
  * @dry_run: --dry-run
  * @json: --json
  * @meta: what the commit message records
@@ -155,6 +158,7 @@ struct cli_commit {
 	const char *push;
 	const char *token_env;
 	bool force;
+	int sign;
 	bool dry_run;
 	bool json;
 	struct kpin_meta meta;

@@ -26,6 +26,8 @@
 	F(git_checkout_tree) \
 	F(git_commit_author) \
 	F(git_commit_create) \
+	F(git_commit_create_buffer) \
+	F(git_commit_create_with_signature) \
 	F(git_commit_free) \
 	F(git_commit_id) \
 	F(git_commit_lookup) \
@@ -150,6 +152,8 @@ int kpin_git_load(void);
 #define git_checkout_tree (*kpin_lazy_git_checkout_tree)
 #define git_commit_author (*kpin_lazy_git_commit_author)
 #define git_commit_create (*kpin_lazy_git_commit_create)
+#define git_commit_create_buffer (*kpin_lazy_git_commit_create_buffer)
+#define git_commit_create_with_signature (*kpin_lazy_git_commit_create_with_signature)
 #define git_commit_free (*kpin_lazy_git_commit_free)
 #define git_commit_id (*kpin_lazy_git_commit_id)
 #define git_commit_lookup (*kpin_lazy_git_commit_lookup)

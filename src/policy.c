@@ -261,14 +261,24 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 					     "or free, not '%s'", s);
 				goto out;
 			}
+		} else if (klen == 7 && !memcmp(k, "signing", 7)) {
+			s = string_of(key, val, "signing");
+			if (!s)
+				goto out;
+			if (strcmp(s, "required") && strcmp(s, "optional")) {
+				rc = fail_at(val, "'signing' must be required "
+					     "or optional, not '%s'", s);
+				goto out;
+			}
+			p->signing_required = !strcmp(s, "required");
 		} else {
 			char name[64];
 
 			snprintf(name, sizeof(name), "%.*s",
 				 (int)(klen < 60 ? klen : 60), k);
 			rc = fail_at(key, "unknown policy key '%s' (known: root, "
-				     "environments, require-digest, promotion)",
-				     name);
+				     "environments, require-digest, promotion, "
+				     "signing)", name);
 			goto out;
 		}
 	}

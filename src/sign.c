@@ -12,6 +12,8 @@
 #include "git-lazy.h"
 
 #include "gpg.h"
+#include "repo-internal.h"
+#include "sign-commit.h"
 #include "sshagent.h"
 #include "sshkey.h"
 #include "sshsig.h"
@@ -80,6 +82,7 @@ int kpin_sign_config_read(struct kpin_sign_config *out,
 	}
 	v = config_string(cfg, "gpg.format");
 	if (v && !rc) {
+		out->format_set = true;
 		if (!strcmp(v, "ssh"))
 			out->format = KPIN_SIGN_SSH;
 		else if (strcmp(v, "openpgp"))
@@ -255,4 +258,36 @@ void kpin_signer_free(struct kpin_signer *s)
 	free(s->agent_sock);
 	kpin_gpg_free(s->gpg);
 	free(s);
+}
+
+int kpin_sign_commit_create(git_oid *out, git_repository *repo,
+			    struct kpin_signer *signer,
+			    const git_signature *sig, const char *message,
+			    const git_tree *tree, const git_commit *parent)
+{
+	git_buf raw = GIT_BUF_INIT;
+	struct kpin_buf armor = KPIN_BUF_INIT;
+	int rc;
+
+	if (!signer) {
+		rc = git_commit_create(out, repo, NULL, sig, sig, NULL, message,
+				       tree, 1, &parent);
+		return rc ? kpin_git_fail(rc, "cannot write the commit") : 0;
+	}
+	rc = git_commit_create_buffer(&raw, repo, sig, sig, NULL, message, tree,
+				      1, &parent);
+	if (rc)
+		return kpin_git_fail(rc, "cannot write the commit");
+	rc = kpin_signer_sign(&armor, signer, raw.ptr, raw.size);
+	if (!rc) {
+		if (armor.len && armor.ptr[armor.len - 1] == '\n')
+			armor.ptr[--armor.len] = '\0';
+		rc = git_commit_create_with_signature(out, repo, raw.ptr,
+						      armor.ptr, NULL);
+		if (rc)
+			rc = kpin_git_fail(rc, "cannot write the signed commit");
+	}
+	git_buf_dispose(&raw);
+	kpin_buf_release(&armor);
+	return rc;
 }

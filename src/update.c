@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "remote.h"
 #include "repo-internal.h"
+#include "sign-commit.h"
 
 #define LOCK_WAIT_MS 120000	/* how long to wait for another kpin */
 
@@ -208,10 +209,8 @@ static int write_commit(git_oid *out, struct kpin_repo *repo,
 			      o->author_email);
 		goto out;
 	}
-	rc = git_commit_create(out, repo->git, NULL, sig, sig, NULL, message,
-			       newtree, 1, (const git_commit **)&parent);
-	if (rc)
-		rc = kpin_git_fail(rc, "cannot write the commit");
+	rc = kpin_sign_commit_create(out, repo->git, o->signer, sig, message,
+				     newtree, parent);
 out:
 	git_signature_free(sig);
 	git_tree_free(newtree);

@@ -22,6 +22,9 @@
  * @nrequire: how many
  * @ordered: "promotion: ordered": environment N takes only digests that
  *           environment N-1 holds or held
+ * @signing_required: "signing: required": every commit kpin makes is
+ *                    signed, and history --verify fails on one that
+ *                    is not signed or not good
  * @from_file: whether a policy file was read
  */
 struct kpin_policy {
@@ -31,6 +34,7 @@ struct kpin_policy {
 	char **require_digest;
 	size_t nrequire;
 	bool ordered;
+	bool signing_required;
 	bool from_file;
 };
 

@@ -17,6 +17,7 @@
 #include "policy.h"
 
 struct kpin_repo;
+struct kpin_signer;
 
 #define KPIN_ROOT_DEFAULT ".platform/kubernetes"
 #define KPIN_RETRIES_DEFAULT 10
@@ -102,6 +103,7 @@ typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
  * @policy: the promotion policy to enforce, or NULL
  * @force: let requests the policy refuses pass, recording a
  *         Policy-Override trailer
+ * @signer: sign each commit (every attempt afresh), or NULL
  * @before_cas: test hook
  * @hook_arg: its argument
  */
@@ -118,6 +120,7 @@ struct kpin_repo_opts {
 	const char *token_env;
 	const struct kpin_policy *policy;
 	bool force;
+	struct kpin_signer *signer;
 	kpin_hook_fn before_cas;
 	void *hook_arg;
 };

@@ -24,12 +24,14 @@ enum kpin_sign_format {
  * struct kpin_sign_config - What git's configuration says about signing
  * @gpgsign: commit.gpgsign
  * @format: gpg.format ("openpgp" when unset)
+ * @format_set: whether gpg.format is set
  * @signing_key: user.signingkey, or NULL
  * @allowed_signers: gpg.ssh.allowedSignersFile, or NULL
  */
 struct kpin_sign_config {
 	bool gpgsign;
 	enum kpin_sign_format format;
+	bool format_set;
 	char *signing_key;
 	char *allowed_signers;
 };

@@ -7,6 +7,7 @@
  * 5656 (ECDSA: the DER pair re-encoded as two mpints) and RFC 8332 (RSA
  * with SHA-512). Key material is wiped before it is freed.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "crypto-lazy.h"
@@ -405,6 +406,7 @@ static int parse_pem(struct kpin_sshkey *key, const char *text, size_t len,
 		     const char *passphrase, const char *what)
 {
 	BIO *bio = BIO_new_mem_buf(text, (int)len);
+	char msg[512];
 
 	if (!bio)
 		return crypto_fail(KPIN_ERROR, "out of memory in libcrypto");
@@ -418,9 +420,10 @@ static int parse_pem(struct kpin_sshkey *key, const char *text, size_t len,
 					      "in %s is encrypted: set "
 					      "KPIN_SIGNING_PASSPHRASE", what);
 		}
-		kpin_error_set(KPIN_EINVALID, "cannot read the private key in "
-			       "%s", what);
-		return crypto_fail(KPIN_EINVALID, kpin_error_last()->message);
+		snprintf(msg, sizeof(msg), "cannot read the private key in %s%s",
+			 what, passphrase ? " (is KPIN_SIGNING_PASSPHRASE "
+			 "right?)" : "");
+		return crypto_fail(KPIN_EINVALID, msg);
 	}
 	return public_of_pkey(key, what);
 }

@@ -5,6 +5,7 @@
  * signature must be byte-identical to ssh-keygen -Y sign's, and every
  * other signature must pass ssh-keygen -Y check-novalidate.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +386,317 @@ static void test_sign_parse_malformed(void **state)
 	(void)state;
 }
 
+/* ---- commits ------------------------------------------------------ */
+
+#define OVERLAY ".platform/kubernetes/web/overlays/prd/kustomization.yaml"
+
+static const char *const repo_files[] = {
+	OVERLAY, "images:\n- name: web\n  newTag: v1\n",
+	NULL
+};
+
+/* A repository "dir/repo" with git configured for SSH signing. */
+static const char *make_repo(const struct world *w)
+{
+	static char dir[4200];
+	struct h_result r;
+
+	snprintf(dir, sizeof(dir), "%s", h_path(w->dir, "repo"));
+	h_repo_init(dir, false, repo_files);
+	assert_int_equal(h_git(&r, dir, "config gpg.format ssh && git config "
+			       "gpg.ssh.allowedSignersFile ../allowed"), 0);
+	h_result_release(&r);
+	return dir;
+}
+
+/*
+ * kpin set in @dir with the extra environment @env (NULL-terminated,
+ * after HOME and the agent/key variables are cleared) and the words
+ * after "set --app web --env prd --image web --digest <digest>".
+ */
+static int kpin_set(struct h_result *r, const char *dir,
+		    const char *const *env, unsigned seed, ...)
+{
+	const char *argv[32] = { "kpin", "set", "--app", "web", "--env", "prd",
+				 "--image", "web", "--digest", h_digest(seed) };
+	const char *envv[16] = { h_env_home(), "XDG_CONFIG_HOME=",
+				 "GIT_CONFIG_NOSYSTEM=1", "SSH_AUTH_SOCK=",
+				 "KPIN_SIGNING_KEY=", "KPIN_SIGNING_PASSPHRASE=" };
+	size_t n = 10, e = 6;
+	const char *a;
+	va_list ap;
+
+	va_start(ap, seed);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = a;
+	va_end(ap);
+	while (env && *env && e < 15)
+		envv[e++] = *env++;
+	return h_run(r, dir, envv, argv, NULL);
+}
+
+/* Allow @pubfile ("dir/name.pub") for t@example.com in dir/allowed. */
+static void allow(const struct world *w, const char *name)
+{
+	struct kpin_buf pub = KPIN_BUF_INIT, line = KPIN_BUF_INIT;
+	struct kpin_buf all = KPIN_BUF_INIT;
+	char file[64];
+
+	snprintf(file, sizeof(file), "%s.pub", name);
+	assert_int_equal(h_read(&pub, h_path(w->dir, file)), 0);
+	h_read(&all, h_path(w->dir, "allowed"));
+	kpin_buf_addf(&all, "t@example.com %s", pub.ptr);
+	h_write(h_path(w->dir, "allowed"), all.ptr, all.len);
+	kpin_buf_release(&pub);
+	kpin_buf_release(&line);
+	kpin_buf_release(&all);
+}
+
+/* git verify-commit HEAD says good, and no line is a lone space. */
+static void assert_git_verifies(const char *dir)
+{
+	struct h_result r;
+	const char *raw;
+
+	if (h_git(&r, dir, "verify-commit HEAD"))
+		fail_msg("git verify-commit: %s", r.err.ptr);
+	h_assert_contains(r.err.ptr, "Good \"git\" signature for "
+			  "t@example.com");
+	h_result_release(&r);
+	raw = h_git_out(dir, "cat-file commit HEAD");
+	h_assert_contains(raw, "\ngpgsig -----BEGIN SSH SIGNATURE-----\n");
+	assert_null(strstr(raw, "\n \n"));
+}
+
+/* Ed25519 file, ECDSA in KPIN_SIGNING_KEY, RSA through the agent. */
+static void test_sign_commit_git_verifies(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT, env = KPIN_BUF_INIT;
+	struct kpin_buf sock = KPIN_BUF_INIT;
+	struct h_result r;
+	const char *e[3] = { NULL, NULL, NULL };
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	keygen(&key, w, "ec", "-t ecdsa -b 256 -N ''");
+	keygen(&key, w, "rsa", "-t rsa -b 3072 -N ''");
+	allow(w, "ed");
+	allow(w, "ec");
+	allow(w, "rsa");
+	/* a key file named by user.signingkey */
+	assert_int_equal(h_git(&r, dir, "config user.signingkey ../ed"), 0);
+	h_result_release(&r);
+	if (kpin_set(&r, dir, NULL, 1, "--sign", NULL))
+		fail_msg("kpin: %s", r.err.ptr);
+	h_result_release(&r);
+	assert_git_verifies(dir);
+	/* the key itself in KPIN_SIGNING_KEY wins */
+	kpin_buf_reset(&key);
+	assert_int_equal(h_read(&key, h_path(w->dir, "ec")), 0);
+	kpin_buf_addf(&env, "KPIN_SIGNING_KEY=%s", key.ptr);
+	e[0] = env.ptr;
+	if (kpin_set(&r, dir, e, 2, "--sign", NULL))
+		fail_msg("kpin: %s", r.err.ptr);
+	h_result_release(&r);
+	assert_git_verifies(dir);
+	h_assert_contains(h_git_out(dir, "log -1 --format=%%GK"), "SHA256:");
+	/* ssh-agent, the key named by its public half */
+	kpin_buf_addf(&sock, "SSH_AUTH_SOCK=%s", start_agent(w, "rsa"));
+	e[0] = sock.ptr;
+	assert_int_equal(h_git(&r, dir, "config user.signingkey ../rsa.pub"),
+			 0);
+	h_result_release(&r);
+	if (kpin_set(&r, dir, e, 3, "--sign", NULL))
+		fail_msg("kpin: %s", r.err.ptr);
+	h_result_release(&r);
+	assert_git_verifies(dir);
+	assert_int_equal(atoi(h_git_out(dir, "rev-list --count HEAD")), 4);
+	kpin_buf_release(&key);
+	kpin_buf_release(&env);
+	kpin_buf_release(&sock);
+}
+
+/* The signed commit is the unsigned one plus its signature header. */
+static void test_sign_commit_same_as_unsigned(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT;
+	char copy[4200], a[8192];
+	struct h_result r;
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	snprintf(copy, sizeof(copy), "%s", h_path(w->dir, "copy"));
+	assert_int_equal(h_sh(&r, w->dir, "cp -a repo copy"), 0);
+	h_result_release(&r);
+	assert_int_equal(h_git(&r, dir, "config user.signingkey ../ed && "
+			       "git config commit.gpgsign true"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, dir, NULL, 4, NULL), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, copy, NULL, 4, NULL), 0);
+	h_result_release(&r);
+	snprintf(a, sizeof(a), "%s",
+		 h_git_out(dir, "log -1 --format='%%T %%P%%n%%an <%%ae>%%n%%B'"));
+	assert_string_equal(a, h_git_out(copy, "log -1 --format='%%T %%P%%n"
+					 "%%an <%%ae>%%n%%B'"));
+	h_assert_contains(h_git_out(dir, "cat-file commit HEAD"), "gpgsig ");
+	assert_null(strstr(h_git_out(copy, "cat-file commit HEAD"), "gpgsig"));
+	/* --no-sign wins over commit.gpgsign */
+	assert_int_equal(kpin_set(&r, dir, NULL, 5, "--no-sign", NULL), 0);
+	h_result_release(&r);
+	assert_null(strstr(h_git_out(dir, "cat-file commit HEAD"), "gpgsig"));
+	kpin_buf_release(&key);
+}
+
+/* signing: required refuses an unsigned commit with exit 6. */
+static void test_sign_commit_policy(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	static const char *const policy[] = {
+		".kpin.yaml", "signing: required\n", NULL
+	};
+	static const char *const bad[] = {
+		".kpin.yaml", "signing: yes\n", NULL
+	};
+	struct kpin_buf key = KPIN_BUF_INIT;
+	char head[64];
+	struct h_result r;
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	allow(w, "ed");
+	h_repo_commit(dir, "refs/heads/main", policy);
+	assert_int_equal(h_git(&r, dir, "reset -q --hard && git config "
+			       "user.signingkey ../ed"), 0);
+	h_result_release(&r);
+	snprintf(head, sizeof(head), "%s", h_git_out(dir, "rev-parse HEAD"));
+	assert_int_equal(kpin_set(&r, dir, NULL, 6, NULL), 6);
+	h_assert_contains(r.err.ptr, "signing: required");
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "rev-parse HEAD"), head);
+	assert_string_equal(h_git_out(dir, "status --porcelain"), "");
+	assert_int_equal(kpin_set(&r, dir, NULL, 6, "--sign", NULL), 0);
+	h_result_release(&r);
+	assert_git_verifies(dir);
+	/* a bad value is a policy file error with its position */
+	h_repo_commit(dir, "refs/heads/main", bad);
+	assert_int_equal(kpin_set(&r, dir, NULL, 7, "--sign", NULL), 3);
+	h_assert_contains(r.err.ptr, ".kpin.yaml:1:10: error: 'signing' must "
+			  "be required or optional, not 'yes'");
+	h_result_release(&r);
+	kpin_buf_release(&key);
+}
+
+/* No key or passphrase in any output, message or commit. */
+static void test_sign_commit_no_secret(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT, env = KPIN_BUF_INIT;
+	struct kpin_buf all = KPIN_BUF_INIT;
+	char chunk[33], head[64];
+	const char *e[3] = { NULL, NULL, NULL };
+	const char *body;
+	struct h_result r;
+
+	keygen(&key, w, "pem", "-t ecdsa -b 384 -m PKCS8 -N " PASS);
+	allow(w, "pem");
+	body = strchr(key.ptr, '\n') + 1;
+	snprintf(chunk, sizeof(chunk), "%.32s", body + 40);
+	kpin_buf_addf(&env, "KPIN_SIGNING_KEY=%s", key.ptr);
+	e[0] = env.ptr;
+	e[1] = "KPIN_SIGNING_PASSPHRASE=wrong-" PASS;
+	snprintf(head, sizeof(head), "%s", h_git_out(dir, "rev-parse HEAD"));
+	assert_int_not_equal(kpin_set(&r, dir, e, 7, "--sign", NULL), 0);
+	h_assert_contains(r.err.ptr, "KPIN_SIGNING_KEY");
+	assert_null(strstr(r.err.ptr, PASS));
+	assert_null(strstr(r.err.ptr, chunk));
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "rev-parse HEAD"), head);
+	e[1] = "KPIN_SIGNING_PASSPHRASE=" PASS;
+	if (kpin_set(&r, dir, e, 7, "--sign", "--json", NULL))
+		fail_msg("kpin: %s", r.err.ptr);
+	kpin_buf_add(&all, r.out.ptr, r.out.len);
+	kpin_buf_add(&all, r.err.ptr, r.err.len);
+	h_result_release(&r);
+	assert_git_verifies(dir);
+	kpin_buf_adds(&all, h_git_out(dir, "cat-file commit HEAD"));
+	assert_null(strstr(all.ptr, PASS));
+	assert_null(strstr(all.ptr, chunk));
+	/* nothing of it left in the repository's files either */
+	assert_int_equal(h_sh(&r, dir, "grep -rlF -e '%s' -e '%s' . || true",
+			      PASS, chunk), 0);
+	assert_string_equal(r.out.len ? r.out.ptr : "", "");
+	h_result_release(&r);
+	kpin_buf_release(&key);
+	kpin_buf_release(&env);
+	kpin_buf_release(&all);
+}
+
+/* Library: every attempt after a lost race signs its own commit. */
+struct race {
+	const char *dir;
+	int lost;
+};
+
+static void move_branch(struct kpin_repo *repo, int attempt, void *arg)
+{
+	struct race *race = arg;
+	char content[64];
+	const char *files[] = { "other.txt", content, NULL };
+
+	(void)repo;
+	if (attempt >= race->lost)
+		return;
+	snprintf(content, sizeof(content), "outside writer %d\n", attempt);
+	h_repo_commit(race->dir, "refs/heads/main", files);
+}
+
+static void test_sign_commit_retry_resigns(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT;
+	struct kpin_sign_opts so = { KPIN_SIGN_SSH, NULL, NULL, NULL, NULL,
+				     NULL };
+	struct kpin_change c = { "web", NULL, NULL, NULL };
+	struct race race = { dir, 2 };
+	struct kpin_repo *repo = NULL;
+	struct kpin_repo_result res;
+	struct kpin_repo_opts o;
+	struct kpin_target t;
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	allow(w, "ed");
+	memset(&t, 0, sizeof(t));
+	t.app = "web";
+	t.env = "prd";
+	c.digest = h_digest(8);
+	t.changes = &c;
+	t.nchanges = 1;
+	memset(&o, 0, sizeof(o));
+	o.author_name = "T";
+	o.author_email = "t@example.com";
+	o.retries = 5;
+	o.before_cas = move_branch;
+	o.hook_arg = &race;
+	so.key_data = key.ptr;
+	assert_int_equal(kpin_signer_open(&o.signer, &so), 0);
+	assert_int_equal(kpin_repo_open(&repo, dir), 0);
+	assert_int_equal(kpin_repo_update(repo, &t, 1, &o, &res), 0);
+	assert_int_equal(res.attempts, 3);
+	kpin_repo_result_release(&res);
+	kpin_target_release(&t);
+	kpin_repo_free(repo);
+	kpin_signer_free(o.signer);
+	assert_git_verifies(dir);
+	assert_string_equal(h_git_out(dir, "show HEAD:other.txt"),
+			    "outside writer 1");
+	kpin_buf_release(&key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +713,16 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_verify, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_sign_commit_git_verifies,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sign_commit_same_as_unsigned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign_commit_policy, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sign_commit_no_secret,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign_commit_retry_resigns,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("sign", tests, NULL, NULL);

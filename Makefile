@@ -37,6 +37,7 @@ need = $(if $(shell $(PKG_CONFIG) --atleast-version=$(2) $(1) 2>/dev/null && ech
 $(call need,libfyaml,0.7,libfyaml-dev)
 $(call need,libgit2,1.5,libgit2-dev)
 $(call need,libpcre2-8,10.34,libpcre2-dev)
+$(call need,libcrypto,3.0,libssl-dev)
 ifneq ($(filter check check-% test% bench,$(MAKECMDGOALS)),)
 $(call need,cmocka,1.1,libcmocka-dev)
 endif

@@ -317,7 +317,6 @@ out:
 int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		   size_t n)
 {
-	struct kpin_signer *signer = NULL;
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
 	int status;
@@ -334,6 +333,7 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 		  const struct kpin_policy *policy,
 		  struct kpin_target *targets, size_t n)
 {
+	struct kpin_signer *signer = NULL;
 	struct kpin_repo_opts o;
 	struct kpin_repo_result res;
 	struct kpin_buf name = KPIN_BUF_INIT, email = KPIN_BUF_INIT;
@@ -374,7 +374,7 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 		status = EXIT_USAGE;	/* missing or malformed identity */
 		goto out;
 	}
-	status = open_signer(&signer, repo, c, &policy);
+	status = open_signer(&signer, repo, c, policy);
 	if (status)
 		goto out;
 	c->meta.subject = c->message;

@@ -76,7 +76,7 @@ CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
 	test-file test-golden test-cli test-corpus test-repo test-apply \
 	test-push test-check test-promote test-crash test-matrix test-redact \
-	test-sign
+	test-sign test-audit
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)
@@ -158,7 +158,8 @@ VALGRIND = $(VALGRIND_PROG) -q --error-exitcode=99 --leak-check=full \
 	--log-file=$(CURDIR)/$(VG_LOGS)/%p.log
 VG_UNIT = test-buf test-grammar test-image test-kust test-diff test-file \
 	test-redact
-VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote
+VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote \
+	test-audit
 check-valgrind: kpin $(TESTS)
 	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
 	@TESTDATA="$(CURDIR)/testdata" TEST_WRAP="$(VALGRIND)" \

@@ -21,6 +21,37 @@ const char *cli_actor(void)
 	return a && *a ? a : NULL;
 }
 
+/* No control characters: nothing that would break a trailer. */
+static bool printable_line(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* A variable's value when set, not empty and one printable line. */
+static const char *env_line(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && printable_line(v) ? v : NULL;
+}
+
+bool cli_run_url(struct kpin_buf *out)
+{
+	const char *on = getenv("GITHUB_ACTIONS");
+	const char *server = env_line("GITHUB_SERVER_URL");
+	const char *repo = env_line("GITHUB_REPOSITORY");
+	const char *id = env_line("GITHUB_RUN_ID");
+
+	kpin_buf_reset(out);
+	if (!on || strcmp(on, "true") || !server || !repo || !id)
+		return false;
+	kpin_buf_addf(out, "%s/%s/actions/runs/%s", server, repo, id);
+	return true;
+}
+
 void cli_commit_init(struct cli_commit *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -52,9 +83,8 @@ static char *trailer_of(const char *arg)
 		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 		      (*p >= '0' && *p <= '9') || *p == '-'))
 			return NULL;
-	for (p = eq + 1; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			return NULL;
+	if (!printable_line(eq + 1))
+		return NULL;
 	kpin_buf_addf(&b, "%.*s: %s", (int)(eq - arg), arg, eq + 1);
 	return kpin_buf_detach(&b, NULL);
 }
@@ -82,6 +112,15 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 			return -1;
 		}
 		c->message = arg;
+		return 1;
+	case OPT_REASON:
+		if (!*arg || strlen(arg) > 1000 || !printable_line(arg)) {
+			cli_usage_error(cmd, "--reason must be one non-empty "
+					"line of printable characters (at most "
+					"1000)");
+			return -1;
+		}
+		c->reason = arg;
 		return 1;
 	case OPT_TRAILER:
 		t = trailer_of(arg);
@@ -337,7 +376,7 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 	struct kpin_repo_opts o;
 	struct kpin_repo_result res;
 	struct kpin_buf name = KPIN_BUF_INIT, email = KPIN_BUF_INIT;
-	struct kpin_buf out = KPIN_BUF_INIT;
+	struct kpin_buf out = KPIN_BUF_INIT, run = KPIN_BUF_INIT;
 	size_t i;
 	int rc, status;
 
@@ -362,7 +401,8 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 		rc = kpin_repo_parse_ident(&name, &email, c->author);
 	else
 		rc = kpin_repo_default_identity(&name, &email, repo,
-						cli_actor());
+						cli_actor(),
+						getenv("GITHUB_ACTOR_ID"));
 	if (rc && c->dry_run && !c->author) {
 		/* a dry run writes no commit: no identity needed */
 		kpin_buf_adds(&name, "kpin");
@@ -378,6 +418,8 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 	if (status)
 		goto out;
 	c->meta.subject = c->message;
+	c->meta.reason = c->reason;
+	c->meta.run = cli_run_url(&run) ? run.ptr : NULL;
 	c->meta.trailers = (const char *const *)c->trailers;
 	c->meta.ntrailers = c->ntrailers;
 	memset(&o, 0, sizeof(o));
@@ -453,5 +495,6 @@ out:
 	kpin_buf_release(&name);
 	kpin_buf_release(&email);
 	kpin_buf_release(&out);
+	kpin_buf_release(&run);
 	return status;
 }

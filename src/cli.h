@@ -106,13 +106,14 @@ extern const struct kpin_cmd cmd_get_entry;
 /* The options every committing command takes, as in their SYNOPSIS. */
 #define CLI_COMMIT_USAGE \
 	"[--branch branch] [--root path] [--author ident] [--message text] " \
-	"[--trailer key=value]... [--push [remote]] [--token-env name] " \
+	"[--reason text] [--trailer key=value]... [--push [remote]] " \
+	"[--token-env name] " \
 	"[--retries n] [--force] [--sign | --no-sign] [--dry-run] [--json]"
 
 enum cli_commit_opt {
 	OPT_BRANCH = 1000, OPT_ROOT, OPT_AUTHOR, OPT_MESSAGE, OPT_TRAILER,
 	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C, OPT_PUSH, OPT_TOKEN_ENV,
-	OPT_FORCE, OPT_SIGN, OPT_NO_SIGN
+	OPT_FORCE, OPT_SIGN, OPT_NO_SIGN, OPT_REASON
 };
 
 #define CLI_COMMIT_OPTIONS \
@@ -120,6 +121,7 @@ enum cli_commit_opt {
 	{ "root", required_argument, NULL, OPT_ROOT }, \
 	{ "author", required_argument, NULL, OPT_AUTHOR }, \
 	{ "message", required_argument, NULL, OPT_MESSAGE }, \
+	{ "reason", required_argument, NULL, OPT_REASON }, \
 	{ "trailer", required_argument, NULL, OPT_TRAILER }, \
 	{ "retries", required_argument, NULL, OPT_RETRIES }, \
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN_C }, \
@@ -136,6 +138,7 @@ enum cli_commit_opt {
  * @root: --root, or NULL for the policy's
  * @author: --author "Name <email>", or NULL
  * @message: --message (the subject), or NULL
+ * @reason: --reason (a Reason trailer, and in a Policy-Override), or NULL
  * @trailers: --trailer values turned into "Key: value"
  * @ntrailers: how many
  * @retries: --retries
@@ -152,6 +155,7 @@ struct cli_commit {
 	const char *root;
 	const char *author;
 	const char *message;
+	const char *reason;
 	char **trailers;
 	size_t ntrailers;
 	int retries;
@@ -219,6 +223,13 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 
 /* cli_actor() - $GITHUB_ACTOR, or NULL when unset or empty. */
 const char *cli_actor(void);
+
+/*
+ * cli_run_url() - In GitHub Actions (GITHUB_ACTIONS=true), the run's URL
+ * "$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID"
+ * into @out; false (and @out empty) elsewhere or when one is unset.
+ */
+bool cli_run_url(struct kpin_buf *out);
 
 extern const struct kpin_cmd cmd_apply_entry;
 extern const struct kpin_cmd cmd_check_entry;

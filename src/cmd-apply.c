@@ -150,11 +150,13 @@ static bool complete(const struct kpin_request *r)
  */
 static size_t build_targets(struct kpin_target **out, size_t *nout,
 			    struct kpin_change **changes,
+			    struct kpin_origin **origins,
 			    const struct kpin_request *r, size_t n,
 			    unsigned flags, struct kpin_buf *problems)
 {
 	struct kpin_target *t = xcalloc(n + 1, sizeof(*t));
 	struct kpin_change *c = xcalloc(n + 1, sizeof(*c));
+	struct kpin_origin *o = xcalloc(n + 1, sizeof(*o));
 	size_t *owner = xcalloc(n + 1, sizeof(*owner));
 	size_t nt = 0, i, j, bad = 0;
 
@@ -206,6 +208,7 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 
 		for (k = 0; k < nt; k++) {
 			t[k].changes = c + at;
+			t[k].origins = o + at;
 			for (i = 0; i < n; i++) {
 				if (owner[i] != i || !complete(&r[i]) ||
 				    strcmp(t[k].app, r[i].app) ||
@@ -214,6 +217,8 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 				c[at].image = r[i].image;
 				c[at].digest = r[i].digest;
 				c[at].tag = r[i].tag;
+				o[at].source_repository = r[i].repository;
+				o[at].release = r[i].release;
 				at++;
 				t[k].nchanges++;
 			}
@@ -223,51 +228,8 @@ static size_t build_targets(struct kpin_target **out, size_t *nout,
 	*out = t;
 	*nout = nt;
 	*changes = c;
+	*origins = o;
 	return bad;
-}
-
-/*
- * Record where the images came from: the Source-Repository and Release
- * trailers when all requests agree, else one trailer per distinct value.
- */
-static void add_origin(struct cli_commit *c, const struct kpin_request *r,
-		       size_t n)
-{
-	static const char *const keys[] = { "Source-Repository", "Release" };
-	const char **meta[] = { &c->meta.source_repository,
-				&c->meta.release };
-	size_t i, j, k, distinct;
-
-	for (k = 0; k < 2; k++) {
-		distinct = 0;
-		for (i = 0; i < n; i++) {
-			const char *v = k ? r[i].release : r[i].repository;
-
-			for (j = 0; j < i; j++)
-				if (same(k ? r[j].release : r[j].repository, v))
-					break;
-			distinct += j == i && v;
-		}
-		for (i = 0; i < n; i++) {
-			const char *v = k ? r[i].release : r[i].repository;
-			struct kpin_buf b = KPIN_BUF_INIT;
-
-			for (j = 0; j < i; j++)
-				if (same(k ? r[j].release : r[j].repository, v))
-					break;
-			if (j < i || !v)
-				continue;
-			if (distinct == 1) {
-				*meta[k] = v;
-				continue;
-			}
-			kpin_buf_addf(&b, "%s: %s", keys[k], v);
-			c->trailers = xreallocarray(c->trailers,
-						    c->ntrailers + 1,
-						    sizeof(*c->trailers));
-			c->trailers[c->ntrailers++] = kpin_buf_detach(&b, NULL);
-		}
-	}
 }
 
 /* Field @k's origin in @r (none: -1), else where @r came from. */
@@ -354,6 +316,7 @@ static int apply(struct apply_opts *o)
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
 	size_t n = 0, nt = 0, i, bad = 0, notfound = 0;
+	struct kpin_origin *origins = NULL;
 	int status;
 
 	kpin_policy_init(&policy);
@@ -370,8 +333,8 @@ static int apply(struct apply_opts *o)
 						  -1), &problems[i]);
 		}
 	}
-	bad += build_targets(&targets, &nt, &changes, reqs, n, o->flags,
-			     problems);
+	bad += build_targets(&targets, &nt, &changes, &origins, reqs, n,
+			     o->flags, problems);
 	kpin_policy_release(&policy);
 	status = cli_open_repo(&repo, &policy, o->commit.branch, &o->commit);
 	if (!status)
@@ -387,7 +350,6 @@ static int apply(struct apply_opts *o)
 		status = notfound == bad ? EXIT_NOTFOUND : EXIT_INVALID;
 		goto out;
 	}
-	add_origin(&o->commit, reqs, n);
 	o->commit.meta.promoted_by = cli_actor();
 	status = cli_commit_in(&o->commit, repo, &policy, targets, nt);
 	for (i = 0; i < nt; i++)
@@ -401,6 +363,7 @@ out:
 	free(changes);
 	kpin_policy_release(&policy);
 	kpin_repo_free(repo);
+	free(origins);
 	return status;
 }
 

@@ -4,6 +4,7 @@
  * hand edits and merges show as well as kpin's commits.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,8 +12,8 @@
 #include "cli.h"
 
 static const char history_usage[] =
-	"kpin history --app app --env env [--image name] [-n count] "
-	"[--branch branch] [--root path] [--json]";
+	"kpin history --app app [--env env] [--image name] [-n count] "
+	"[--branch branch] [--root path] [--json | --markdown]";
 
 static void add_opt_json(struct kpin_buf *b, const char *key, const char *v)
 {
@@ -33,11 +34,17 @@ static void format_time(char *out, size_t size, long long t, bool iso)
 		strftime(out, size, "%Y-%m-%d %H:%M", &tm);
 }
 
+/* The author's name: "Name <email>" without " <email>". */
+static int name_len(const char *author)
+{
+	return (int)strcspn(author, "<") - (strchr(author, '<') ? 1 : 0);
+}
+
 static void print_text(const struct kpin_history_entry *v, size_t n)
 {
 	struct kpin_buf b = KPIN_BUF_INIT;
 	char when[32], tmp[32];
-	size_t i;
+	size_t i, k;
 
 	for (i = 0; i < n; i++) {
 		format_time(when, sizeof(when), v[i].time, false);
@@ -46,14 +53,28 @@ static void print_text(const struct kpin_history_entry *v, size_t n)
 			      cli_short_digest(v[i].pin.digest, tmp,
 					       sizeof(tmp)) : "-",
 			      v[i].pin.tag ? v[i].pin.tag : "-",
-			      (int)strcspn(v[i].author, "<") -
-			      (strchr(v[i].author, '<') ? 1 : 0), v[i].author);
+			      name_len(v[i].author), v[i].author);
 		if (v[i].promoted_by)
 			kpin_buf_addf(&b, "  promoted by %s", v[i].promoted_by);
 		if (v[i].source_repository)
 			kpin_buf_addf(&b, "  from %s", v[i].source_repository);
 		if (v[i].release)
 			kpin_buf_addf(&b, "  release %s", v[i].release);
+		if (v[i].promoted_from)
+			kpin_buf_addf(&b, "  promoted from %s",
+				      v[i].promoted_from);
+		if (v[i].rollback_from)
+			kpin_buf_addf(&b, "  ROLLBACK from %s",
+				      cli_short_digest(v[i].rollback_from, tmp,
+						       sizeof(tmp)));
+		if (v[i].noverrides)
+			kpin_buf_adds(&b, "  POLICY OVERRIDE");
+		if (v[i].reason)
+			kpin_buf_addf(&b, "  reason: %s", v[i].reason);
+		if (v[i].run)
+			kpin_buf_addf(&b, "  run %s", v[i].run);
+		for (k = 0; k < v[i].ntrailers; k++)
+			kpin_buf_addf(&b, "  [%s]", v[i].trailers[k]);
 		kpin_buf_addch(&b, '\n');
 	}
 	cli_print_buf(&b);
@@ -64,7 +85,7 @@ static void print_json(const struct kpin_history_entry *v, size_t n)
 {
 	struct kpin_buf b = KPIN_BUF_INIT;
 	char when[32];
-	size_t i;
+	size_t i, k;
 
 	kpin_buf_addch(&b, '[');
 	for (i = 0; i < n; i++) {
@@ -80,11 +101,104 @@ static void print_json(const struct kpin_history_entry *v, size_t n)
 		add_opt_json(&b, "promoted_by", v[i].promoted_by);
 		add_opt_json(&b, "source_repository", v[i].source_repository);
 		add_opt_json(&b, "release", v[i].release);
-		kpin_buf_addch(&b, '}');
+		add_opt_json(&b, "app", v[i].app);
+		add_opt_json(&b, "env", v[i].env);
+		add_opt_json(&b, "promoted_from", v[i].promoted_from);
+		add_opt_json(&b, "rollback_from", v[i].rollback_from);
+		add_opt_json(&b, "rollback_to", v[i].rollback_to);
+		add_opt_json(&b, "reason", v[i].reason);
+		add_opt_json(&b, "run", v[i].run);
+		kpin_buf_adds(&b, ",\"policy_overrides\":[");
+		for (k = 0; k < v[i].noverrides; k++) {
+			if (k)
+				kpin_buf_addch(&b, ',');
+			kpin_buf_add_json(&b, v[i].overrides[k]);
+		}
+		kpin_buf_adds(&b, "],\"trailers\":[");
+		for (k = 0; k < v[i].ntrailers; k++) {
+			const char *t = v[i].trailers[k];
+			const char *colon = strchr(t, ':');
+			char *key = xstrndup(t, (size_t)(colon - t));
+
+			kpin_buf_adds(&b, k ? ",{\"key\":" : "{\"key\":");
+			kpin_buf_add_json(&b, key);
+			add_opt_json(&b, "value", colon + 2);
+			kpin_buf_addch(&b, '}');
+			free(key);
+		}
+		kpin_buf_adds(&b, "]}");
 	}
 	kpin_buf_adds(&b, "]\n");
 	cli_print_buf(&b);
 	kpin_buf_release(&b);
+}
+
+/* A Markdown table cell: one line, '|' escaped. */
+static void add_cell(struct kpin_buf *b, const char *s, int len)
+{
+	int i;
+
+	kpin_buf_adds(b, " ");
+	for (i = 0; i < len && s[i]; i++) {
+		if (s[i] == '|' || s[i] == '\\' || s[i] == '`' || s[i] == '<')
+			kpin_buf_addch(b, '\\');
+		kpin_buf_addch(b, s[i] == '\n' ? ' ' : s[i]);
+	}
+	kpin_buf_adds(b, " |");
+}
+
+/*
+ * The "Promotions" section of a release body: per change the
+ * environment, image, digest, tag, who (Promoted-By, else the author),
+ * when and the commit, linked when GITHUB_SERVER_URL and
+ * GITHUB_REPOSITORY say where it lives, then a note (rollback, policy
+ * override, the reason).
+ */
+static void print_markdown(const struct kpin_history_entry *v, size_t n)
+{
+	const char *server = getenv("GITHUB_SERVER_URL");
+	const char *repo = getenv("GITHUB_REPOSITORY");
+	struct kpin_buf b = KPIN_BUF_INIT, note = KPIN_BUF_INIT;
+	char when[32], tmp[32];
+	size_t i;
+
+	kpin_buf_adds(&b, "## Promotions\n\n| Environment | Image | Digest | "
+		      "Tag | By | When | Commit | Note |\n| --- | --- | --- | "
+		      "--- | --- | --- | --- | --- |\n");
+	for (i = 0; i < n; i++) {
+		format_time(when, sizeof(when), v[i].time, false);
+		kpin_buf_addch(&b, '|');
+		add_cell(&b, v[i].env, INT_MAX);
+		add_cell(&b, v[i].image, INT_MAX);
+		add_cell(&b, v[i].pin.digest ? cli_short_digest(v[i].pin.digest,
+				tmp, sizeof(tmp)) : "-", INT_MAX);
+		add_cell(&b, v[i].pin.tag ? v[i].pin.tag : "-", INT_MAX);
+		if (v[i].promoted_by)
+			add_cell(&b, v[i].promoted_by, INT_MAX);
+		else
+			add_cell(&b, v[i].author, name_len(v[i].author));
+		kpin_buf_addf(&b, " %s UTC |", when);
+		if (server && *server && repo && *repo)
+			kpin_buf_addf(&b, " [%.12s](%s/%s/commit/%s) |",
+				      v[i].commit, server, repo, v[i].commit);
+		else
+			kpin_buf_addf(&b, " %.12s |", v[i].commit);
+		kpin_buf_reset(&note);
+		if (v[i].rollback_from)
+			kpin_buf_adds(&note, "rollback; ");
+		if (v[i].promoted_from)
+			kpin_buf_addf(&note, "from %s; ", v[i].promoted_from);
+		if (v[i].noverrides)
+			kpin_buf_adds(&note, "policy override; ");
+		if (v[i].reason)
+			kpin_buf_addf(&note, "%s; ", v[i].reason);
+		add_cell(&b, note.ptr ? note.ptr : "",
+			 note.len > 2 ? (int)note.len - 2 : 0);
+		kpin_buf_addch(&b, '\n');
+	}
+	cli_print_buf(&b);
+	kpin_buf_release(&b);
+	kpin_buf_release(&note);
 }
 
 static const struct option history_options[] = {
@@ -94,9 +208,37 @@ static const struct option history_options[] = {
 	{ "branch", required_argument, NULL, 'b' },
 	{ "root", required_argument, NULL, 'r' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "markdown", no_argument, NULL, 'm' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
+
+/*
+ * The history of @env, or of every environment of the policy in its
+ * order when @env is NULL, appended to @v.
+ */
+static int read_history(struct kpin_history_entry **v, size_t *n,
+			struct kpin_repo *repo, const struct kpin_policy *p,
+			const char *branch, const char *root, const char *app,
+			const char *env, const char *image, size_t max)
+{
+	size_t i, nenv = env ? 1 : p->nenvs;
+
+	for (i = 0; i < nenv; i++) {
+		struct kpin_history_entry *e = NULL;
+		size_t ne = 0;
+
+		if (kpin_repo_history(&e, &ne, repo, branch, root, app,
+				      env ? env : p->envs[i], image, max))
+			return -1;
+		*v = xreallocarray(*v, *n + ne + 1, sizeof(**v));
+		if (ne)
+			memcpy(*v + *n, e, ne * sizeof(*e));
+		*n += ne;
+		free(e);
+	}
+	return 0;
+}
 
 static int cmd_history(int argc, char **argv)
 {
@@ -106,7 +248,7 @@ static int cmd_history(int argc, char **argv)
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
 	size_t n = 0, max = 0;
-	bool json = false;
+	bool json = false, markdown = false;
 	char *end;
 	int c, status;
 
@@ -133,6 +275,9 @@ static int cmd_history(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'm':
+			markdown = true;
+			break;
 		case 'n':
 			max = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || *optarg == '-' || !max)
@@ -150,17 +295,21 @@ static int cmd_history(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(&cmd_history_entry, "unexpected "
 				       "argument '%s'", argv[optind]);
-	if (!app || !env)
+	if (json && markdown)
+		return cli_usage_error(&cmd_history_entry, "--json and "
+				       "--markdown cannot be combined");
+	if (!app || (!env && !json && !markdown))
 		return cli_usage_error(&cmd_history_entry, "--app and --env "
-				       "are required");
+				       "are required (--env may be left out "
+				       "with --json or --markdown)");
 	status = cli_open_repo(&repo, &policy, branch, NULL);
 	if (status)
 		goto out;
 	if (!root)
 		root = policy.root;
-	if (kpin_policy_check_env(&policy, env) ||
-	    kpin_repo_history(&v, &n, repo, branch, root, app, env, image,
-			      max)) {
+	if ((env && kpin_policy_check_env(&policy, env)) ||
+	    read_history(&v, &n, repo, &policy, branch, root, app, env, image,
+			 max)) {
 		status = cli_fail(NULL);
 		goto out;
 	}
@@ -168,21 +317,24 @@ static int cmd_history(int argc, char **argv)
 		/* a typo is an error; an overlay without changes is not */
 		struct kpin_buf path = KPIN_BUF_INIT;
 		int rc = kpin_repo_overlay_path(&path, repo, branch, root, app,
-						env);
+						env ? env : policy.envs[0]);
 
 		kpin_buf_release(&path);
-		if (rc) {
+		if (rc && env) {
 			status = cli_fail(NULL);
 			goto out;
 		}
+		kpin_error_clear();
 	}
 	if (json)
 		print_json(v, n);
+	else if (markdown)
+		print_markdown(v, n);
 	else
 		print_text(v, n);
 	if (!n)
 		cli_note("no change to %s in %s/%s found in the history",
-			 image ? image : "any image", app, env);
+			 image ? image : "any image", app, env ? env : "*");
 	status = EXIT_OK;
 out:
 	kpin_history_free(v, n);

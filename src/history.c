@@ -7,7 +7,6 @@
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "kpin/error.h"
 #include "kpin/file.h"
@@ -266,25 +265,13 @@ static bool same_pin(const struct kpin_pin *a, const struct kpin_pin *b)
 	return same_str(a->digest, b->digest) && same_str(a->tag, b->tag);
 }
 
-/* The value of trailer @key in @msg, or NULL. */
-static char *trailer(const git_message_trailer_array *t, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < t->count; i++)
-		if (!strcasecmp(t->trailers[i].key, key))
-			return xstrdup(t->trailers[i].value);
-	return NULL;
-}
-
 static void add_entry_for(struct kpin_history_entry **out, size_t *n,
-			  git_commit *c, const char *image,
-			  const struct kpin_pin *pin)
+			  git_commit *c, const char *app, const char *env,
+			  const char *image, const struct kpin_pin *pin)
 {
 	struct kpin_history_entry *e;
 	const git_signature *a = git_commit_author(c);
 	const char *msg = git_commit_message(c);
-	git_message_trailer_array t;
 	struct kpin_buf b = KPIN_BUF_INIT;
 
 	*out = xreallocarray(*out, *n + 1, sizeof(**out));
@@ -295,15 +282,21 @@ static void add_entry_for(struct kpin_history_entry **out, size_t *n,
 	kpin_buf_addf(&b, "%s <%s>", a->name, a->email);
 	e->author = kpin_buf_detach(&b, NULL);
 	e->subject = xstrndup(msg ? msg : "", msg ? strcspn(msg, "\n") : 0);
+	e->app = xstrdup(app);
+	e->env = xstrdup(env);
 	e->image = xstrdup(image);
 	e->pin.digest = pin && pin->digest ? xstrdup(pin->digest) : NULL;
 	e->pin.tag = pin && pin->tag ? xstrdup(pin->tag) : NULL;
-	if (msg && git_message_trailers(&t, msg) == 0) {
-		e->promoted_by = trailer(&t, "Promoted-By");
-		e->source_repository = trailer(&t, "Source-Repository");
-		e->release = trailer(&t, "Release");
-		git_message_trailer_array_free(&t);
-	}
+	kpin_message_read(e, msg);
+}
+
+static void free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 void kpin_history_free(struct kpin_history_entry *v, size_t n)
@@ -313,11 +306,20 @@ void kpin_history_free(struct kpin_history_entry *v, size_t n)
 	for (i = 0; i < n; i++) {
 		free(v[i].author);
 		free(v[i].subject);
+		free(v[i].app);
+		free(v[i].env);
 		free(v[i].image);
 		kpin_pin_release(&v[i].pin);
 		free(v[i].promoted_by);
 		free(v[i].source_repository);
 		free(v[i].release);
+		free(v[i].promoted_from);
+		free(v[i].rollback_from);
+		free(v[i].rollback_to);
+		free(v[i].reason);
+		free(v[i].run);
+		free_list(v[i].overrides, v[i].noverrides);
+		free_list(v[i].trailers, v[i].ntrailers);
 	}
 	free(v);
 }
@@ -411,6 +413,8 @@ out:
 }
 
 struct history_walk {
+	const char *app;
+	const char *env;
 	const char *image;
 	size_t max;
 	struct kpin_history_entry *out;
@@ -430,7 +434,8 @@ static int collect_history(git_commit *c, const struct overlay_version *now,
 			continue;
 		if (same_pin(&now->pins[i], history_pin_in(before, name)))
 			continue;
-		add_entry_for(&h->out, &h->n, c, name, &now->pins[i]);
+		add_entry_for(&h->out, &h->n, c, h->app, h->env, name,
+			      &now->pins[i]);
 		if (h->max && h->n >= h->max)
 			return 1;
 	}
@@ -443,7 +448,7 @@ int kpin_repo_history(struct kpin_history_entry **out, size_t *n,
 		      const char *image, size_t max)
 {
 	struct kpin_buf ref = KPIN_BUF_INIT, dir = KPIN_BUF_INIT;
-	struct history_walk h = { image, max, NULL, 0 };
+	struct history_walk h = { app, env, image, max, NULL, 0 };
 	git_oid tip;
 	int rc;
 

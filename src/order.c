@@ -70,9 +70,13 @@ int order_check(struct kpin_repo *repo, const git_oid *base,
 			if (o->force) {
 				kpin_buf_addf(override, "Policy-Override: %s "
 					      "<%s> forced %s@%.19s into %s "
-					      "without %s\n", o->author_name,
+					      "without %s", o->author_name,
 					      o->author_email, h.image, h.digest,
 					      t[i].env, p->envs[idx - 1]);
+				if (o->meta && o->meta->reason)
+					kpin_buf_addf(override, "; reason: %s",
+						      o->meta->reason);
+				kpin_buf_addch(override, '\n');
 				continue;
 			}
 			rc = kpin_error_set(KPIN_EPOLICY, "image '%s' digest "

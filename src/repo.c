@@ -139,7 +139,8 @@ int kpin_repo_parse_ident(struct kpin_buf *name, struct kpin_buf *email,
 }
 
 int kpin_repo_default_identity(struct kpin_buf *name, struct kpin_buf *email,
-			       struct kpin_repo *repo, const char *actor)
+			       struct kpin_repo *repo, const char *actor,
+			       const char *actor_id)
 {
 	git_signature *sig = NULL;
 
@@ -153,6 +154,9 @@ int kpin_repo_default_identity(struct kpin_buf *name, struct kpin_buf *email,
 	}
 	if (actor && *actor && !strpbrk(actor, "<>\n")) {
 		kpin_buf_adds(name, actor);
+		if (actor_id && *actor_id &&
+		    strspn(actor_id, "0123456789") == strlen(actor_id))
+			kpin_buf_addf(email, "%s+", actor_id);
 		kpin_buf_addf(email, "%s@users.noreply.github.com", actor);
 		return 0;
 	}

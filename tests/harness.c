@@ -381,6 +381,22 @@ static void commit_files(git_repository *repo, const char *ref,
 	git_index_free(idx);
 }
 
+int h_repo_setup(void **state, const char *const *files)
+{
+	char *dir = h_tmpdir();
+
+	h_repo_init(dir, false, files);
+	*state = dir;
+	return 0;
+}
+
+int h_repo_teardown(void **state)
+{
+	h_rmrf(*state);
+	free(*state);
+	return 0;
+}
+
 void h_repo_init(const char *dir, bool bare, const char *const *files)
 {
 	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;

@@ -111,6 +111,14 @@ int h_stat_same(const struct stat *a, const struct stat *b);
 void h_repo_init(const char *dir, bool bare, const char *const *files);
 
 /*
+ * h_repo_setup() - A cmocka setup: h_repo_init() of @files (non-bare) in
+ * a fresh h_tmpdir(), whose path goes to *@state; h_repo_teardown()
+ * removes it.
+ */
+int h_repo_setup(void **state, const char *const *files);
+int h_repo_teardown(void **state);
+
+/*
  * h_repo_commit() - Commit files on top of a branch with libgit2, as
  * another writer would (no worktree change)
  * @dir: repository

@@ -396,9 +396,11 @@ static void test_apply_batch(void **state)
 			    API_PRD "\n" WEB_PRD "\n" WEB_STG);
 	assert_string_equal(h_git_out(dir, "log -1 --format=%%s"),
 			    "kpin: apply 3 updates");
-	h_assert_contains(h_git_out(dir, "log -1 '--format=%%(trailers)'"),
-			  "Source-Repository: acme/web-app\nSource-Repository: "
-			  "acme/api");
+	/* each change says where its own image came from */
+	h_assert_contains(h_git_out(dir, "log -1 '--format=%%(trailers:key="
+				    "Source-Repository,valueonly)'"),
+			  "acme/web-app (for web/stg web)\nacme/web-app (for "
+			  "web/prd web)\nacme/api (for api/prd api)");
 	assert_string_equal(h_git_out(dir, "status --porcelain"), "");
 }
 

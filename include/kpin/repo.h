@@ -23,11 +23,23 @@ struct kpin_signer;
 #define KPIN_RETRIES_DEFAULT 10
 
 /*
+ * struct kpin_origin - Where one change's image came from
+ * @source_repository: the repository it was built from, or NULL
+ * @release: the release it belongs to, or NULL
+ */
+struct kpin_origin {
+	const char *source_repository;
+	const char *release;
+};
+
+/*
  * struct kpin_target - The changes to make in one overlay
  * @app: the directory name under the root (one safe path segment)
  * @env: the environment directory under overlays/ (one safe segment)
  * @changes: what to set, one per image
  * @nchanges: how many
+ * @origins: per change, where its image came from, or NULL (then
+ *           struct kpin_meta's source_repository and release apply)
  * @flags: enum kpin_kust_edit_flags (KPIN_KUST_CREATE)
  * @file: out: the repository-relative path that was (or would be) edited
  * @old: out: per change, what the entry pinned before (NULL members when
@@ -39,6 +51,7 @@ struct kpin_target {
 	const char *env;
 	const struct kpin_change *changes;
 	size_t nchanges;
+	const struct kpin_origin *origins;
 	unsigned flags;
 	char *file;
 	struct kpin_pin *old;
@@ -54,6 +67,9 @@ void kpin_target_release(struct kpin_target *t);
  * @source_repository: the repository the image was built from
  * @promoted_by: who promoted it
  * @release: a release name, or NULL
+ * @reason: why (--reason): a Reason trailer, and the reason recorded in
+ *          a Policy-Override trailer
+ * @run: the CI run that made the commit (a URL), or NULL
  * @trailers: extra "Key: value" trailers, in order
  * @ntrailers: how many
  */
@@ -62,6 +78,8 @@ struct kpin_meta {
 	const char *source_repository;
 	const char *promoted_by;
 	const char *release;
+	const char *reason;
+	const char *run;
 	const char *const *trailers;
 	size_t ntrailers;
 };
@@ -74,9 +92,12 @@ struct kpin_meta {
  * @meta: the extra facts, may be NULL
  *
  * One change: "app/env: set image to sha256:3f1c2a9b0d4e". Several:
- * "kpin: apply N updates" and one body line per change. Trailers Image,
- * Digest, Environment (and Tag, Source-Repository, Promoted-By, Release
- * when known) then @meta's trailers.
+ * "kpin: apply N updates" and one body line per change. Trailers: per
+ * change a group Image, Digest, Environment (and Tag); then
+ * Source-Repository and Release, once when every change shares the value,
+ * else inside each change's group as "VALUE (for APP/ENV IMAGE)" so that
+ * each trailer names its target; then Promoted-By, Reason, Run and
+ * @meta's trailers.
  */
 void kpin_message_build(struct kpin_buf *out,
 			const struct kpin_target *targets, size_t n,
@@ -102,7 +123,7 @@ typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
  *             then GITHUB_TOKEN)
  * @policy: the promotion policy to enforce, or NULL
  * @force: let requests the policy refuses pass, recording a
- *         Policy-Override trailer
+ *         Policy-Override trailer (with @meta's reason)
  * @signer: sign each commit (every attempt afresh), or NULL
  * @before_cas: test hook
  * @hook_arg: its argument
@@ -171,13 +192,17 @@ bool kpin_repo_is_bare(const struct kpin_repo *repo);
  * @email: receives the email
  * @repo: the repository, for user.name and user.email
  * @actor: the value of GITHUB_ACTOR, or NULL
+ * @actor_id: the value of GITHUB_ACTOR_ID (digits), or NULL
  *
- * Git config first; else "<actor> <<actor>@users.noreply.github.com>".
+ * Git config first; else "<actor> <<actor_id>+<actor>@users.noreply.
+ * github.com>", GitHub's noreply address, which links the commit to the
+ * account (without @actor_id: "<actor>@users.noreply.github.com").
  *
  * Returns: 0 or KPIN_ENOTFOUND (message says what to set).
  */
 int kpin_repo_default_identity(struct kpin_buf *name, struct kpin_buf *email,
-			       struct kpin_repo *repo, const char *actor);
+			       struct kpin_repo *repo, const char *actor,
+			       const char *actor_id);
 
 /*
  * kpin_repo_parse_ident() - Split "Name <email>"
@@ -269,28 +294,71 @@ int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
 			   const char *app, const char *env);
 
 /*
+ * Per-change attribution in a batch commit's trailers: "Source-Repository:
+ * VALUE (for APP/ENV IMAGE)". A value without it applies to every change.
+ */
+#define KPIN_TRAILER_FOR "(for "
+
+/*
  * struct kpin_history_entry - A commit that changed what an image pins
  * @commit: its id in hex
  * @time: commit time, seconds since the epoch
  * @author: "Name <email>"
  * @subject: the first line of its message
+ * @app: the overlay's app
+ * @env: the overlay's environment
  * @image: the entry's name
  * @pin: what the entry pinned after this commit (NULL members: nothing)
  * @promoted_by: the Promoted-By trailer, or NULL
- * @source_repository: the Source-Repository trailer, or NULL
- * @release: the Release trailer, or NULL
+ * @source_repository: the Source-Repository trailer for this change, or
+ *                     NULL (also when an old-format batch commit lists
+ *                     several without saying which is whose)
+ * @release: the Release trailer for this change, or NULL
+ * @promoted_from: the Promoted-From trailer (the source environment)
+ * @rollback_from: the Rollback-From trailer (the digest rolled back)
+ * @rollback_to: the Rollback-To trailer
+ * @reason: the Reason trailer
+ * @run: the Run trailer (the CI run's URL)
+ * @overrides: the Policy-Override trailers about this change (or naming
+ *             no change), in order
+ * @noverrides: how many
+ * @trailers: every other trailer, "Key: value", in order (--trailer's)
+ * @ntrailers: how many
  */
 struct kpin_history_entry {
 	char commit[41];
 	long long time;
 	char *author;
 	char *subject;
+	char *app;
+	char *env;
 	char *image;
 	struct kpin_pin pin;
 	char *promoted_by;
 	char *source_repository;
 	char *release;
+	char *promoted_from;
+	char *rollback_from;
+	char *rollback_to;
+	char *reason;
+	char *run;
+	char **overrides;
+	size_t noverrides;
+	char **trailers;
+	size_t ntrailers;
 };
+
+/*
+ * kpin_message_read() - Fill @e's trailer fields from a commit message
+ * @e: with @app, @env and @image set; the trailer fields must be NULL
+ * @msg: the whole commit message
+ *
+ * Reads the trailers as git does (git_message_trailers) and keeps those
+ * about @e's change: per-change values ("... (for APP/ENV IMAGE)") of
+ * its own target, else a value that names no target when it is the only
+ * one. Free with kpin_history_free().
+ */
+void kpin_message_read(struct kpin_history_entry *e, const char *msg);
 
 /*
  * kpin_repo_history() - Where an overlay's images changed

@@ -66,7 +66,8 @@ LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
 	src/image.c src/kust.c src/diff.c src/repo.c src/update.c src/worktree.c src/history.c src/order.c src/message.c src/policy.c src/request.c \
 	src/gitindex.c src/sha1.c src/remote.c src/journal.c src/git-lazy.c \
 	src/check.c src/lazy.c src/crypto-lazy.c src/sshsig.c src/sshkey.c \
-	src/sshagent.c src/sign.c src/gpg.c
+	src/sshagent.c src/sign.c src/gpg.c \
+	src/lock.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \
 	src/cmd-apply.c src/cmd-check.c src/cmd-history.c \
 	src/cmd-promote.c src/cmd-rollback.c
@@ -76,7 +77,8 @@ CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
 	test-file test-golden test-cli test-corpus test-repo test-apply \
 	test-push test-check test-promote test-crash test-matrix test-redact \
-	test-sign test-audit
+	test-sign test-audit \
+	test-lock test-worktree
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)
@@ -157,9 +159,11 @@ VALGRIND = $(VALGRIND_PROG) -q --error-exitcode=99 --leak-check=full \
 	--suppressions=$(CURDIR)/tests/valgrind.supp \
 	--log-file=$(CURDIR)/$(VG_LOGS)/%p.log
 VG_UNIT = test-buf test-grammar test-image test-kust test-diff test-file \
-	test-redact
+	test-redact \
+	test-lock
 VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote \
-	test-audit
+	test-audit \
+	test-worktree
 check-valgrind: kpin $(TESTS)
 	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
 	@TESTDATA="$(CURDIR)/testdata" TEST_WRAP="$(VALGRIND)" \

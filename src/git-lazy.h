@@ -82,10 +82,12 @@
 	F(git_reference_create) \
 	F(git_reference_create_matching) \
 	F(git_reference_delete) \
+	F(git_reference_foreach_glob) \
 	F(git_reference_free) \
 	F(git_reference_is_valid_name) \
 	F(git_reference_lookup) \
 	F(git_reference_name_to_id) \
+	F(git_reference_remove) \
 	F(git_reference_symbolic_target) \
 	F(git_reference_type) \
 	F(git_remote_create_anonymous) \
@@ -208,10 +210,12 @@ int kpin_git_load(void);
 #define git_reference_create (*kpin_lazy_git_reference_create)
 #define git_reference_create_matching (*kpin_lazy_git_reference_create_matching)
 #define git_reference_delete (*kpin_lazy_git_reference_delete)
+#define git_reference_foreach_glob (*kpin_lazy_git_reference_foreach_glob)
 #define git_reference_free (*kpin_lazy_git_reference_free)
 #define git_reference_is_valid_name (*kpin_lazy_git_reference_is_valid_name)
 #define git_reference_lookup (*kpin_lazy_git_reference_lookup)
 #define git_reference_name_to_id (*kpin_lazy_git_reference_name_to_id)
+#define git_reference_remove (*kpin_lazy_git_reference_remove)
 #define git_reference_symbolic_target (*kpin_lazy_git_reference_symbolic_target)
 #define git_reference_type (*kpin_lazy_git_reference_type)
 #define git_remote_create_anonymous (*kpin_lazy_git_remote_create_anonymous)

@@ -28,6 +28,7 @@
 #include "kpin/error.h"
 #include "kpin/file.h"
 #include "gitindex.h"
+#include "lock.h"
 #include "sha1.h"
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
@@ -42,8 +43,7 @@
 struct kpin_gitindex {
 	git_repository *repo;
 	char *path;		/* .git/index */
-	char *lock;		/* .git/index.lock, while we hold it */
-	int lock_fd;
+	struct kpin_lock lock;	/* index.lock, while we hold it */
 	unsigned char *buf;	/* the index file, mapped copy-on-write */
 	size_t len;
 	struct stat st;		/* of the index file when read */
@@ -73,29 +73,6 @@ static int corrupt(const char *what)
 {
 	return kpin_error_set(KPIN_ERROR, "the index looks corrupt (%s); run "
 			      "'git status' to see what git makes of it", what);
-}
-
-/* Take index.lock as git does: O_EXCL, waiting briefly for a holder. */
-static int take_lock(struct kpin_gitindex *ix)
-{
-	long waited = 0;
-
-	for (;;) {
-		ix->lock_fd = open(ix->lock, O_WRONLY | O_CREAT | O_EXCL |
-				   O_CLOEXEC, 0666);
-		if (ix->lock_fd >= 0)
-			return 0;
-		if (errno != EEXIST)
-			return kpin_error_set(KPIN_ERROR, "cannot create '%s': "
-					      "%s", ix->lock, strerror(errno));
-		if (waited >= LOCK_WAIT_MS)
-			return kpin_error_set(KPIN_ELOCKED, "'%s' exists: "
-					      "another git process is using "
-					      "the index; nothing changed",
-					      ix->lock);
-		usleep(10000);
-		waited += 10;
-	}
 }
 
 /* Note entry @off if its path is one of those asked about. */
@@ -282,19 +259,14 @@ int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
 		return kpin_error_set(KPIN_ENOTSUP, "bare repository");
 	ix = xcalloc(1, sizeof(*ix));
 	ix->repo = repo;
-	ix->lock_fd = -1;
+	ix->lock = (struct kpin_lock)KPIN_LOCK_INIT;
 	ix->buf = MAP_FAILED;
 	add_wanted(ix, paths, npaths);
 	kpin_buf_addf(&b, "%sindex", gitdir);
 	ix->path = kpin_buf_detach(&b, NULL);
-	kpin_buf_addf(&b, "%sindex.lock", gitdir);
-	ix->lock = kpin_buf_detach(&b, NULL);
-	rc = take_lock(ix);
-	if (rc) {
-		free(ix->lock);
-		ix->lock = NULL;
+	rc = kpin_lock_take(&ix->lock, ix->path, LOCK_WAIT_MS);
+	if (rc)
 		goto fail;
-	}
 	fd = open(ix->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = errno == ENOENT ?
@@ -335,10 +307,7 @@ void kpin_gitindex_free(struct kpin_gitindex *ix)
 {
 	if (!ix)
 		return;
-	if (ix->lock_fd >= 0)
-		close(ix->lock_fd);
-	if (ix->lock)
-		unlink(ix->lock);
+	kpin_lock_release(&ix->lock);
 	if (ix->buf != MAP_FAILED)
 		munmap(ix->buf, ix->len);
 	while (ix->nwant)
@@ -346,7 +315,6 @@ void kpin_gitindex_free(struct kpin_gitindex *ix)
 	free(ix->want);
 	free(ix->found);
 	free(ix->path);
-	free(ix->lock);
 	free(ix);
 }
 
@@ -644,7 +612,7 @@ int kpin_gitindex_commit(struct kpin_gitindex *ix,
 	struct kpin_sha1 c;
 	unsigned char sum[20];
 	size_t off, k;
-	int rc = 0;
+	int fd, rc = 0;
 
 	/* worktree files first, so that their stat data goes in the index */
 	for (k = 0; k < n && !rc; k++) {
@@ -702,22 +670,19 @@ int kpin_gitindex_commit(struct kpin_gitindex *ix,
 	kpin_sha1_update(&c, ix->buf, ix->ext);
 	kpin_sha1_update(&c, ext.ptr ? ext.ptr : "", ext.len);
 	kpin_sha1_final(sum, &c);
-	if (write_all(ix->lock_fd, ix->buf, ix->ext) < 0 ||
-	    write_all(ix->lock_fd, ext.ptr ? ext.ptr : "", ext.len) < 0 ||
-	    write_all(ix->lock_fd, sum, 20) < 0 || close(ix->lock_fd) < 0) {
-		ix->lock_fd = -1;
-		rc = kpin_error_set(KPIN_ERROR, "cannot write '%s': %s",
-				    ix->lock, strerror(errno));
+	fd = kpin_lock_fd(&ix->lock);
+	if (fd < 0) {
+		rc = fd;
 		goto out;
 	}
-	ix->lock_fd = -1;
-	if (rename(ix->lock, ix->path) < 0) {
-		rc = kpin_error_set(KPIN_ERROR, "cannot rename '%s': %s",
-				    ix->lock, strerror(errno));
+	if (write_all(fd, ix->buf, ix->ext) < 0 ||
+	    write_all(fd, ext.ptr ? ext.ptr : "", ext.len) < 0 ||
+	    write_all(fd, sum, 20) < 0) {
+		rc = kpin_error_set(KPIN_ERROR, "cannot write the new index "
+				    "'%s': %s", ix->lock.stage, strerror(errno));
 		goto out;
 	}
-	free(ix->lock);
-	ix->lock = NULL;
+	rc = kpin_lock_commit(&ix->lock);
 out:
 	kpin_buf_release(&ext);
 	return rc;

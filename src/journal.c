@@ -6,13 +6,15 @@
  *	ref refs/heads/main
  *	old <hex>
  *	new <hex>			(once the commit exists)
- *	index pending | libgit2 | held <dev> <ino>
  *	path <path>			(one per file of the checkout)
  *
  * It is not synced: it guards against a killed process, whose writes the
- * kernel keeps, not against a machine that loses power.
+ * kernel keeps, not against a machine that loses power. (Older journals
+ * also had an "index" line; index.lock is now proven kpin's by its owner
+ * record, see src/lock.h, and the line is ignored.)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "kpin/error.h"
 #include "kpin/file.h"
 #include "journal.h"
+#include "lock.h"
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
 
@@ -48,14 +51,6 @@ int kpin_journal_write(git_repository *repo, const struct kpin_journal *j)
 		      git_oid_tostr_s(&j->old));
 	if (!git_oid_is_zero(&j->new))
 		kpin_buf_addf(&text, "new %s\n", git_oid_tostr_s(&j->new));
-	if (j->index == KPIN_JOURNAL_INDEX_PENDING)
-		kpin_buf_adds(&text, "index pending\n");
-	else if (j->index == KPIN_JOURNAL_INDEX_LIBGIT2)
-		kpin_buf_adds(&text, "index libgit2\n");
-	else if (j->index == KPIN_JOURNAL_INDEX_HELD)
-		kpin_buf_addf(&text, "index held %llu %llu\n",
-			      (unsigned long long)j->dev,
-			      (unsigned long long)j->ino);
 	for (i = 0; i < j->npaths; i++)
 		kpin_buf_addf(&text, "path %s\n", j->paths[i]);
 	journal_path(&tmp, repo, ".tmp");
@@ -86,7 +81,6 @@ void kpin_journal_clear(git_repository *repo)
 struct record {
 	const char *ref;
 	git_oid old, new;
-	const char *index;	/* "pending", "libgit2", "held ...", or NULL */
 	const char **paths;
 	size_t npaths;
 	struct timespec mtime;	/* of the journal: when the last step began */
@@ -116,7 +110,7 @@ static int parse(struct record *r, char *text)
 			if (git_oid_fromstr(&r->new, line + 4))
 				return -1;
 		} else if (!strncmp(line, "index ", 6)) {
-			r->index = line + 6;
+			continue;	/* an older journal's */
 		} else if (!strncmp(line, "path ", 5)) {
 			r->paths = xreallocarray(r->paths, r->npaths + 1,
 						 sizeof(*r->paths));
@@ -136,38 +130,6 @@ static bool since_journal(const struct stat *st, const struct record *r)
 }
 
 /*
- * index.lock, if it is the dead update's: the inode it recorded, or a
- * lock taken after the journal's last step when kpin was about to take
- * it (still empty) or libgit2's checkout was running.
- */
-static void release_index_lock(git_repository *repo, const struct record *r,
-			       struct kpin_buf *notes)
-{
-	struct kpin_buf lock = KPIN_BUF_INIT;
-	struct stat st;
-	bool ours = false;
-
-	kpin_buf_addf(&lock, "%sindex.lock", git_repository_path(repo));
-	if (!r->index || lstat(lock.ptr, &st) < 0)
-		goto out;
-	if (!strncmp(r->index, "held ", 5)) {
-		unsigned long long dev, ino;
-
-		ours = sscanf(r->index + 5, "%llu %llu", &dev, &ino) == 2 &&
-		       dev == (unsigned long long)st.st_dev &&
-		       ino == (unsigned long long)st.st_ino;
-	} else if (!strcmp(r->index, "pending")) {
-		ours = st.st_size == 0 && since_journal(&st, r);
-	} else if (!strcmp(r->index, "libgit2")) {
-		ours = since_journal(&st, r);
-	}
-	if (ours && unlink(lock.ptr) == 0)
-		kpin_buf_addf(notes, "removed the stale '%s'\n", lock.ptr);
-out:
-	kpin_buf_release(&lock);
-}
-
-/*
  * The branch's ref lock, if it is the dead update's: it holds the commit
  * being written, or it is still empty and no older than the last step.
  */
@@ -180,7 +142,9 @@ static void release_ref_lock(git_repository *repo, const struct record *r,
 
 	if (git_oid_is_zero(&r->new))
 		return;
-	kpin_buf_addf(&lock, "%s%s.lock", git_repository_path(repo), r->ref);
+	/* refs live in the common directory, also for a linked worktree */
+	kpin_buf_addf(&lock, "%s%s.lock", git_repository_commondir(repo),
+		      r->ref);
 	if (lstat(lock.ptr, &st) < 0 || !S_ISREG(st.st_mode))
 		goto out;
 	if (st.st_size == 0)
@@ -333,30 +297,92 @@ out:
 	return rc;
 }
 
+/* Collect the names of kpin's push refs whose process is gone. */
+static int dead_push_ref(const char *name, void *arg)
+{
+	struct kpin_buf *names = arg;
+	const char *pid = strrchr(name, '/') + 1;
+	char *end;
+	long n = strtol(pid, &end, 10);
+
+	if (!*end && kpin_lock_process_dead((pid_t)n, 0))
+		kpin_buf_addf(names, "%s%c", name, '\0');
+	return 0;
+}
+
+/*
+ * What a killed push left: its private ref (refs/kpin/push/<pid>) and the
+ * scratch repository of a history completion (<gitdir>/kpin-complete-<pid>),
+ * when their process is gone.
+ */
+static void remove_push_leftovers(git_repository *repo, struct kpin_buf *notes)
+{
+	static const char scratch[] = "kpin-complete-";
+	struct kpin_buf names = KPIN_BUF_INIT, path = KPIN_BUF_INIT;
+	const char *gitdir = git_repository_path(repo);
+	struct dirent *de;
+	size_t off;
+	DIR *d;
+
+	git_reference_foreach_glob(repo, "refs/kpin/push/*", dead_push_ref,
+				   &names);
+	for (off = 0; off < names.len; off += strlen(names.ptr + off) + 1)
+		if (git_reference_remove(repo, names.ptr + off) == 0)
+			kpin_buf_addf(notes, "removed '%s', left by a push "
+				      "that was cut off\n", names.ptr + off);
+	git_error_clear();
+	d = opendir(gitdir);
+	while (d && (de = readdir(d)) != NULL) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, scratch, sizeof(scratch) - 1))
+			continue;
+		pid = strtol(de->d_name + sizeof(scratch) - 1, &end, 10);
+		if (*end || !kpin_lock_process_dead((pid_t)pid, 0))
+			continue;
+		kpin_buf_reset(&path);
+		kpin_buf_addf(&path, "%s%s", gitdir, de->d_name);
+		if (kpin_file_remove_tree(path.ptr) == 0)
+			kpin_buf_addf(notes, "removed '%s', left by a history "
+				      "completion that was cut off\n",
+				      path.ptr);
+	}
+	if (d)
+		closedir(d);
+	kpin_buf_release(&names);
+	kpin_buf_release(&path);
+}
+
 int kpin_journal_recover(git_repository *repo, struct kpin_buf *notes)
 {
 	struct kpin_buf path = KPIN_BUF_INIT, text = KPIN_BUF_INIT;
+	struct kpin_buf leftovers = KPIN_BUF_INIT;
 	struct record r;
 	struct stat st;
-	int rc;
+	int rc = 0;
 
 	memset(&r, 0, sizeof(r));
+	kpin_lock_repair(git_repository_path(repo), &leftovers);
+	remove_push_leftovers(repo, &leftovers);
 	journal_path(&path, repo, "");
 	if (lstat(path.ptr, &st) < 0) {
-		kpin_buf_release(&path);
-		return 0;
+		if (leftovers.len)
+			kpin_buf_addf(notes, "a kpin run was cut off; "
+				      "repairing\n%s", leftovers.ptr);
+		goto out;
 	}
 	r.mtime = st.st_mtim;
 	rc = kpin_file_read(&text, path.ptr, JOURNAL_MAX, NULL);
 	if (rc || parse(&r, text.ptr)) {
 		kpin_error_clear();
-		kpin_buf_addf(notes, "ignored the unreadable '%s'\n", path.ptr);
+		kpin_buf_addf(notes, "ignored the unreadable '%s'\n%s",
+			      path.ptr, leftovers.ptr ? leftovers.ptr : "");
 		rc = 0;
 		goto done;
 	}
-	kpin_buf_addf(notes, "an update of '%s' was cut off; repairing\n",
-		      r.ref + 11);
-	release_index_lock(repo, &r, notes);
+	kpin_buf_addf(notes, "an update of '%s' was cut off; repairing\n%s",
+		      r.ref + 11, leftovers.ptr ? leftovers.ptr : "");
 	release_ref_lock(repo, &r, notes);
 	rc = finish_checkout(repo, &r, notes);
 	if (rc)
@@ -367,5 +393,6 @@ out:
 	free(r.paths);
 	kpin_buf_release(&text);
 	kpin_buf_release(&path);
+	kpin_buf_release(&leftovers);
 	return rc;
 }

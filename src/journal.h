@@ -19,14 +19,6 @@
 
 #include "kpin/buf.h"
 
-/* What holds index.lock while the update runs. */
-enum kpin_journal_index {
-	KPIN_JOURNAL_INDEX_NONE,	/* nothing: bare, or not yet */
-	KPIN_JOURNAL_INDEX_PENDING,	/* kpin is about to take it */
-	KPIN_JOURNAL_INDEX_HELD,	/* kpin holds it: @dev and @ino */
-	KPIN_JOURNAL_INDEX_LIBGIT2	/* libgit2's checkout may take it */
-};
-
 /*
  * struct kpin_journal - One update in progress
  * @ref: the branch's full ref name
@@ -34,9 +26,6 @@ enum kpin_journal_index {
  * @new: the commit the branch is about to move to (zero before that)
  * @paths: files of the checkout that will follow the branch
  * @npaths: how many
- * @index: what holds index.lock
- * @dev: index.lock's device, when held
- * @ino: index.lock's inode, when held
  * @owned: whether @paths' strings belong to the journal (for its user)
  */
 struct kpin_journal {
@@ -45,9 +34,6 @@ struct kpin_journal {
 	git_oid new;
 	const char *const *paths;
 	size_t npaths;
-	enum kpin_journal_index index;
-	dev_t dev;
-	ino_t ino;
 	bool owned;
 };
 
@@ -62,8 +48,10 @@ void kpin_journal_clear(git_repository *repo);
  * @repo: the repository, with kpin.lock held
  * @notes: receives one line per repair, for the user
  *
- * Removes index.lock and the branch's ref lock when they are the dead
- * update's own (the inode recorded, or the lock holds the commit it was
+ * Removes the locks a dead kpin provably left (owner records, see
+ * lock.h), the private ref and scratch repository of a push that was cut
+ * off, and the branch's ref lock when it is the dead update's own (the
+ * lock holds the commit it was
  * writing); when the branch did move to the new commit, brings the
  * recorded files of the checkout (index entry and worktree) to it, unless
  * they hold something other than the old or the new version, which is

@@ -25,6 +25,7 @@
 #include "kpin/xalloc.h"
 #include "gitindex.h"
 #include "journal.h"
+#include "lock.h"
 #include "remote.h"
 #include "repo-internal.h"
 #include "sign-commit.h"
@@ -218,54 +219,6 @@ out:
 	return rc;
 }
 
-/*
- * Take the repository's kpin lock: an flock()ed file in the git
- * directory, so a killed holder releases it. Waits up to LOCK_WAIT_MS.
- */
-static int lock_repo(struct kpin_repo *repo)
-{
-	struct kpin_buf path = KPIN_BUF_INIT;
-	long waited = 0;
-	int fd;
-
-	kpin_buf_addf(&path, "%skpin.lock", git_repository_path(repo->git));
-	fd = open(path.ptr, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		int rc = kpin_error_set(KPIN_ERROR, "cannot open '%s': %s",
-					path.ptr, strerror(errno));
-
-		kpin_buf_release(&path);
-		return rc;
-	}
-	kpin_buf_release(&path);
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			close(fd);
-			return kpin_error_set(KPIN_ERROR, "cannot lock the "
-					      "repository: %s", strerror(errno));
-		}
-		if (waited >= LOCK_WAIT_MS) {
-			close(fd);
-			return kpin_error_set(KPIN_ELOCKED, "another kpin has "
-					      "held the repository for %ld s; "
-					      "nothing changed", waited / 1000);
-		}
-		repo_sleep_ms(5 + random() % 20);
-		waited += 15;
-	}
-	repo->lock_fd = fd;
-	return 0;
-}
-
-static void unlock_repo(struct kpin_repo *repo)
-{
-	if (repo->lock_fd >= 0) {
-		flock(repo->lock_fd, LOCK_UN);
-		close(repo->lock_fd);
-		repo->lock_fd = -1;
-	}
-}
-
 static int make_diff(struct kpin_buf *out, const struct edit_set *set)
 {
 	struct kpin_buf a = KPIN_BUF_INIT, b = KPIN_BUF_INIT;
@@ -340,24 +293,6 @@ static void journal_begin(struct kpin_journal *j, const char *ref,
 	j->paths = paths;
 }
 
-/* kpin holds index.lock now: record which file it is. */
-static void journal_index_held(struct kpin_journal *j, struct kpin_repo *repo,
-			       const struct checkout *co)
-{
-	struct kpin_buf lock = KPIN_BUF_INIT;
-	struct stat st;
-
-	if (!co->ix)
-		return;
-	kpin_buf_addf(&lock, "%sindex.lock", git_repository_path(repo->git));
-	if (stat(lock.ptr, &st) == 0) {
-		j->index = KPIN_JOURNAL_INDEX_HELD;
-		j->dev = st.st_dev;
-		j->ino = st.st_ino;
-	}
-	kpin_buf_release(&lock);
-}
-
 /*
  * A stale checkout follows over other commits too: every file that
  * differs between the local tip's tree and the new commit's.
@@ -387,7 +322,6 @@ static int journal_stale_paths(struct kpin_journal *j, struct kpin_repo *repo,
 		j->paths = paths;
 		j->npaths = n;
 		j->owned = true;
-		j->index = KPIN_JOURNAL_INDEX_LIBGIT2;
 	}
 	git_diff_free(diff);
 	git_tree_free(t);
@@ -427,7 +361,8 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		goto out;
 	res->branch = xstrdup(ref.ptr);
 	if (!o->dry_run) {
-		rc = lock_repo(repo);
+		rc = kpin_lock_repo(&repo->lock_fd,
+				    git_repository_path(repo->git), LOCK_WAIT_MS);
 		if (!rc)
 			rc = kpin_journal_recover(repo->git, &res->notes);
 		if (rc)
@@ -490,13 +425,9 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		}
 		journal_begin(&j, ref.ptr, &tip, &set);
 		if (!stale && co.active) {
-			j.index = co.fallback ? KPIN_JOURNAL_INDEX_LIBGIT2 :
-				  KPIN_JOURNAL_INDEX_PENDING;
 			rc = kpin_journal_write(repo->git, &j);
 			if (!rc)
 				rc = checkout_check(&co, repo, &set);
-			if (!rc)
-				journal_index_held(&j, repo, &co);
 			if (rc)
 				goto out;
 		}
@@ -608,7 +539,7 @@ out:
 		kpin_journal_clear(repo->git);
 	journal_release(&j);
 	kpin_remote_free(remote);
-	unlock_repo(repo);
+	kpin_unlock_repo(&repo->lock_fd);
 	edit_set_release(&set);
 	git_tree_free(local_tree);
 	git_commit_free(local);

@@ -54,6 +54,14 @@ int kpin_file_replace(const char *path, const void *data, size_t len,
 void kpin_file_clean_temps(const char *path);
 
 /*
+ * kpin_file_remove_tree() - Remove @path and everything below it, without
+ * following symlinks
+ *
+ * Returns: 0, or -1 with errno set when something stayed.
+ */
+int kpin_file_remove_tree(const char *path);
+
+/*
  * kpin_file_resolve() - The final target of @path after following symlinks
  *
  * Returns: a malloc'd absolute path, or NULL with the error set.

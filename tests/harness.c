@@ -423,6 +423,18 @@ void h_repo_init(const char *dir, bool bare, const char *const *files)
 	git_libgit2_shutdown();
 }
 
+void h_assert_git_clean(const char *dir)
+{
+	struct h_result r;
+
+	assert_int_equal(h_git(&r, dir, "status --porcelain"), 0);
+	if (r.out.len)
+		fail_msg("git status is not clean:\n%s", r.out.ptr);
+	h_result_release(&r);
+	assert_int_equal(h_git(&r, dir, "fsck --strict"), 0);
+	h_result_release(&r);
+}
+
 void h_repo_commit(const char *dir, const char *branch,
 		   const char *const *files)
 {

@@ -118,6 +118,9 @@ void h_repo_init(const char *dir, bool bare, const char *const *files);
 int h_repo_setup(void **state, const char *const *files);
 int h_repo_teardown(void **state);
 
+/* h_assert_git_clean() - git status is empty and fsck --strict passes. */
+void h_assert_git_clean(const char *dir);
+
 /*
  * h_repo_commit() - Commit files on top of a branch with libgit2, as
  * another writer would (no worktree change)

@@ -22,7 +22,7 @@ static int setup(void **state)
 	return 0;
 }
 
-#define teardown h_teardown_dir
+#define teardown h_repo_teardown
 
 static bool exists(const char *dir, const char *name)
 {

@@ -76,14 +76,7 @@ static int kpin_in(struct h_result *r, const char *dir, const char *actor,
 
 static void assert_clean(const char *dir)
 {
-	struct h_result r;
-
-	assert_int_equal(h_git(&r, dir, "status --porcelain"), 0);
-	if (r.out.len)
-		fail_msg("git status is not clean:\n%s", r.out.ptr);
-	h_result_release(&r);
-	assert_int_equal(h_git(&r, dir, "fsck --strict"), 0);
-	h_result_release(&r);
+	h_assert_git_clean(dir);
 }
 
 static void test_repo_commit_content(void **state)

@@ -28,13 +28,18 @@ ifdef DEVELOPER
 WARNINGS += -Werror
 endif
 
+# The one libfyaml version kpin is built and run against: src/yaml.c holds
+# its workarounds and refuses, at run time, a library of another version.
+LIBFYAML_VERSION = 0.7.12
+
 # The goals that need no libraries.
 NODEPS_GOALS = clean deps
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 # $(call need,module,min-version,debian-package)
 need = $(if $(shell $(PKG_CONFIG) --atleast-version=$(2) $(1) 2>/dev/null && echo y),,\
 	$(error $(1) >= $(2) not found by pkg-config: install the Debian package $(3) (apt-get install $(3)), or run tools/deps))
-$(call need,libfyaml,0.7,libfyaml-dev)
+$(if $(shell $(PKG_CONFIG) --exact-version=$(LIBFYAML_VERSION) libfyaml 2>/dev/null && echo y),,\
+	$(error libfyaml $(LIBFYAML_VERSION) not found by pkg-config: src/yaml.c works around that version's bugs; install libfyaml-dev $(LIBFYAML_VERSION)))
 $(call need,libgit2,1.5,libgit2-dev)
 $(call need,libpcre2-8,10.34,libpcre2-dev)
 $(call need,libcrypto,3.0,libssl-dev)
@@ -44,6 +49,7 @@ endif
 endif
 
 DEPS = libfyaml libgit2 libpcre2-8
+FYAML_PIN = -DKPIN_LIBFYAML_VERSION='"$(LIBFYAML_VERSION)"'
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
 # kpin loads libgit2 itself when a command needs it (src/git-lazy.h), so
 # the binary links only libfyaml and PCRE2; tests link libgit2 as well.
@@ -56,13 +62,14 @@ CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(CFLAGS) \
+	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(CFLAGS) $(FYAML_PIN) \
 	$(if $(GIT2_SONAME),-DKPIN_GIT2_SONAME='"$(GIT2_SONAME)"')
 
 B = build
 KPIN_BIN = kpin
 LIBKPIN = libkpin.a
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
+	src/yaml.c \
 	src/image.c src/kust.c src/diff.c src/repo.c src/update.c src/worktree.c src/history.c src/order.c src/message.c src/policy.c src/request.c \
 	src/gitindex.c src/sha1.c src/remote.c src/journal.c src/git-lazy.c \
 	src/check.c src/lazy.c src/crypto-lazy.c src/sshsig.c src/sshkey.c \
@@ -189,7 +196,7 @@ FUZZ_SECONDS = 60
 FUZZ_CC = clang
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(FUZZ_SAN)
+	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(FYAML_PIN) $(FUZZ_SAN)
 FUZZ_OBJS = $(LIB_SRCS:src/%.c=$(B)/fuzz/%.o)
 fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 

@@ -10,7 +10,6 @@
  * every collection the same shape, except the values the plan said it
  * would change or add.
  */
-#include <libfyaml.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "kpin/grammar.h"
 #include "kpin/kust.h"
 #include "kpin/xalloc.h"
+#include "yaml.h"
 
 #define NONE UINT32_MAX
 #define TEXT_MAX 4096	/* values longer than this keep no processed text */
@@ -141,29 +141,15 @@ static size_t arena_add(struct kpin_kust *k, const char *s, size_t len)
 /*
  * Store the text of scalar token @tok (quotes and escapes resolved) in
  * the arena: its offset in @off, its length in @len; false if libfyaml
- * cannot produce it. Through the token iterator, not fy_token_get_text():
- * libfyaml 0.7.12 sizes that text from a hint that single-quoted scalars
- * with many '' escapes outgrow, and then returns NULL and leaks.
+ * cannot produce it.
  */
 static bool arena_add_token(struct kpin_kust *k, struct fy_token *tok,
 			    size_t *off, size_t *len)
 {
-	struct fy_token_iter *it = tok ? fy_token_iter_create(tok) : NULL;
-	const struct fy_iter_chunk *ic = NULL;
 	size_t start = k->text.len;
-	int err = 0;
 
-	if (!it)
+	if (!kpin_yaml_token_text(&k->text, tok))
 		return false;
-	while ((ic = fy_token_iter_chunk_next(it, ic, &err)) != NULL)
-		kpin_buf_add(&k->text, ic->str, ic->len);
-	fy_token_iter_destroy(it);
-	if (err) {
-		k->text.len = start;
-		if (k->text.ptr)
-			k->text.ptr[start] = '\0';
-		return false;
-	}
 	*off = start;
 	*len = k->text.len - start;
 	kpin_buf_addch(&k->text, '\0');
@@ -954,81 +940,17 @@ static int end_collection(struct builder *b, struct fy_event *ev)
 	return 0;
 }
 
-/* The first error the parser reported, as a kpin error with position. */
-/*
- * libfyaml 0.7.12 crashes in fy_parser_destroy() (fy_indent_vacuum_internal)
- * once it has reported a tab before a block entry inside an explicit key
- * ("?\n  a:\t- b"; found by fuzz-kust, testdata/kust/refuse-tab-before-
- * entry-in-explicit-key). Such a parser and its diag are kept, reachable
- * from this list, instead of destroyed: a few kilobytes for a file kpin
- * refuses anyway, rather than a crash.
- */
-struct wreck {
-	struct wreck *next;
-	struct fy_parser *fyp;
-	struct fy_diag *diag;
-};
-static _Thread_local struct wreck *wrecks;
-
-static bool parser_is_wrecked(struct fy_diag *diag)
-{
-	void *iter = NULL;
-	struct fy_diag_error *err;
-
-	while ((err = fy_diag_errors_iterate(diag, &iter)) != NULL)
-		if (err->msg && strstr(err->msg, "cannot use tab for "
-				       "indentation of block entry"))
-			return true;
-	return false;
-}
-
-static void keep_wreck(struct fy_parser *fyp, struct fy_diag *diag)
-{
-	struct wreck *w = xmalloc(sizeof(*w));
-
-	w->fyp = fyp;
-	w->diag = diag;
-	w->next = wrecks;
-	wrecks = w;
-}
-
-static int parse_error(struct fy_diag *diag)
-{
-	void *iter = NULL;
-	struct fy_diag_error *err = fy_diag_errors_iterate(diag, &iter);
-
-	if (err)
-		return kpin_error_set_at(KPIN_EINVALID, err->line, err->column,
-					 "invalid YAML: %s", err->msg);
-	return kpin_error_set(KPIN_EINVALID, "invalid YAML");
-}
-
 static int build(struct kpin_kust *k)
 {
 	struct builder b = { .k = k };
-	struct fy_diag_cfg dcfg;
-	struct fy_diag *diag = NULL;
-	struct fy_parse_cfg cfg;
-	struct fy_parser *fyp = NULL;
+	struct kpin_yaml *y = NULL;
+	struct fy_parser *fyp;
 	struct fy_event *ev;
 	int error = KPIN_ERROR;
 
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.output_fn = NULL;
-	dcfg.colorize = false;
-	diag = fy_diag_create(&dcfg);
-	if (!diag)
-		return kpin_error_set(KPIN_ERROR, "cannot create YAML diag");
-	fy_diag_set_collect_errors(diag, true);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.flags = FYPCF_QUIET;
-	cfg.diag = diag;
-	fyp = fy_parser_create(&cfg);
-	if (!fyp || fy_parser_set_string(fyp, k->buf, k->len)) {
-		kpin_error_set(KPIN_ERROR, "cannot create YAML parser");
-		goto out;
-	}
+	if (kpin_yaml_open(&y, k->buf, k->len, 0))
+		return KPIN_ERROR;
+	fyp = kpin_yaml_parser(y);
 	while ((ev = fy_parser_parse(fyp)) != NULL) {
 		int rc = 0;
 
@@ -1077,18 +999,13 @@ static int build(struct kpin_kust *k)
 		}
 	}
 	if (fy_parser_get_stream_error(fyp)) {
-		error = parse_error(diag);
+		error = kpin_yaml_error(y);
 		goto out;
 	}
 	error = 0;
 out:
 	free(b.stack);
-	if (error && parser_is_wrecked(diag)) {
-		keep_wreck(fyp, diag);
-		return error;
-	}
-	fy_parser_destroy(fyp);
-	fy_diag_destroy(diag);
+	kpin_yaml_close(y);
 	return error;
 }
 

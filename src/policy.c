@@ -3,7 +3,6 @@
  * Everything in it is validated; nothing unknown is silently ignored,
  * because a typo in a policy file must not quietly switch a guard off.
  */
-#include <libfyaml.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "kpin/kust.h"
 #include "kpin/policy.h"
 #include "kpin/xalloc.h"
+#include "yaml.h"
 
 static const char *const default_envs[] = { "dev", "stg", "prd" };
 
@@ -52,36 +52,34 @@ static int fail_at(struct fy_node *n, const char *fmt, ...)
 
 static int fail_at(struct fy_node *n, const char *fmt, ...)
 {
-	struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
 	char msg[512];
+	int line, col;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return kpin_error_set_at(KPIN_EINVALID, m ? m->line + 1 : 1,
-				 m ? m->column + 1 : 1, "%s", msg);
+	kpin_yaml_node_pos(n, &line, &col);
+	return kpin_error_set_at(KPIN_EINVALID, line, col, "%s", msg);
 }
 
-/* A plain string value, or NULL after setting an error. */
-static const char *string_of(struct fy_node *key, struct fy_node *val,
-			     const char *what)
+/*
+ * A string value (plain or quoted), NUL-terminated in @text, or NULL
+ * after setting an error.
+ */
+static const char *string_of(struct kpin_buf *text, struct fy_node *key,
+			     struct fy_node *val, const char *what)
 {
-	const char *s;
-	size_t len;
-
 	if (!val || fy_node_get_type(val) != FYNT_SCALAR ||
 	    fy_node_get_style(val) == FYNS_ALIAS) {
 		fail_at(key, "'%s' must be a string", what);
 		return NULL;
 	}
-	s = fy_node_get_scalar(val, &len);
-	if (!s || !len || memchr(s, '\0', len)) {
+	if (!kpin_yaml_scalar(text, val) || !text->len) {
 		fail_at(val, "'%s' must be a non-empty string", what);
 		return NULL;
 	}
-	return s;
+	return text->ptr;
 }
 
 /* A sequence of environment names, each one safe and listed once. */
@@ -90,44 +88,44 @@ static int env_list(char ***out, size_t *nout, struct fy_node *key,
 		    const struct kpin_policy *known)
 {
 	struct fy_node *item;
+	struct kpin_buf text = KPIN_BUF_INIT;
 	void *iter = NULL;
 	char **v = NULL;
 	size_t n = 0, i;
+	int rc = 0;
 
 	if (!val || fy_node_get_type(val) != FYNT_SEQUENCE)
 		return fail_at(key, "'%s' must be a list of environments",
 			       what);
-	while ((item = fy_node_sequence_iterate(val, &iter)) != NULL) {
-		size_t len;
-		const char *s = NULL;
-
-		if (fy_node_get_type(item) == FYNT_SCALAR)
-			s = fy_node_get_scalar(item, &len);
-		if (!s || kpin_grammar_match(KPIN_GRAMMAR_SEGMENT, s, len) != 1) {
-			free_list(v, n);
-			return fail_at(item, "invalid environment in '%s': it "
-				       "must be one path segment of letters, "
-				       "digits, '.', '_' and '-'", what);
+	while (!rc && (item = fy_node_sequence_iterate(val, &iter)) != NULL) {
+		if (!kpin_yaml_scalar(&text, item) ||
+		    kpin_grammar_match(KPIN_GRAMMAR_SEGMENT, text.ptr,
+				       text.len) != 1) {
+			rc = fail_at(item, "invalid environment in '%s': it "
+				     "must be one path segment of letters, "
+				     "digits, '.', '_' and '-'", what);
+			break;
 		}
 		for (i = 0; i < n; i++)
-			if (strlen(v[i]) == len && !memcmp(v[i], s, len))
+			if (!strcmp(v[i], text.ptr))
 				break;
 		if (i < n) {
-			free_list(v, n);
-			return fail_at(item, "environment listed twice in '%s'",
-				       what);
+			rc = fail_at(item, "environment listed twice in '%s'",
+				     what);
+			break;
 		}
 		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n++] = xstrndup(s, len);
-		if (known && kpin_policy_env_index(known, v[n - 1]) < 0) {
-			free_list(v, n);
-			return fail_at(item, "'%s' names an environment that "
-				       "'environments' does not list", what);
-		}
+		v[n++] = xstrdup(text.ptr);
+		if (known && kpin_policy_env_index(known, v[n - 1]) < 0)
+			rc = fail_at(item, "'%s' names an environment that "
+				     "'environments' does not list", what);
 	}
-	if (!n) {
-		free(v);
-		return fail_at(key, "'%s' must not be empty", what);
+	kpin_buf_release(&text);
+	if (!rc && !n)
+		rc = fail_at(key, "'%s' must not be empty", what);
+	if (rc) {
+		free_list(v, n);
+		return rc;
 	}
 	*out = v;
 	*nout = n;
@@ -155,53 +153,29 @@ static bool blank(const char *buf, size_t len)
 
 int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 {
-	struct fy_diag_cfg dcfg;
-	struct fy_diag *diag = NULL;
-	struct fy_parse_cfg cfg;
-	struct fy_document *doc = NULL;
+	struct kpin_yaml *y = NULL;
+	struct kpin_buf text = KPIN_BUF_INIT;
 	struct fy_node *root, *key, *val, *req_key = NULL, *req_val = NULL;
 	struct fy_node_pair *pair;
 	struct kpin_kust *kust = NULL;
 	void *iter = NULL;
 	int rc = KPIN_EINVALID;
 
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.output_fn = NULL;
-	diag = fy_diag_create(&dcfg);
-	if (!diag)
-		return kpin_error_set(KPIN_ERROR, "cannot create YAML diag");
-	fy_diag_set_collect_errors(diag, true);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.flags = FYPCF_QUIET;
-	cfg.diag = diag;
 	if (blank(buf, len)) {
 		rc = 0;		/* nothing but comments: the defaults */
 		p->from_file = true;
 		goto out;
 	}
-	/*
-	 * The edit core's parse first: it refuses what kustomize's YAML
-	 * parser would, and it survives the libfyaml errors whose parser
-	 * crashes when destroyed, as the one inside this document build would
-	 * (src/kust.c, keep_wreck()).
-	 */
+	/* The edit core's parse first: it refuses what kustomize would. */
 	rc = kpin_kust_open(&kust, buf, len, KPIN_KUST_LENIENT);
 	kpin_kust_free(kust);
+	if (!rc)
+		rc = kpin_yaml_open(&y, buf, len, 0);
+	if (!rc)
+		rc = kpin_yaml_load(y, &root);
 	if (rc)
 		goto out;
 	rc = KPIN_EINVALID;
-	doc = fy_document_build_from_string(&cfg, buf, len);
-	if (!doc) {
-		void *it = NULL;
-		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-
-		rc = kpin_error_set_at(KPIN_EINVALID, e ? e->line : 1,
-				       e ? e->column : 1, "invalid YAML: %s",
-				       e ? e->msg : "cannot parse");
-		goto out;
-	}
-	root = fy_document_root(doc);
 	if (!root || (fy_node_get_type(root) == FYNT_SCALAR &&
 		      fy_node_get_scalar_length(root) == 0)) {
 		rc = 0;		/* an empty policy file: the defaults */
@@ -226,7 +200,7 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 			goto out;
 		}
 		if (klen == 4 && !memcmp(k, "root", 4)) {
-			s = string_of(key, val, "root");
+			s = string_of(&text, key, val, "root");
 			if (!s)
 				goto out;
 			if (kpin_grammar_check_path("'root'", s)) {
@@ -249,7 +223,7 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 			req_key = key;	/* checked once environments are known */
 			req_val = val;
 		} else if (klen == 9 && !memcmp(k, "promotion", 9)) {
-			s = string_of(key, val, "promotion");
+			s = string_of(&text, key, val, "promotion");
 			if (!s)
 				goto out;
 			if (!strcmp(s, "ordered")) {
@@ -262,7 +236,7 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 				goto out;
 			}
 		} else if (klen == 7 && !memcmp(k, "signing", 7)) {
-			s = string_of(key, val, "signing");
+			s = string_of(&text, key, val, "signing");
 			if (!s)
 				goto out;
 			if (strcmp(s, "required") && strcmp(s, "optional")) {
@@ -291,8 +265,8 @@ int kpin_policy_parse(struct kpin_policy *p, const char *buf, size_t len)
 	p->from_file = true;
 	rc = 0;
 out:
-	fy_document_destroy(doc);
-	fy_diag_destroy(diag);
+	kpin_buf_release(&text);
+	kpin_yaml_close(y);
 	return rc;
 }
 

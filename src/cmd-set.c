@@ -10,9 +10,11 @@
 
 static const char set_usage[] =
 	"kpin set -f file --image name [--digest digest] [--tag tag] "
-	"[--new-name name] [--create] [--dry-run] [--json] [--max-size bytes]\n"
+	"[--ref ref] [--keep-digest] [--new-name name] [--create] [--dry-run] "
+	"[--json] [--max-size bytes]\n"
 	"kpin set --app app --env env --image name [--digest digest] "
-	"[--tag tag] [--new-name name] [--create] " CLI_COMMIT_USAGE;
+	"[--tag tag] [--ref ref] [--keep-digest] [--new-name name] [--create] "
+	CLI_COMMIT_USAGE;
 
 struct set_opts {
 	const char *file;
@@ -149,9 +151,43 @@ static int set_repo(struct set_opts *o)
 	return status;
 }
 
+/* The parts of a --ref, owned. */
+struct ref_parts {
+	char *name;
+	char *tag;
+	char *digest;
+};
+
+/*
+ * Split --ref @ref (name[:tag]@digest, what "crane digest --full-ref"
+ * prints) into @c's tag and digest; the entry must render its name, and
+ * it is the image looked up when --image is not given.
+ */
+static int split_ref(struct ref_parts *rp, struct kpin_change *c,
+		     const char *ref)
+{
+	struct kpin_imageref parts;
+
+	kpin_image_split(&parts, ref, strlen(ref));
+	if (!parts.digest.len || !parts.name.len)
+		return kpin_error_set(KPIN_EINVALID, "--ref '%s' has no "
+				      "digest: give name[:tag]@digest", ref);
+	rp->name = xstrndup(parts.name.ptr, parts.name.len);
+	rp->digest = xstrndup(parts.digest.ptr, parts.digest.len);
+	if (parts.tag.len)
+		rp->tag = xstrndup(parts.tag.ptr, parts.tag.len);
+	c->ref_name = rp->name;
+	c->digest = rp->digest;
+	c->tag = rp->tag;
+	if (!c->image)
+		c->image = rp->name;
+	return kpin_grammar_check(KPIN_GRAMMAR_NAME, "name in --ref",
+				  rp->name);
+}
+
 enum {
 	OPT_IMAGE = 256, OPT_DIGEST, OPT_TAG, OPT_NEW_NAME, OPT_CREATE,
-	OPT_MAX_SIZE, OPT_APP, OPT_ENV
+	OPT_MAX_SIZE, OPT_APP, OPT_ENV, OPT_REF, OPT_KEEP_DIGEST
 };
 
 static const struct option set_options[] = {
@@ -161,6 +197,8 @@ static const struct option set_options[] = {
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "digest", required_argument, NULL, OPT_DIGEST },
 	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "ref", required_argument, NULL, OPT_REF },
+	{ "keep-digest", no_argument, NULL, OPT_KEEP_DIGEST },
 	{ "new-name", required_argument, NULL, OPT_NEW_NAME },
 	{ "create", no_argument, NULL, OPT_CREATE },
 	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
@@ -172,6 +210,8 @@ static const struct option set_options[] = {
 static int cmd_set(int argc, char **argv)
 {
 	struct set_opts o;
+	struct ref_parts rp = { NULL, NULL, NULL };
+	const char *ref = NULL;
 	int c, r, status;
 
 	memset(&o, 0, sizeof(o));
@@ -205,6 +245,12 @@ static int cmd_set(int argc, char **argv)
 		case OPT_CREATE:
 			o.flags |= KPIN_KUST_CREATE;
 			continue;
+		case OPT_KEEP_DIGEST:
+			o.flags |= KPIN_KUST_KEEP_DIGEST;
+			continue;
+		case OPT_REF:
+			ref = optarg;
+			continue;
 		case OPT_MAX_SIZE:
 			if (cli_parse_size(optarg, &o.max_size) < 0) {
 				status = cli_usage_error(&cmd_set_entry,
@@ -231,7 +277,13 @@ static int cmd_set(int argc, char **argv)
 		if (c != OPT_DRY_RUN_C && c != OPT_JSON_C)
 			o.repo_only = true;
 	}
-	if (optind < argc)
+	if (ref && (o.change.digest || o.change.tag))
+		status = cli_usage_error(&cmd_set_entry, "--ref gives the tag "
+					 "and digest: not with --tag or "
+					 "--digest");
+	else if (ref && split_ref(&rp, &o.change, ref))
+		status = cli_fail(NULL);
+	else if (optind < argc)
 		status = cli_usage_error(&cmd_set_entry, "unexpected argument "
 					 "'%s'", argv[optind]);
 	else if (o.file && (o.app || o.env))
@@ -249,7 +301,8 @@ static int cmd_set(int argc, char **argv)
 					 "--push, --token-env, --retries and "
 					 "--force need --app and --env");
 	else if (!o.change.image)
-		status = cli_usage_error(&cmd_set_entry, "--image is required");
+		status = cli_usage_error(&cmd_set_entry, "--image (or --ref) is "
+					 "required");
 	else if (!o.change.digest && !o.change.tag && !o.change.new_name)
 		status = cli_usage_error(&cmd_set_entry, "nothing to set: give "
 					 "--digest, --tag or --new-name");
@@ -258,6 +311,9 @@ static int cmd_set(int argc, char **argv)
 	else
 		status = o.file ? set_file(&o) : set_repo(&o);
 out:
+	free(rp.name);
+	free(rp.tag);
+	free(rp.digest);
 	cli_commit_release(&o.commit);
 	return status;
 }

@@ -48,6 +48,18 @@ static const struct grammar grammars[KPIN_GRAMMAR__COUNT] = {
 		"tag or digest: lowercase path components separated by '/', "
 		"optionally after a registry host, at most 255 characters"
 	},
+	/*
+	 * kustomize matches images[].name textually, and real files use
+	 * names that are no references ("dashboardImage", template
+	 * placeholders): any text on one line, NEL and U+2028/9 included
+	 * among the line breaks.
+	 */
+	[KPIN_GRAMMAR_KEY] = {
+		"^(?:(?!\\xc2\\x85|\\xe2\\x80[\\xa8\\xa9])[^\\x00-\\x1f\\x7f])+$",
+		1024,
+		"an image name to look up must be 1 to 1024 bytes on one line, "
+		"without control characters"
+	},
 	[KPIN_GRAMMAR_SEGMENT] = {
 		"^(?!\\.\\.?$)[A-Za-z0-9._-]+$", 255,
 		"it must be one path segment of letters, digits, '.', '_' and "

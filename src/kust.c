@@ -16,6 +16,7 @@
 
 #include "kpin/error.h"
 #include "kpin/grammar.h"
+#include "kpin/image.h"
 #include "kpin/kust.h"
 #include "kpin/xalloc.h"
 #include "yaml.h"
@@ -1377,16 +1378,22 @@ bool kpin_kust_has_images_key(const struct kpin_kust *k)
 	return k->images_key != NONE;
 }
 
+/* Does field @f hold exactly @name? */
+static bool field_is(const struct kpin_field *f, const char *name)
+{
+	size_t len = strlen(name);
+
+	return f->value && f->len == len && !memcmp(f->value, name, len);
+}
+
 /* Index of the single entry named @name: -1 none, -2 ambiguous. */
 static long find_index(const struct kpin_kust *k, const char *name)
 {
-	size_t i, len = strlen(name);
+	size_t i;
 	long found = -1;
 
 	for (i = 0; i < k->nimgs; i++) {
-		const struct kpin_field *f = &k->imgs[i].name;
-
-		if (!f->value || f->len != len || memcmp(f->value, name, len))
+		if (!field_is(&k->imgs[i].name, name))
 			continue;
 		if (found >= 0) {
 			kpin_error_set_at(KPIN_EAMBIGUOUS, k->imgs[i].line,
@@ -1403,6 +1410,73 @@ static long find_index(const struct kpin_kust *k, const char *name)
 	return found;
 }
 
+/*
+ * KPIN_ENOTFOUND for @name, saying what the file has instead: the entry
+ * whose newName is @name (the usual mix-up), else the entry names.
+ */
+static int not_found(const struct kpin_kust *k, const char *name)
+{
+	struct kpin_buf list = KPIN_BUF_INIT;
+	struct kpin_imageref ref;
+	size_t i, shown = 0;
+	int rc;
+
+	kpin_image_split(&ref, name, strlen(name));
+	for (i = 0; (ref.tag.len || ref.digest.len) && i < k->nimgs; i++) {
+		const struct kpin_field *f = &k->imgs[i].name;
+
+		if (f->value && f->len == ref.name.len &&
+		    !memcmp(f->value, ref.name.ptr, f->len))
+			return kpin_error_set(KPIN_ENOTFOUND, "no images entry "
+					      "named '%s': --image takes the "
+					      "entry's name '%.*s'; give the "
+					      "%s with %s%.*s (or both tag and "
+					      "digest with --ref)", name,
+					      (int)f->len, f->value,
+					      ref.tag.len ? "tag" : "digest",
+					      ref.tag.len ? "--tag " :
+					      "--digest ",
+					      (int)(ref.tag.len ? ref.tag.len :
+						    ref.digest.len),
+					      ref.tag.len ? ref.tag.ptr :
+					      ref.digest.ptr);
+	}
+
+	for (i = 0; i < k->nimgs; i++) {
+		const struct kpin_image *img = &k->imgs[i];
+
+		if (field_is(&img->new_name, name) && img->name.value)
+			return kpin_error_set(KPIN_ENOTFOUND, "no images entry "
+					      "named '%s': '%s' is the newName "
+					      "of entry '%.*s' (%d:%d), and "
+					      "--image takes the entry's name",
+					      name, name, (int)img->name.len,
+					      img->name.value, img->line,
+					      img->col);
+	}
+	for (i = 0; i < k->nimgs; i++) {
+		const struct kpin_field *f = &k->imgs[i].name;
+
+		if (!f->value)
+			continue;
+		if (shown++ == 10) {
+			kpin_buf_addf(&list, ", ... (%zu in all)", k->nimgs);
+			break;
+		}
+		kpin_buf_addf(&list, "%s'%.*s'", shown > 1 ? ", " : "",
+			      (int)f->len, f->value);
+	}
+	if (shown)
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no images entry named "
+				    "'%s' (entries: %s)", name, list.ptr);
+	else
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no images entry named "
+				    "'%s' (the file has no images entries)",
+				    name);
+	kpin_buf_release(&list);
+	return rc;
+}
+
 int kpin_kust_find(const struct kpin_image **out, const struct kpin_kust *k,
 		   const char *name)
 {
@@ -1412,8 +1486,7 @@ int kpin_kust_find(const struct kpin_image **out, const struct kpin_kust *k,
 	if (i == -2)
 		return KPIN_EAMBIGUOUS;
 	if (i < 0)
-		return kpin_error_set(KPIN_ENOTFOUND, "no images entry named "
-				      "'%s'", name);
+		return not_found(k, name);
 	*out = &k->imgs[i];
 	return 0;
 }
@@ -1485,6 +1558,7 @@ struct plan {
 	struct newentry *ne;
 	size_t nne;
 	unsigned seq;
+	unsigned flags;		/* enum kpin_kust_edit_flags */
 };
 
 static void add_splice(struct plan *p, size_t pos, size_t del,
@@ -1821,6 +1895,62 @@ static int check_image_tags(const struct kpin_kust *k, const char *name)
 	return 0;
 }
 
+/* With set --ref: does entry @img render the name the reference has? */
+static int check_ref_name(const struct kpin_image *img,
+			  const struct kpin_change *c)
+{
+	const struct kpin_field *f = img->new_name.value ? &img->new_name :
+				     &img->name;
+	const char *want = c->new_name ? c->new_name : NULL;
+
+	if (!c->ref_name)
+		return 0;
+	if (want ? !strcmp(want, c->ref_name) : field_is(f, c->ref_name))
+		return 0;
+	if (want)
+		return kpin_error_set(KPIN_EINVALID, "the reference names "
+				      "'%s', but the new name is '%s'",
+				      c->ref_name, want);
+	return kpin_error_set_at(KPIN_EINVALID, img->line, img->col, "the "
+				 "reference names '%s', but images entry '%s' "
+				 "renders '%.*s'%s", c->ref_name, c->image,
+				 (int)f->len, f->value, f == &img->name ? "" :
+				 " (its newName)");
+}
+
+/*
+ * A new tag alone on an entry that pins a digest: kustomize would render
+ * the new tag with the old digest, and the old image would run. Refused
+ * unless the caller says KPIN_KUST_KEEP_DIGEST.
+ */
+static int check_keep_digest(const struct plan *p,
+			     const struct kpin_image *img,
+			     const struct kpin_change *c)
+{
+	const struct kpin_field *nt = &img->new_tag;
+	const char *at = nt->value ? memchr(nt->value, '@', nt->len) : NULL;
+	const char *d = at ? at + 1 : img->digest.value;
+	size_t dlen = at ? nt->len - (size_t)(at + 1 - nt->value) :
+		      img->digest.len;
+	size_t tlen = at ? (size_t)(at - nt->value) : nt->len;
+
+	if (!c->tag || c->digest || (p->flags & KPIN_KUST_KEEP_DIGEST) ||
+	    !d || !dlen)
+		return 0;
+	if (at && kpin_grammar_match(KPIN_GRAMMAR_DIGEST, d, dlen) != 1)
+		return 0;	/* a broken tag@digest: plan_existing says so */
+	if (nt->value && tlen == strlen(c->tag) &&
+	    !memcmp(nt->value, c->tag, tlen))
+		return 0;	/* the tag stays too: nothing changes */
+	return kpin_error_set_at(KPIN_EINVALID, img->line, img->col, "image "
+				 "'%s' pins digest %.*s: a new tag alone would "
+				 "keep it, and kustomize would run the old "
+				 "image under tag '%s'; give the new digest "
+				 "too (--digest, or --ref name:tag@digest), or "
+				 "--keep-digest to keep the old one", c->image,
+				 (int)dlen, d, c->tag);
+}
+
 static int plan_existing(struct plan *p, long idx, const struct kpin_change *c)
 {
 	const struct kpin_kust *k = p->k;
@@ -1835,6 +1965,11 @@ static int plan_existing(struct plan *p, long idx, const struct kpin_change *c)
 					 "images entry '%s' carries an anchor "
 					 "or tag; kpin does not edit shared "
 					 "nodes", c->image);
+	error = check_ref_name(img, c);
+	if (!error)
+		error = check_keep_digest(p, img, c);
+	if (error)
+		return error;
 	if (c->new_name) {
 		error = plan_field(p, e, img, F_NEW_NAME, c->new_name);
 		if (error)
@@ -2387,13 +2522,34 @@ static int apply_and_verify(struct kpin_buf *out, struct plan *p)
 	return error;
 }
 
+/*
+ * A whole reference given as a digest (what "crane digest --full-ref"
+ * prints): refused with its parts, so the user sees how to split it.
+ */
+static int check_not_reference(const char *digest)
+{
+	struct kpin_imageref ref;
+
+	kpin_image_split(&ref, digest, strlen(digest));
+	if (!ref.digest.len || !ref.name.len)
+		return 0;
+	return kpin_error_set(KPIN_EINVALID, "digest '%s' is a whole image "
+			      "reference; give its digest alone (%.*s)%s%.*s, "
+			      "or the whole reference with --ref", digest,
+			      (int)ref.digest.len, ref.digest.ptr,
+			      ref.tag.len ? " and its tag with --tag " : "",
+			      (int)ref.tag.len, ref.tag.ptr);
+}
+
 int kpin_kust_check_change(const struct kpin_change *c)
 {
 	int error;
 
 	if (!c->image || !*c->image)
 		return kpin_error_set(KPIN_EINVALID, "no image name given");
-	error = kpin_grammar_check(KPIN_GRAMMAR_NAME, "image name", c->image);
+	error = kpin_grammar_check(KPIN_GRAMMAR_KEY, "image name", c->image);
+	if (!error && c->digest)
+		error = check_not_reference(c->digest);
 	if (!error && c->digest)
 		error = kpin_grammar_check(KPIN_GRAMMAR_DIGEST, "digest",
 					   c->digest);
@@ -2411,12 +2567,14 @@ int kpin_kust_check_change(const struct kpin_change *c)
 /* Merge @c into @into (same image): fields must not disagree. */
 static int merge_change(struct kpin_change *into, const struct kpin_change *c)
 {
-	const char **dst[] = { &into->digest, &into->tag, &into->new_name };
-	const char *src[] = { c->digest, c->tag, c->new_name };
-	static const char *const what[] = { "digests", "tags", "new names" };
+	const char **dst[] = { &into->digest, &into->tag, &into->new_name,
+			       &into->ref_name };
+	const char *src[] = { c->digest, c->tag, c->new_name, c->ref_name };
+	static const char *const what[] = { "digests", "tags", "new names",
+					     "reference names" };
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		if (!src[i])
 			continue;
 		if (*dst[i] && strcmp(*dst[i], src[i]))
@@ -2438,6 +2596,7 @@ int kpin_kust_edit(struct kpin_buf *out, const struct kpin_kust *k,
 
 	memset(&p, 0, sizeof(p));
 	p.k = k;
+	p.flags = flags;
 	kpin_buf_reset(out);
 	if (k->ndiags) {
 		const struct kpin_diag *d = &k->diags[0];
@@ -2477,11 +2636,14 @@ int kpin_kust_edit(struct kpin_buf *out, const struct kpin_kust *k,
 			continue;
 		}
 		if (!(flags & KPIN_KUST_CREATE)) {
-			error = kpin_error_set(KPIN_ENOTFOUND, "no images entry "
-					       "named '%s' (kpin set --create "
-					       "adds one)", merged[i].image);
+			error = not_found(k, merged[i].image);
 			goto out;
 		}
+		/* a name kpin writes is a reference, as kustomize renders it */
+		error = kpin_grammar_check(KPIN_GRAMMAR_NAME, "image name to "
+					   "create", merged[i].image);
+		if (error)
+			goto out;
 		p.ne = xreallocarray(p.ne, p.nne + 1, sizeof(*p.ne));
 		p.ne[p.nne].v[F_NAME] = merged[i].image;
 		p.ne[p.nne].v[F_NEW_NAME] = merged[i].new_name;

@@ -239,6 +239,45 @@ int repo_read_tip(git_oid *tip, git_commit **commit, git_tree **tree,
 }
 
 /*
+ * KPIN_ENOTFOUND for the first @len bytes of @dir, missing from tree
+ * @parent (the first @plen bytes of @dir): the message lists the directories @parent has (the apps, or
+ * an app's environments), so a typo shows at once.
+ */
+static int dir_not_found(git_tree *parent, const char *dir, size_t len,
+			 size_t plen)
+{
+	struct kpin_buf list = KPIN_BUF_INIT;
+	size_t i, n = git_tree_entrycount(parent), shown = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(parent, i);
+
+		if (git_tree_entry_filemode(e) != GIT_FILEMODE_TREE)
+			continue;
+		if (shown++ == 20) {
+			kpin_buf_adds(&list, ", ...");
+			break;
+		}
+		kpin_buf_addf(&list, "%s'%s'", shown > 1 ? ", " : "",
+			      git_tree_entry_name(e));
+	}
+	if (shown && plen)
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no directory '%.*s' at the "
+				    "branch tip ('%.*s' has %s)", (int)len, dir,
+				    (int)plen, dir, list.ptr);
+	else if (shown)
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no directory '%.*s' at the "
+				    "branch tip (the top has %s)", (int)len,
+				    dir, list.ptr);
+	else
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no directory '%.*s' at the "
+				    "branch tip", (int)len, dir);
+	kpin_buf_release(&list);
+	return rc;
+}
+
+/*
  * Walk @dir down from @root, requiring a real tree at every step: a
  * symlink or submodule on the way is refused, a missing part is
  * KPIN_ENOTFOUND.
@@ -261,9 +300,8 @@ static int walk_dir(git_tree **out, struct kpin_repo *repo, git_tree *root,
 
 		free(part);
 		if (!e) {
-			rc = kpin_error_set(KPIN_ENOTFOUND, "no directory '%.*s' "
-					    "at the branch tip", (int)(p - dir +
-					    len), dir);
+			rc = dir_not_found(cur, dir, (size_t)(p - dir) + len,
+					   p > dir ? (size_t)(p - dir) - 1 : 0);
 			goto fail;
 		}
 		if (mode != GIT_FILEMODE_TREE) {

@@ -232,7 +232,8 @@ static void test_kust_validates_values(void **state)
 		{ "a", "sha256:abc", NULL, NULL },
 		{ "a", A "\n", NULL, NULL },
 		{ "a", NULL, "-v1", NULL },
-		{ "A", A, NULL, NULL },
+		{ "a\nb", A, NULL, NULL },
+		{ "a", "a:v1@" A, NULL, NULL },
 		{ "a", NULL, NULL, NULL },
 		{ "a", NULL, NULL, "x y" },
 	};
@@ -243,6 +244,34 @@ static void test_kust_validates_values(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(kpin_kust_set(&out, s, strlen(s), &bad[i], 1,
 					       0), KPIN_EINVALID);
+	h_assert_contains(kpin_error_last()->message, "x y");
+}
+
+/* Names are lookup keys; names kpin writes are references. */
+static void test_kust_names_are_keys(void **state)
+{
+	const char *s = "images:\n- name: dashboardImage\n"
+			"- name: gcr.io/<<P>>/a:latest\n";
+	struct kpin_change ok[] = {
+		{ "dashboardImage", A, NULL, NULL, NULL },
+		{ "gcr.io/<<P>>/a:latest", A, NULL, NULL, NULL },
+	};
+	struct kpin_change create = { "Other", A, NULL, NULL, NULL };
+	struct kpin_buf out = KPIN_BUF_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++)
+		assert_int_equal(kpin_kust_set(&out, s, strlen(s), &ok[i], 1,
+					       0), 0);
+	assert_int_equal(kpin_kust_set(&out, s, strlen(s), &create, 1,
+				       KPIN_KUST_CREATE), KPIN_EINVALID);
+	h_assert_contains(kpin_error_last()->message, "image name to create");
+	assert_int_equal(kpin_kust_set(&out, s, strlen(s), &create, 1, 0),
+			 KPIN_ENOTFOUND);
+	h_assert_contains(kpin_error_last()->message, "(entries: "
+			  "'dashboardImage', 'gcr.io/<<P>>/a:latest')");
+	kpin_buf_release(&out);
 }
 
 /* Tampering: rename a key outside the edit, as a planner bug might. */
@@ -337,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_kust_unchanged_and_idempotent),
 		cmocka_unit_test(test_kust_not_found_without_create),
 		cmocka_unit_test(test_kust_validates_values),
+		cmocka_unit_test(test_kust_names_are_keys),
 		cmocka_unit_test(test_kust_verifier_catches_tampering),
 		cmocka_unit_test(test_kust_large_mapping_duplicates),
 	};

@@ -703,6 +703,33 @@ static void test_repo_policy_file(void **state)
 }
 
 
+/* A missing app or environment: the answer lists the ones there are. */
+static void test_repo_not_found_lists(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "wbe", "--env",
+				 "prd", "--image", "web", "--digest",
+				 h_digest(1), NULL), 4);
+	h_assert_contains(r.err.ptr, "no directory '" ROOT "wbe' at the "
+			  "branch tip ('.platform/kubernetes' has 'api', "
+			  "'cron', 'web')");
+	h_result_release(&r);
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 "dev", "--image", "web", "--digest",
+				 h_digest(1), NULL), 4);
+	h_assert_contains(r.err.ptr, "('" ROOT "web/overlays' has 'prd', "
+			  "'stg')");
+	h_result_release(&r);
+	assert_int_equal(kpin_in(&r, dir, NULL, "set", "--app", "web", "--env",
+				 "prd", "--image", "api", "--digest",
+				 h_digest(1), NULL), 4);
+	h_assert_contains(r.err.ptr, "no images entry named 'api' (entries: "
+			  "'web')");
+	h_result_release(&r);
+}
+
 /* After kpin: the index matches HEAD exactly, by git's own reading. */
 static void assert_index_matches_head(const char *dir)
 {
@@ -874,6 +901,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo_concurrent, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_not_found_lists,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_policy_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo_index_versions, setup,

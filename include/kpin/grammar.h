@@ -15,6 +15,7 @@ enum kpin_grammar {
 	KPIN_GRAMMAR_DIGEST_OCI,	/* the general OCI algorithm:encoded grammar */
 	KPIN_GRAMMAR_TAG,	/* [\w][\w.-]{0,127} */
 	KPIN_GRAMMAR_NAME,	/* distribution reference name, at most 255 */
+	KPIN_GRAMMAR_KEY,	/* an images[].name to look up: no control char or line break */
 	KPIN_GRAMMAR_SEGMENT,	/* one safe path segment: app or environment */
 	KPIN_GRAMMAR_NONSTRING,	/* a plain scalar YAML 1.1 or 1.2 reads as non-string */
 	KPIN_GRAMMAR__COUNT

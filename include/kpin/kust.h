@@ -175,20 +175,25 @@ bool kpin_kust_has_images_key(const struct kpin_kust *kust);
  * @digest: the new digest, or NULL to leave it
  * @tag: the new newTag, or NULL to leave it
  * @new_name: the new newName, or NULL to leave it
+ * @ref_name: the name of a reference the tag and digest came from (set
+ *	--ref): the entry must render that name; NULL when none
  */
 struct kpin_change {
 	const char *image;
 	const char *digest;
 	const char *tag;
 	const char *new_name;
+	const char *ref_name;
 };
 
 /*
  * kpin_kust_check_change() - Validate a change's values
  *
- * The image and new name must be distribution reference names, the digest
- * a registered sha256/sha512 digest, the tag a valid tag; at least one of
- * digest, tag and new name must be set.
+ * The image is a lookup key: any text on one line (kustomize matches it
+ * textually). The new name must be a distribution reference name, the
+ * digest a registered sha256/sha512 digest (a whole reference given as
+ * digest is refused with the way to split it), the tag a valid tag; at
+ * least one of digest, tag and new name must be set.
  *
  * Returns: 0 or KPIN_EINVALID with the rule stated.
  */
@@ -196,7 +201,13 @@ int kpin_kust_check_change(const struct kpin_change *change);
 
 enum kpin_kust_edit_flags {
 	/* append a missing entry (and the images key) instead of failing */
-	KPIN_KUST_CREATE = 1 << 0
+	KPIN_KUST_CREATE = 1 << 0,
+	/*
+	 * let a new tag alone leave the entry's digest in place; without it
+	 * that is refused, since kustomize then renders the new tag with the
+	 * old digest and the old image runs
+	 */
+	KPIN_KUST_KEEP_DIGEST = 1 << 1
 };
 
 /*

@@ -8,9 +8,11 @@
  * duplicate names, and (on request) unknown fields and missing digests.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kpin/buf.h"
 #include "kpin/check.h"
@@ -55,12 +57,21 @@ static const struct kpin_rule rules[] = {
 	  "kustomize never matches" },
 	{ "multiple-kustomizations", KPIN_SEV_ERROR, "a directory has more "
 	  "than one kustomization file" },
+	{ "policy", KPIN_SEV_ERROR, "the policy file .kpin.yaml, named as a "
+	  "path, is invalid" },
 	{ "unreadable", KPIN_SEV_ERROR, "the file cannot be read, or is over "
 	  "the size limit" },
 	{ "missing-digest", KPIN_SEV_ERROR, "an entry pins no digest where "
 	  "digests are required" },
-	{ "unknown-field", KPIN_SEV_WARNING, "a top-level field or entry key "
-	  "kustomize does not know (--strict)" },
+	{ "unknown-entry-key", KPIN_SEV_ERROR, "an images entry has a key "
+	  "kustomize refuses (a typo such as newTagg)" },
+	{ "entry-key-case", KPIN_SEV_WARNING, "an images entry key differs "
+	  "from a field only in case (newtag): kustomize reads it, kpin does "
+	  "not" },
+	{ "name-not-reference", KPIN_SEV_WARNING, "an entry's name is not an "
+	  "image reference (kustomize still matches it as text)" },
+	{ "unknown-field", KPIN_SEV_WARNING, "a top-level field kustomize "
+	  "does not know (--strict)" },
 	{ NULL, 0, NULL }
 };
 
@@ -79,6 +90,15 @@ static const char *const known_fields[] = {
 	"configMapGenerator", "secretGenerator", "helmGlobals", "helmCharts",
 	"helmChartInflationGenerator", "generatorOptions", "configurations",
 	"generators", "transformers", "validators", "buildMetadata", NULL
+};
+
+/*
+ * The keys of an images entry (kustomize api/types/image.go). kustomize
+ * decodes the entry as JSON into that struct, refusing unknown fields but
+ * matching field names without regard to case.
+ */
+static const char *const entry_keys[] = {
+	"name", "newName", "newTag", "digest", "tagSuffix", NULL
 };
 
 static bool known(const char *const *list, const char *name)
@@ -227,6 +247,13 @@ static void check_new_tag(struct kpin_findings *out, const char *file,
 				  "key too; keep one", img->name.value);
 		return;
 	}
+	if (at && kpin_grammar_check(KPIN_GRAMMAR_DIGEST, "digest in newTag",
+				     at + 1)) {
+		kpin_findings_add(out, file, t->line, t->col, KPIN_SEV_ERROR,
+				  "digest-format", "image '%s': %s",
+				  img->name.value, kpin_error_last()->message);
+		return;
+	}
 	if (t->style == KPIN_STYLE_PLAIN &&
 	    !kpin_grammar_plain_is_string(t->value, t->len))
 		kpin_findings_add(out, file, t->line, t->col, KPIN_SEV_ERROR,
@@ -251,6 +278,105 @@ static void check_name(struct kpin_findings *out, const char *file,
 				  "tag or digest (use newTag or digest)",
 				  img->name.value, ref.digest.len ? "digest" :
 				  "tag");
+	else if (img->name.len && kpin_grammar_match(KPIN_GRAMMAR_NAME,
+						     img->name.value,
+						     img->name.len) == 0)
+		kpin_findings_add(out, file, img->name.line, img->name.col,
+				  KPIN_SEV_WARNING, "name-not-reference",
+				  "name '%s' is not an image reference; "
+				  "kustomize matches it only where a container "
+				  "image is exactly that text", img->name.value);
+}
+
+/*
+ * The keys of entry @img that are not its fields: kustomize refuses an
+ * unknown key, and reads one that differs from a field only in case as
+ * that field, which kpin does not.
+ */
+static void check_entry_keys(struct kpin_findings *out, const char *file,
+			     const struct kpin_image *img)
+{
+	size_t j, f;
+
+	for (j = 0; j < img->nother; j++) {
+		const struct kpin_key *key = &img->other[j];
+
+		if (!*key->name || !strcmp(key->name, "<<") ||
+		    known(entry_keys, key->name))
+			continue;	/* empty and merge keys: structurally */
+		for (f = 0; entry_keys[f]; f++)
+			if (!strcasecmp(entry_keys[f], key->name))
+				break;
+		if (entry_keys[f])
+			kpin_findings_add(out, file, key->line, key->col,
+					  KPIN_SEV_WARNING, "entry-key-case",
+					  "images entry '%s' has key '%s': "
+					  "kustomize reads it as %s (it "
+					  "ignores case), kpin does not; "
+					  "spell it %s", img->name.value,
+					  key->name, entry_keys[f],
+					  entry_keys[f]);
+		else
+			kpin_findings_add(out, file, key->line, key->col,
+					  KPIN_SEV_ERROR, "unknown-entry-key",
+					  "images entry '%s' has unknown key "
+					  "'%s'; kustomize refuses the file "
+					  "(known: name, newName, newTag, "
+					  "digest, tagSuffix)", img->name.value,
+					  key->name);
+	}
+}
+
+/* FNV-1a of @len bytes at @s. */
+static uint32_t hash_bytes(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	while (len--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/*
+ * The duplicate-name rule in one pass: an open-addressing table of entry
+ * indexes keyed by name, so 20,000 entries cost 20,000 lookups rather
+ * than 200 million comparisons.
+ */
+static void check_duplicates(struct kpin_findings *out, const char *file,
+			     const struct kpin_kust *k)
+{
+	size_t n = kpin_kust_image_count(k), cap = 16, i, slot;
+	size_t *table;		/* entry index + 1; 0 is empty */
+
+	while (cap < 2 * n)
+		cap *= 2;
+	table = xcalloc(cap, sizeof(*table));
+	for (i = 0; i < n; i++) {
+		const struct kpin_image *img = kpin_kust_image(k, i);
+		const struct kpin_image *prev = NULL;
+
+		if (!img->name.value)
+			continue;
+		slot = hash_bytes(img->name.value, img->name.len) & (cap - 1);
+		for (; table[slot]; slot = (slot + 1) & (cap - 1)) {
+			prev = kpin_kust_image(k, table[slot] - 1);
+			if (prev->name.len == img->name.len &&
+			    !memcmp(prev->name.value, img->name.value,
+				    img->name.len))
+				break;
+			prev = NULL;
+		}
+		if (!prev) {
+			table[slot] = i + 1;
+			continue;
+		}
+		kpin_findings_add(out, file, img->line, img->col,
+				  KPIN_SEV_ERROR, "duplicate-name", "image '%s' "
+				  "has a second entry (the first is at %d:%d); "
+				  "kustomize applies both", img->name.value,
+				  prev->line, prev->col);
+	}
+	free(table);
 }
 
 /* Map a failed open (syntax, second document) to one finding. */
@@ -272,7 +398,7 @@ void kpin_check_bytes(struct kpin_findings *out, const char *file,
 		      const struct kpin_check_opts *o)
 {
 	struct kpin_kust *k = NULL;
-	size_t i, j;
+	size_t i;
 
 	if (kpin_kust_open(&k, buf, len, KPIN_KUST_LENIENT)) {
 		open_failure(out, file);
@@ -290,21 +416,6 @@ void kpin_check_bytes(struct kpin_findings *out, const char *file,
 
 		if (!img->name.value)
 			continue;
-		for (j = 0; j < i; j++) {
-			const struct kpin_image *prev = kpin_kust_image(k, j);
-
-			if (prev->name.value &&
-			    !strcmp(prev->name.value, img->name.value)) {
-				kpin_findings_add(out, file, img->line, img->col,
-						  KPIN_SEV_ERROR,
-						  "duplicate-name", "image '%s' "
-						  "has a second entry (the first "
-						  "is at %d:%d); kustomize "
-						  "applies both", img->name.value,
-						  prev->line, prev->col);
-				break;
-			}
-		}
 		check_name(out, file, img);
 		check_digest(out, file, img);
 		check_new_tag(out, file, img);
@@ -314,17 +425,9 @@ void kpin_check_bytes(struct kpin_findings *out, const char *file,
 					  KPIN_SEV_ERROR, "missing-digest",
 					  "image '%s' pins no digest",
 					  img->name.value);
-		for (j = 0; o->strict && j < img->nother; j++)
-			if (strcmp(img->other[j].name, "tagSuffix") &&
-			    strcmp(img->other[j].name, "<<"))
-				kpin_findings_add(out, file, img->other[j].line,
-						  img->other[j].col,
-						  KPIN_SEV_WARNING,
-						  "unknown-field", "images entry "
-						  "'%s' has unknown key '%s'",
-						  img->name.value,
-						  img->other[j].name);
+		check_entry_keys(out, file, img);
 	}
+	check_duplicates(out, file, k);
 	for (i = 0; o->strict && i < kpin_kust_key_count(k); i++) {
 		const struct kpin_key *key = kpin_kust_key(k, i);
 

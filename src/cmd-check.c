@@ -154,12 +154,40 @@ static void check_contents(struct check_run *r, const char *path)
 	kpin_check_bytes(&r->found, path, r->buf.ptr, r->buf.len, &o);
 }
 
+/*
+ * A policy file named on the command line (the pre-commit hook passes
+ * .kpin.yaml when it changes): validated as a policy, not as a
+ * kustomization.
+ */
+static void check_policy(struct check_run *r, const char *path)
+{
+	struct kpin_policy p;
+	const struct kpin_error *e;
+
+	kpin_policy_init(&p);
+	if (kpin_file_read(&r->buf, path, KPIN_POLICY_MAX, NULL)) {
+		kpin_findings_add(&r->found, path, 1, 1, KPIN_SEV_ERROR,
+				  "unreadable", "%s", kpin_error_last()->message);
+	} else if (kpin_policy_parse(&p, r->buf.ptr, r->buf.len)) {
+		e = kpin_error_last();
+		kpin_findings_add(&r->found, path, e->line, e->col,
+				  KPIN_SEV_ERROR, "policy", "%s", e->message);
+	}
+	kpin_policy_release(&p);
+}
+
 /* A file named on the command line. */
 static void check_one(struct check_run *r, const char *path,
 		      const struct stat *st)
 {
+	const char *base = strrchr(path, '/');
+
 	if (!first_sight(r, st))
 		return;
+	if (!strcmp(base ? base + 1 : path, KPIN_POLICY_FILE)) {
+		check_policy(r, path);
+		return;
+	}
 	check_siblings(r, path);
 	check_contents(r, path);
 }

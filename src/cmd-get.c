@@ -42,7 +42,10 @@ static int get_file(const char *file, const char *image, bool json,
 		add_field(&out, "name", &img->name);
 		add_field(&out, "newName", &img->new_name);
 		add_field(&out, "newTag", &img->new_tag);
-		add_field(&out, "digest", &img->digest);
+		/* without a digest key, the one of newTag: tag@digest */
+		kpin_buf_adds(&out, ",\"digest\":");
+		kpin_buf_add_json(&out, img->digest.style != KPIN_STYLE_NONE ?
+				  img->digest.value : d);
 		kpin_image_render(&ref, img->name.value, img->new_name.value,
 				  img->new_tag.value, img->digest.value);
 		kpin_buf_adds(&out, ",\"reference\":");

@@ -92,18 +92,22 @@ static void test_check_golden(void **state)
 
 static void test_check_directories(void **state)
 {
-	static const char *const cases[] = { "missing-digest",
-					     "multiple-kustomizations" };
+	/* a directory to walk, or a file in it to name */
+	static const char *const cases[][2] = {
+		{ "missing-digest", "missing-digest" },
+		{ "multiple-kustomizations", "multiple-kustomizations" },
+		{ "policy-file", "policy-file/.kpin.yaml" },
+	};
 	struct kpin_buf want = KPIN_BUF_INIT;
 	struct h_result r;
 	char args[64], out[64];
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < 2; i++) {
-		snprintf(args, sizeof(args), "%s.args", cases[i]);
-		snprintf(out, sizeof(out), "%s.out", cases[i]);
-		check(&r, args, cases[i]);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(args, sizeof(args), "%s.args", cases[i][0]);
+		snprintf(out, sizeof(out), "%s.out", cases[i][0]);
+		check(&r, args, cases[i][1]);
 		assert_int_equal(h_read(&want, h_path(dir(), out)), 0);
 		assert_string_equal(r.out.ptr, want.ptr);
 		assert_int_equal(r.status, 1);
@@ -209,6 +213,27 @@ static void test_check_policy(void **state)
 	free(tmp);
 }
 
+/* get --json reports the digest of newTag: "tag@digest" too. */
+static void test_check_get_newtag_digest(void **state)
+{
+	char *tmp = h_tmpdir();
+	struct h_result r;
+	char want[512];
+
+	(void)state;
+	snprintf(want, sizeof(want), "images:\n- name: web\n  newTag: "
+		 "\"v2@%s\"\n", h_digest(7));
+	h_writes(h_path(tmp, "kustomization.yaml"), want);
+	assert_int_equal(h_kpin_run(&r, tmp, "get", "-f", "kustomization.yaml",
+				    "--image", "web", "--json", NULL), 0);
+	snprintf(want, sizeof(want), "\"digest\":\"%s\",\"reference\":"
+		 "\"web:v2@%s\"", h_digest(7), h_digest(7));
+	h_assert_contains(r.out.ptr, want);
+	h_result_release(&r);
+	h_rmrf(tmp);
+	free(tmp);
+}
+
 /* The real pre-commit framework runs kpin's hook from this repository. */
 static void test_check_pre_commit(void **state)
 {
@@ -277,6 +302,14 @@ static void test_check_pre_commit(void **state)
 			      "user.name=t -c user.email=t@t commit -qm good",
 			      kpin_dir, tmp, tmp), 0);
 	h_result_release(&r);
+	/* the hook also guards the policy file */
+	h_writes(h_path(tmp, ".kpin.yaml"), "promotion: sometimes\n");
+	assert_int_equal(h_sh(&r, tmp, "git add .kpin.yaml && PATH='%s':$PATH "
+			      "PRE_COMMIT_HOME='%s/.cache' HOME='%s' git -c "
+			      "user.name=t -c user.email=t@t commit -qm policy "
+			      "2>&1", kpin_dir, tmp, tmp), 1);
+	h_assert_contains(r.out.ptr, "'promotion' must be ordered or free");
+	h_result_release(&r);
 	free(kpin_dir);
 	free(src);
 	h_rmrf(tmp);
@@ -291,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_check_every_rule_has_a_case),
 		cmocka_unit_test(test_check_unreadable_and_json),
 		cmocka_unit_test(test_check_policy),
+		cmocka_unit_test(test_check_get_newtag_digest),
 		cmocka_unit_test(test_check_pre_commit),
 	};
 

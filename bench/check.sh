@@ -23,9 +23,12 @@
 #  3. for scale, not as a peer: grep -r over the same files (every
 #     kustomization.yaml found and read, nothing parsed), the floor of
 #     walking the tree
+#  4. one kustomization file of BIG entries (issue 11: every rule linear):
+#     kpin check of that file against kpin get -f of its last entry (one
+#     parse, one lookup); the target is check within 3x of get
 #
 # Environment: KPIN_BENCH_CHECK_SMALL_APPS (34), KPIN_BENCH_CHECK_LARGE_APPS
-# (3334), KPIN_BENCH_CHECK_RUNS (runs per round on the large tree, after
+# (3334), KPIN_BENCH_CHECK_BIG_ENTRIES (20000), KPIN_BENCH_CHECK_RUNS (runs per round on the large tree, after
 # one warm-up run, default 4; the small tree gets 10 times as many),
 # KPIN_BENCH_PYTHON (python3), CC (cc), KPIN_BENCH_KPIN (the kpin to run;
 # default ./kpin). Exits 1 only when kpin check fails where it should not.
@@ -39,6 +42,7 @@ B=build/bench
 KPIN=${KPIN_BENCH_KPIN:-$TOP/kpin}
 SMALL=${KPIN_BENCH_CHECK_SMALL_APPS:-34}
 LARGE=${KPIN_BENCH_CHECK_LARGE_APPS:-3334}
+BIG=${KPIN_BENCH_CHECK_BIG_ENTRIES:-20000}
 RUNS=${KPIN_BENCH_CHECK_RUNS:-4}
 ROOT=.platform/kubernetes
 
@@ -113,6 +117,39 @@ bench() {
 }
 bench small "$SMALL"
 bench large "$LARGE"
+
+# one file of $BIG entries: check (every rule) against get (parse + lookup)
+d=$T/big
+mkdir -p "$d"
+awk -v n="$BIG" 'BEGIN {
+	print "kind: Kustomization"; print "images:"
+	for (i = 0; i < n; i++)
+		printf "- name: registry.example.com/team/app%d\n  newTag: v%d.0\n  digest: sha256:%064x\n", i, i, i
+}' >"$d/kustomization.yaml"
+last=registry.example.com/team/app$((BIG - 1))
+(cd "$d" && "$KPIN" check kustomization.yaml) >"$T/out" 2>"$T/err" &&
+    grep -q "0 errors, 0 warnings in 1 file" "$T/err" ||
+    { sed 's/^/  /' "$T/out" "$T/err" | head -n 5
+      die "kpin check of $BIG entries is not clean"; }
+result check_big_entries "$BIG"
+KC="$KPIN check kustomization.yaml"
+GC="$KPIN get -f kustomization.yaml --image $last"
+say "bench: kpin check vs kpin get, one file of $BIG entries: $RUNS runs x 3 rounds"
+for r in 1 2 3; do
+	(cd "$d" && hyperfine -N --style none --warmup 1 --runs "$RUNS" \
+	    --export-json "$T/hf-big-$r.json" "$KC" "$GC") >"$T/hf.log" 2>&1 || {
+		sed 's/^/  hyperfine: /' "$T/hf.log" | tail -n 5
+		die "hyperfine could not time kpin check"
+	}
+	cp "$T/hf-big-$r.json" "$B/hyperfine-check-big-$r.json"
+done
+hf_pool check_big_check check_big_get -- "$T/hf-big-1.json" \
+    "$T/hf-big-2.json" "$T/hf-big-3.json"
+rss_of check_big_check_rss "$d" 2 $KC
+rss_of check_big_get_rss "$d" 2 $GC
+say "  kpin check:  $(get check_big_check_median_ms) ms median"
+say "  kpin get:    $(get check_big_get_median_ms) ms median (target: check <= 3x)"
+rm -rf "$d"
 if [ $OWN = 1 ]; then
 	say ""
 	awk -f bench/table.awk "$RES" | tee "$B/check-table.md"

@@ -216,6 +216,12 @@ END {
 		    "check_large_kpin_rss_kib", "check_large_grep_rss_kib",
 		    cpu("check_large_kpin", "check_large_grep"))
 
+	if (has("check_big_entries"))
+		cmp(sprintf("`check` vs `get -f`, one file of %s entries",
+		    num("check_big_entries")), "check_big_check_median_ms",
+		    "check_big_get_median_ms", 0, 3, "check_big_check_rss_kib",
+		    "check_big_get_rss_kib")
+
 	# ---- kpin history (bench/history.sh) ----
 	if (has("history_commits")) {
 		abs(sprintf("`history`, %s commits, rare app (%s changes) vs `git log -p`",

@@ -76,6 +76,92 @@ out:
 	return status;
 }
 
+/* Is @a the value @v, by digest when @v has one, else by tag? */
+static bool same_value(const struct kpin_pin *a, const struct kpin_pin *v)
+{
+	if (v->digest)
+		return a->digest && !strcmp(a->digest, v->digest);
+	return !a->digest && a->tag && v->tag && !strcmp(a->tag, v->tag);
+}
+
+/*
+ * Has the target held @v, the source's value of @image, since the source
+ * took it, and then moved on (a change made in the target, a hotfix)?
+ * Then promoting would move the target back. @src and @tgt are both
+ * overlays' histories, newest first; on true, @by is the target's commit
+ * that replaced @v.
+ */
+static bool moved_on(const char **by,
+		     const struct kpin_history_entry *src, size_t ns,
+		     const struct kpin_history_entry *tgt, size_t nt,
+		     const char *image, const struct kpin_pin *v)
+{
+	const struct kpin_history_entry *newer = NULL;
+	size_t i, took;
+
+	for (i = 0; i < ns && strcmp(src[i].image, image); i++)
+		;
+	if (i == ns)
+		return false;
+	took = src[i].depth;
+	for (i = 0; i < nt; i++) {
+		if (strcmp(tgt[i].image, image))
+			continue;
+		/* tgt[i] held its value until newer replaced it */
+		if (newer && newer->depth >= took)
+			break;	/* replaced before the source took @v */
+		if (newer && same_value(&tgt[i].pin, v)) {
+			*by = newer->commit;
+			return true;
+		}
+		newer = &tgt[i];
+	}
+	return false;
+}
+
+/*
+ * Drop from @changes (and @pins) the images whose target moved on from
+ * the source's value (moved_on()), saying so for each.
+ */
+static int leave_moved_on(struct kpin_change *changes, struct kpin_pin *pins,
+			  size_t *n, struct kpin_repo *repo,
+			  const struct cli_commit *c, const char *root,
+			  const char *app, const char *from, const char *to)
+{
+	struct kpin_history_entry *src = NULL, *tgt = NULL;
+	size_t ns = 0, nt = 0, i, kept = 0;
+	const char *by;
+	char tmp[32];
+
+	if (kpin_repo_history(&src, &ns, repo, c->branch, root, app, from,
+			      NULL, 0) ||
+	    kpin_repo_history(&tgt, &nt, repo, c->branch, root, app, to,
+			      NULL, 0)) {
+		kpin_history_free(src, ns);
+		return cli_fail(NULL);
+	}
+	for (i = 0; i < *n; i++) {
+		if (!moved_on(&by, src, ns, tgt, nt, changes[i].image,
+			      &pins[i])) {
+			changes[kept] = changes[i];
+			pins[kept++] = pins[i];
+			continue;
+		}
+		cli_note("left '%s' alone: %s held %s after %s had it, and "
+			 "commit %.12s changed it since; name it with --image "
+			 "to promote it anyway", changes[i].image, to,
+			 pins[i].digest ? cli_short_digest(pins[i].digest, tmp,
+							   sizeof(tmp)) :
+			 pins[i].tag, from, by);
+		free((char *)changes[i].image);
+		kpin_pin_release(&pins[i]);
+	}
+	*n = kept;
+	kpin_history_free(src, ns);
+	kpin_history_free(tgt, nt);
+	return EXIT_OK;
+}
+
 /*
  * What the @from overlay pins, as changes for the @to overlay: every
  * image with a digest or tag, or only @image. Strings are owned by @pins.
@@ -138,6 +224,12 @@ static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 			 cli_error("%s pins no image: nothing to promote",
 				   path.ptr) + 3;
 		goto out;
+	}
+	if (!image) {
+		status = leave_moved_on(*out, *pins, n, repo, c, c->root ?
+					c->root : policy.root, app, from, to);
+		if (status || !*n)
+			goto out;
 	}
 	status = check_tag_only(repo, c, c->root ? c->root : policy.root, app,
 				to, *out, *n);
@@ -212,6 +304,10 @@ static int cmd_promote(int argc, char **argv)
 			      image);
 	if (status)
 		goto out;
+	if (!n) {
+		cli_note("%s/%s: nothing to promote from %s", app, to, from);
+		goto out;
+	}
 	if (!commit.message) {
 		char tmp[32];
 

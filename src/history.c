@@ -266,8 +266,9 @@ static bool same_pin(const struct kpin_pin *a, const struct kpin_pin *b)
 }
 
 static void add_entry_for(struct kpin_history_entry **out, size_t *n,
-			  git_commit *c, const char *app, const char *env,
-			  const char *image, const struct kpin_pin *pin)
+			  git_commit *c, size_t depth, const char *app,
+			  const char *env, const char *image,
+			  const struct kpin_pin *pin)
 {
 	struct kpin_history_entry *e;
 	const git_signature *a = git_commit_author(c);
@@ -279,6 +280,7 @@ static void add_entry_for(struct kpin_history_entry **out, size_t *n,
 	memset(e, 0, sizeof(*e));
 	git_oid_tostr(e->commit, sizeof(e->commit), git_commit_id(c));
 	e->time = (long long)git_commit_time(c);
+	e->depth = depth;
 	kpin_buf_addf(&b, "%s <%s>", a->name, a->email);
 	e->author = kpin_buf_detach(&b, NULL);
 	e->subject = xstrndup(msg ? msg : "", msg ? strcspn(msg, "\n") : 0);
@@ -347,6 +349,7 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 	git_commit *newer = NULL, *c = NULL;
 	bool newer_has = false;
 	git_oid blob;
+	size_t depth = 0;	/* of c; newer's is depth - 1 */
 	int rc, stop = 0;
 
 	memset(&cur, 0, sizeof(cur));
@@ -383,8 +386,10 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 		same = has && newer_has && git_oid_equal(&cur.blob, &blob);
 		if (has && !same)
 			read_version(&here, repo, &blob);
-		if (newer && newer_has && !same)
+		if (newer && newer_has && !same) {
+			cur.depth = depth - 1;
 			stop = fn(newer, &cur, has ? &here : &none, arg);
+		}
 		if (git_commit_parentcount(c) &&
 		    git_commit_parent(&parent, c, 0))
 			git_error_clear();
@@ -397,10 +402,13 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 			memset(&here, 0, sizeof(here));
 		}
 		newer_has = has;
+		depth++;
 	}
 	/* the oldest commit that has the overlay introduced its entries */
-	if (!stop && newer && newer_has)
+	if (!stop && newer && newer_has) {
+		cur.depth = depth - 1;
 		fn(newer, &cur, &none, arg);
+	}
 	rc = 0;
 out:
 	walk_settings(false);
@@ -434,8 +442,8 @@ static int collect_history(git_commit *c, const struct overlay_version *now,
 			continue;
 		if (same_pin(&now->pins[i], history_pin_in(before, name)))
 			continue;
-		add_entry_for(&h->out, &h->n, c, h->app, h->env, name,
-			      &now->pins[i]);
+		add_entry_for(&h->out, &h->n, c, now->depth, h->app, h->env,
+			      name, &now->pins[i]);
 		if (h->max && h->n >= h->max)
 			return 1;
 	}

@@ -35,6 +35,38 @@ static int find_held(git_commit *c, const struct overlay_version *now,
 }
 
 /*
+ * The environment before @idx that @app has an overlay directory for at
+ * @base, into @dir (its path): an app need not exist in every
+ * environment of the policy (dev and prd only). -1 when there is none,
+ * so the app's first environment takes any digest.
+ */
+static int previous_env(struct kpin_buf *dir, struct kpin_repo *repo,
+			const git_oid *base, const struct kpin_policy *p,
+			const char *root, const char *app, int idx)
+{
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	int j, found = -1;
+
+	if (idx <= 0 || repo_commit_and_tree(&c, &tree, repo, base))
+		return idx - 1;		/* as before: the one listed first */
+	for (j = idx - 1; j >= 0 && found < 0; j--) {
+		if (repo_overlay_dir(dir, root, app, p->envs[j]))
+			break;
+		if (!git_tree_entry_bypath(&e, tree, dir->ptr)) {
+			if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+				found = j;
+			git_tree_entry_free(e);
+		}
+	}
+	kpin_error_clear();
+	git_tree_free(tree);
+	git_commit_free(c);
+	return found;
+}
+
+/*
  * "promotion: ordered": every digest set in environment N must be held,
  * at @base or earlier on its first-parent line, by the same app's overlay
  * for environment N-1. With @o->force the request passes and
@@ -53,7 +85,9 @@ int order_check(struct kpin_repo *repo, const git_oid *base,
 	if (!p || !p->ordered)
 		return 0;
 	for (i = 0; i < n && !rc; i++) {
-		idx = kpin_policy_env_index(p, t[i].env);
+		idx = previous_env(&dir, repo, base, p, o->root ? o->root :
+				   p->root, t[i].app,
+				   kpin_policy_env_index(p, t[i].env)) + 1;
 		if (idx <= 0)
 			continue;
 		rc = repo_overlay_dir(&dir, o->root ? o->root : p->root, t[i].app,

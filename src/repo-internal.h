@@ -65,6 +65,7 @@ struct overlay_version {
 	size_t n;
 	char **names;
 	struct kpin_pin *pins;
+	size_t depth;		/* of the commit given with it, from the start */
 };
 
 /*

@@ -215,6 +215,88 @@ static void test_promote(void **state)
 	}
 }
 
+/*
+ * A hotfix made in the target is not moved back by the next promotion
+ * of the other images; naming the image still promotes it.
+ */
+static void test_promote_leaves_hotfix(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	must(dir, 0, NULL, "set", "--app", "web", "--env", "stg", "--image",
+	     "web", "--digest", D(1), NULL);
+	must(dir, 0, NULL, "set", "--app", "web", "--env", "stg", "--image",
+	     "sidecar", "--digest", D(2), NULL);
+	must(dir, 0, NULL, "promote", "--app", "web", "--from", "stg", "--to",
+	     "prd", NULL);
+	/* the hotfix, in prd alone */
+	must(dir, 0, NULL, "set", "--app", "web", "--env", "prd", "--image",
+	     "sidecar", "--digest", D(3), NULL);
+	must(dir, 0, NULL, "set", "--app", "web", "--env", "stg", "--image",
+	     "web", "--digest", D(4), NULL);
+	assert_int_equal(kpin(&r, dir, "promote", "--app", "web", "--from",
+			      "stg", "--to", "prd", NULL), 0);
+	h_assert_contains(r.err.ptr, "left 'sidecar' alone: prd held ");
+	h_assert_contains(r.err.ptr, "name it with --image");
+	h_result_release(&r);
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(4));
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(3));
+	h_assert_contains(h_git_out(dir, "log -1 --format=%%s"),
+			  "web/prd: promote web from stg (");
+	/* only the hotfixed image differs: left alone again, no commit */
+	assert_int_equal(kpin(&r, dir, "promote", "--app", "web", "--from",
+			      "stg", "--to", "prd", NULL), 0);
+	h_assert_contains(r.err.ptr, "left 'sidecar' alone");
+	h_assert_contains(r.err.ptr, "unchanged");
+	h_result_release(&r);
+	/* dev pins tags prd held before it moved to digests: all left */
+	assert_int_equal(kpin(&r, dir, "promote", "--app", "web", "--from",
+			      "dev", "--to", "prd", NULL), 0);
+	h_assert_contains(r.err.ptr, "left 'web' alone: prd held v1 after "
+			  "dev had it");
+	h_assert_contains(r.err.ptr, "web/prd: nothing to promote from dev");
+	h_result_release(&r);
+	/* named, it is promoted */
+	must(dir, 0, NULL, "promote", "--app", "web", "--from", "stg", "--to",
+	     "prd", "--image", "sidecar", NULL);
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(2));
+	/* a value new to the target is promoted again */
+	must(dir, 0, NULL, "set", "--app", "web", "--env", "stg", "--image",
+	     "sidecar", "--digest", D(5), NULL);
+	must(dir, 0, NULL, "promote", "--app", "web", "--from", "stg", "--to",
+	     "prd", NULL);
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(5));
+}
+
+/* An app without an overlay for stg: prd follows dev, its previous one. */
+static void test_policy_ordered_skips_missing_env(void **state)
+{
+	const char *dir = *state;
+	const char *solo[] = {
+		".platform/kubernetes/solo/overlays/dev/kustomization.yaml",
+		"images:\n- name: solo\n",
+		".platform/kubernetes/solo/overlays/prd/kustomization.yaml",
+		"images:\n- name: solo\n",
+		".kpin.yaml", "promotion: ordered\n", NULL };
+	struct h_result r;
+
+	h_repo_commit(dir, "refs/heads/main", solo);
+	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
+	h_result_release(&r);
+	must(dir, 6, "has not passed through dev", "set", "--app", "solo",
+	     "--env", "prd", "--image", "solo", "--digest", D(1), NULL);
+	must(dir, 0, NULL, "set", "--app", "solo", "--env", "dev", "--image",
+	     "solo", "--digest", D(1), NULL);
+	must(dir, 0, NULL, "promote", "--app", "solo", "--from", "dev",
+	     "--to", "prd", NULL);
+	h_assert_contains(h_git_out(dir, "show HEAD:.platform/kubernetes/solo/"
+				    "overlays/prd/kustomization.yaml"), D(1));
+	/* web, which has stg, still needs it */
+	must(dir, 6, "has not passed through stg", "set", "--app", "web",
+	     "--env", "prd", "--image", "web", "--digest", D(2), NULL);
+}
+
 /* A change made by hand, with git, and one merged from a side branch. */
 static void hand_and_merge(const char *dir)
 {
@@ -361,6 +443,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_invalid, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_promote, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_promote_leaves_hotfix,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_policy_ordered_skips_missing_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	};

@@ -303,6 +303,8 @@ int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
  * struct kpin_history_entry - A commit that changed what an image pins
  * @commit: its id in hex
  * @time: commit time, seconds since the epoch
+ * @depth: first-parent commits from the branch tip (0: the tip), which
+ *	orders entries of different overlays of one branch
  * @author: "Name <email>"
  * @subject: the first line of its message
  * @app: the overlay's app
@@ -328,6 +330,7 @@ int kpin_repo_overlay_path(struct kpin_buf *out, struct kpin_repo *repo,
 struct kpin_history_entry {
 	char commit[41];
 	long long time;
+	size_t depth;
 	char *author;
 	char *subject;
 	char *app;

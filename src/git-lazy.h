@@ -28,6 +28,7 @@
 	F(git_commit_create) \
 	F(git_commit_create_buffer) \
 	F(git_commit_create_with_signature) \
+	F(git_commit_extract_signature) \
 	F(git_commit_free) \
 	F(git_commit_id) \
 	F(git_commit_lookup) \
@@ -156,6 +157,7 @@ int kpin_git_load(void);
 #define git_commit_create (*kpin_lazy_git_commit_create)
 #define git_commit_create_buffer (*kpin_lazy_git_commit_create_buffer)
 #define git_commit_create_with_signature (*kpin_lazy_git_commit_create_with_signature)
+#define git_commit_extract_signature (*kpin_lazy_git_commit_extract_signature)
 #define git_commit_free (*kpin_lazy_git_commit_free)
 #define git_commit_id (*kpin_lazy_git_commit_id)
 #define git_commit_lookup (*kpin_lazy_git_commit_lookup)

@@ -17,8 +17,9 @@ int kpin_gpg_sign(struct kpin_buf *out, struct kpin_gpg *g, const void *data,
 	return kpin_error_set(KPIN_ERROR, "OpenPGP signing is not supported");
 }
 
-int kpin_gpg_verify(struct kpin_buf *signer, const char *sig, size_t siglen,
-		    const void *data, size_t len)
+int kpin_gpg_verify(struct kpin_buf *signer, struct kpin_buf *key,
+		    const char *sig, size_t siglen, const void *data,
+		    size_t len)
 {
 	return kpin_error_set(KPIN_ERROR, "OpenPGP verification is not "
 			      "supported");

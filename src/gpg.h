@@ -30,13 +30,15 @@ int kpin_gpg_sign(struct kpin_buf *out, struct kpin_gpg *g, const void *data,
 
 /*
  * kpin_gpg_verify() - Check a detached signature with the user's keyring
- * @signer: receives the signer ("Name <email>" or the fingerprint)
+ * @signer: receives the signer's user id, when known
+ * @key: receives the key's fingerprint, when known
  *
  * Returns: 0 (good), KPIN_EVERIFY (bad), KPIN_ENOTFOUND (key unknown) or
  * KPIN_ERROR.
  */
-int kpin_gpg_verify(struct kpin_buf *signer, const char *sig, size_t siglen,
-		    const void *data, size_t len);
+int kpin_gpg_verify(struct kpin_buf *signer, struct kpin_buf *key,
+		    const char *sig, size_t siglen, const void *data,
+		    size_t len);
 
 void kpin_gpg_free(struct kpin_gpg *g);
 

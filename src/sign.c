@@ -57,6 +57,18 @@ static char *config_string(git_config *cfg, const char *name)
 	return s;
 }
 
+/* "~/x" -> "$HOME/x", as git expands paths in its configuration. */
+static char *expand_home(const char *path)
+{
+	const char *home = getenv("HOME");
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	if (path[0] != '~' || path[1] != '/' || !home)
+		return xstrdup(path);
+	kpin_buf_addf(&b, "%s%s", home, path + 1);
+	return kpin_buf_detach(&b, NULL);
+}
+
 int kpin_sign_config_read(struct kpin_sign_config *out,
 			  struct kpin_repo *repo)
 {
@@ -92,8 +104,11 @@ int kpin_sign_config_read(struct kpin_sign_config *out,
 	}
 	free(v);
 	out->signing_key = config_string(cfg, "user.signingkey");
-	out->allowed_signers = config_string(cfg,
-					     "gpg.ssh.allowedSignersFile");
+	v = config_string(cfg, "gpg.ssh.allowedSignersFile");
+	if (v) {
+		out->allowed_signers = expand_home(v);
+		free(v);
+	}
 	git_config_free(cfg);
 	if (rc)
 		kpin_sign_config_release(out);
@@ -143,18 +158,6 @@ static int ssh_private(struct kpin_signer *s, const struct kpin_sign_opts *o,
 	rc = use_agent(s, o, why.ptr);
 	kpin_buf_release(&why);
 	return rc;
-}
-
-/* "~/x" -> "$HOME/x", as git expands user.signingkey. */
-static char *expand_home(const char *path)
-{
-	const char *home = getenv("HOME");
-	struct kpin_buf b = KPIN_BUF_INIT;
-
-	if (path[0] != '~' || path[1] != '/' || !home)
-		return xstrdup(path);
-	kpin_buf_addf(&b, "%s%s", home, path + 1);
-	return kpin_buf_detach(&b, NULL);
 }
 
 static int ssh_open(struct kpin_signer *s, const struct kpin_sign_opts *o)

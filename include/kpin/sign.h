@@ -98,4 +98,55 @@ int kpin_signer_sign(struct kpin_buf *out, struct kpin_signer *s,
 /* kpin_signer_free() - Wipe key material, clean up; NULL is a no-op. */
 void kpin_signer_free(struct kpin_signer *s);
 
+/* enum kpin_sig_status - What a commit's signature says */
+enum kpin_sig_status {
+	KPIN_SIG_UNSIGNED,	/* no signature */
+	KPIN_SIG_GOOD,		/* verifies, by an allowed signer */
+	KPIN_SIG_UNKNOWN_KEY,	/* verifies, but no allowed signer has the key */
+	KPIN_SIG_BAD		/* does not verify, or is malformed */
+};
+
+/*
+ * struct kpin_sig_check - The verdict on one commit
+ * @status: the verdict
+ * @signer: the allowed signer's principals (SSH) or the key's user id
+ *          (OpenPGP); NULL when unknown
+ * @key: the key: "SHA256:..." (SSH) or the fingerprint (OpenPGP); NULL
+ *       when unsigned
+ * @reason: why it is bad, or NULL
+ */
+struct kpin_sig_check {
+	enum kpin_sig_status status;
+	char *signer;
+	char *key;
+	char *reason;
+};
+
+void kpin_sig_check_release(struct kpin_sig_check *c);
+
+/* kpin_sig_status_name() - "good", "bad", "unsigned" or "unknown key". */
+const char *kpin_sig_status_name(enum kpin_sig_status s);
+
+/*
+ * kpin_verify_commit() - Check a commit's signature
+ * @out: the verdict
+ * @repo: the repository
+ * @commit: the commit's id in hex
+ * @allowed_signers: gpg.ssh.allowedSignersFile ("~/" expanded), or NULL
+ *                   to use .kpin/allowed_signers as the commit's first
+ *                   parent has it (so a commit cannot let itself in)
+ *
+ * SSH signatures must be in the namespace "git" and verify over the
+ * commit without its signature header; the signer is looked up by key
+ * in the allowed-signers file (lines "principals [options] keytype
+ * base64", as ssh-keygen reads them; cert-authority lines and lines whose
+ * namespaces= leave out "git" do not count). OpenPGP signatures are
+ * checked by GPGME against the user's keyring.
+ *
+ * Returns: 0 (the verdict is in @out), KPIN_EINVALID (the allowed-signers
+ * file cannot be read) or KPIN_ERROR.
+ */
+int kpin_verify_commit(struct kpin_sig_check *out, struct kpin_repo *repo,
+		       const char *commit, const char *allowed_signers);
+
 #endif

@@ -1,0 +1,291 @@
+/*
+ * Verifying commit signatures (kpin_verify_commit() in
+ * include/kpin/sign.h): the signature header and the bytes it covers come
+ * from libgit2, SSH signatures are checked here against an
+ * allowed-signers file, OpenPGP ones by gpg.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpg.h"
+#include "repo-internal.h"
+#include "sshkey.h"
+#include "sshsig.h"
+#include "kpin/error.h"
+#include "kpin/file.h"
+#include "kpin/sign.h"
+#include "kpin/xalloc.h"
+
+#define ALLOWED_SIGNERS_PATH ".kpin/allowed_signers"
+#define ALLOWED_SIGNERS_MAX (1024 * 1024)
+
+void kpin_sig_check_release(struct kpin_sig_check *c)
+{
+	free(c->signer);
+	free(c->key);
+	free(c->reason);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *kpin_sig_status_name(enum kpin_sig_status s)
+{
+	switch (s) {
+	case KPIN_SIG_GOOD:
+		return "good";
+	case KPIN_SIG_BAD:
+		return "bad";
+	case KPIN_SIG_UNKNOWN_KEY:
+		return "unknown key";
+	default:
+		return "unsigned";
+	}
+}
+
+static int bad(struct kpin_sig_check *out, const char *why)
+{
+	out->status = KPIN_SIG_BAD;
+	out->reason = xstrdup(why);
+	return 0;
+}
+
+/* The next white-space separated word, honouring double quotes. */
+static size_t word(const char **p, const char *end)
+{
+	const char *s;
+	bool quoted = false;
+
+	while (*p < end && (**p == ' ' || **p == '\t'))
+		(*p)++;
+	for (s = *p; s < end && (quoted || (*s != ' ' && *s != '\t')); s++)
+		if (*s == '"')
+			quoted = !quoted;
+	return (size_t)(s - *p);
+}
+
+/* Whether an options word lets the line sign in namespace "git". */
+static bool options_allow(const char *o, size_t len)
+{
+	const char *end = o + len, *ns = NULL, *q;
+	size_t i;
+
+	for (i = 0; i + 15 <= len; i++)
+		if (!strncmp(o + i, "cert-authority", 14) &&
+		    (i + 14 == len || o[i + 14] == ','))
+			return false;
+	for (i = 0; i + 12 <= len; i++)
+		if (!strncmp(o + i, "namespaces=\"", 12))
+			ns = o + i + 12;
+	if (!ns)
+		return true;
+	for (q = ns; q < end && *q != '"'; ) {
+		size_t n = strcspn(q, ",\"");
+
+		if (n == 3 && !strncmp(q, "git", 3))
+			return true;
+		q += n + (q[n] == ',');
+	}
+	return false;
+}
+
+/*
+ * Find the principals of the line holding key blob @pub in @file (the
+ * whole allowed-signers file); NULL when none.
+ */
+static char *find_principals(const struct kpin_buf *file,
+			     const unsigned char *pub, size_t publen)
+{
+	const char *p = file->ptr, *end = file->ptr + file->len;
+
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *line = p, *lend = eol ? eol : end;
+		const char *principals, *opts = NULL;
+		size_t plen, olen = 0, n;
+		struct kpin_buf blob = KPIN_BUF_INIT, text = KPIN_BUF_INIT;
+		char *found = NULL;
+
+		p = eol ? eol + 1 : NULL;
+		plen = word(&line, lend);
+		principals = line;
+		if (!plen || *principals == '#')
+			continue;
+		line += plen;
+		n = word(&line, lend);
+		if (n && strncmp(line, "ssh-", 4) && strncmp(line, "ecdsa-", 6)) {
+			opts = line;
+			olen = n;
+			line += n;
+			n = word(&line, lend);
+		}
+		if (!n || (opts && !options_allow(opts, olen)))
+			continue;
+		kpin_buf_add(&text, line, (size_t)(lend - line));
+		if (!kpin_sshkey_parse_public(&blob, text.ptr, text.len) &&
+		    blob.len == publen && !memcmp(blob.ptr, pub, publen))
+			found = xstrndup(principals, plen);
+		kpin_error_clear();
+		kpin_buf_release(&blob);
+		kpin_buf_release(&text);
+		if (found)
+			return found;
+	}
+	return NULL;
+}
+
+/* The allowed-signers file: the configured one, or the parent's. */
+static int allowed_file(struct kpin_buf *out, bool *have,
+			struct kpin_repo *repo, git_commit *c,
+			const char *path)
+{
+	git_commit *parent = NULL;
+	git_tree *tree = NULL;
+	int rc;
+
+	*have = false;
+	if (path) {
+		rc = kpin_file_read(out, path, ALLOWED_SIGNERS_MAX, NULL);
+		if (rc)
+			return kpin_error_prefix("gpg.ssh.allowedSignersFile: ");
+		*have = true;
+		return 0;
+	}
+	if (git_commit_parentcount(c) == 0)
+		return 0;
+	rc = git_commit_parent(&parent, c, 0);
+	if (!rc)
+		rc = git_commit_tree(&tree, parent);
+	if (rc) {
+		rc = kpin_git_fail(rc, "cannot read the parent of %s",
+				   git_oid_tostr_s(git_commit_id(c)));
+		goto out;
+	}
+	rc = repo_read_blob(out, NULL, repo, tree, ALLOWED_SIGNERS_PATH,
+			    ALLOWED_SIGNERS_MAX);
+	if (rc == KPIN_ENOTFOUND) {
+		kpin_error_clear();
+		rc = 0;
+	} else if (!rc) {
+		*have = true;
+	}
+out:
+	git_tree_free(tree);
+	git_commit_free(parent);
+	return rc;
+}
+
+static int verify_ssh(struct kpin_sig_check *out, struct kpin_repo *repo,
+		      git_commit *c, const git_buf *sig,
+		      const git_buf *signed_data, const char *allowed)
+{
+	struct kpin_sshsig s;
+	struct kpin_buf data = KPIN_BUF_INIT, fp = KPIN_BUF_INIT;
+	struct kpin_buf file = KPIN_BUF_INIT;
+	unsigned char hash[64];
+	bool have;
+	int rc;
+
+	if (kpin_sshsig_parse(&s, sig->ptr, sig->size))
+		return bad(out, kpin_error_last()->message);
+	rc = kpin_sshkey_fingerprint(&fp, s.pub, s.publen);
+	if (rc)
+		goto out;
+	out->key = kpin_buf_detach(&fp, NULL);
+	if (s.nslen != 3 || memcmp(s.ns, "git", 3)) {
+		struct kpin_buf why = KPIN_BUF_INIT;
+
+		kpin_buf_addf(&why, "signed in namespace '%.*s', not 'git'",
+			      (int)(s.nslen < 32 ? s.nslen : 32), s.ns);
+		rc = bad(out, why.ptr);
+		kpin_buf_release(&why);
+		goto out;
+	}
+	if (s.hashalglen != 6 || memcmp(s.hashalg, "sha512", 6)) {
+		rc = bad(out, "unsupported hash algorithm (kpin checks sha512)");
+		goto out;
+	}
+	rc = kpin_sshkey_sha512(hash, signed_data->ptr, signed_data->size);
+	if (rc)
+		goto out;
+	kpin_sshsig_signed_data(&data, "git", "sha512", hash, sizeof(hash));
+	rc = kpin_sshkey_verify(s.pub, s.publen, s.sig, s.siglen, data.ptr,
+				data.len);
+	if (rc == KPIN_EVERIFY || rc == KPIN_EINVALID) {
+		rc = bad(out, kpin_error_last()->message);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	rc = allowed_file(&file, &have, repo, c, allowed);
+	if (rc)
+		goto out;
+	out->signer = have ? find_principals(&file, s.pub, s.publen) : NULL;
+	out->status = out->signer ? KPIN_SIG_GOOD : KPIN_SIG_UNKNOWN_KEY;
+out:
+	kpin_sshsig_release(&s);
+	kpin_buf_release(&data);
+	kpin_buf_release(&fp);
+	kpin_buf_release(&file);
+	return rc;
+}
+
+static int verify_openpgp(struct kpin_sig_check *out, const git_buf *sig,
+			  const git_buf *signed_data)
+{
+	struct kpin_buf who = KPIN_BUF_INIT, key = KPIN_BUF_INIT;
+	int rc;
+
+	rc = kpin_gpg_verify(&who, &key, sig->ptr, sig->size, signed_data->ptr,
+			     signed_data->size);
+	if (key.len)
+		out->key = kpin_buf_detach(&key, NULL);
+	if (!rc) {
+		out->status = KPIN_SIG_GOOD;
+		out->signer = who.len ? kpin_buf_detach(&who, NULL) : NULL;
+	} else if (rc == KPIN_ENOTFOUND) {
+		out->status = KPIN_SIG_UNKNOWN_KEY;
+		rc = 0;
+	} else if (rc == KPIN_EVERIFY) {
+		rc = bad(out, kpin_error_last()->message);
+	}
+	kpin_buf_release(&who);
+	kpin_buf_release(&key);
+	return rc;
+}
+
+int kpin_verify_commit(struct kpin_sig_check *out, struct kpin_repo *repo,
+		       const char *commit, const char *allowed_signers)
+{
+	git_buf sig = GIT_BUF_INIT, signed_data = GIT_BUF_INIT;
+	git_commit *c = NULL;
+	git_oid id;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = git_oid_fromstr(&id, commit);
+	if (!rc)
+		rc = git_commit_lookup(&c, repo->git, &id);
+	if (rc)
+		return kpin_git_fail(rc, "cannot read commit '%s'", commit);
+	rc = git_commit_extract_signature(&sig, &signed_data, repo->git, &id,
+					  NULL);
+	if (rc == GIT_ENOTFOUND) {
+		git_error_clear();
+		rc = 0;		/* unsigned */
+	} else if (rc) {
+		rc = kpin_git_fail(rc, "cannot read the signature of '%s'",
+				   commit);
+	} else if (!strncmp(sig.ptr, "-----BEGIN SSH SIGNATURE-----", 29)) {
+		rc = verify_ssh(out, repo, c, &sig, &signed_data,
+				allowed_signers);
+	} else if (!strncmp(sig.ptr, "-----BEGIN PGP SIGNATURE-----", 29)) {
+		rc = verify_openpgp(out, &sig, &signed_data);
+	} else {
+		rc = bad(out, "unsupported signature type");
+	}
+	git_buf_dispose(&sig);
+	git_buf_dispose(&signed_data);
+	git_commit_free(c);
+	if (rc)
+		kpin_sig_check_release(out);
+	return rc;
+}

@@ -697,6 +697,144 @@ static void test_sign_commit_retry_resigns(void **state)
 	kpin_buf_release(&key);
 }
 
+/* kpin history --verify in @dir; its status, output in @r. */
+static int history_verify(struct h_result *r, const char *dir)
+{
+	const char *argv[] = { "kpin", "history", "--app", "web", "--env",
+			       "prd", "--verify", NULL };
+	const char *env[] = { h_env_home(), "XDG_CONFIG_HOME=",
+			      "GIT_CONFIG_NOSYSTEM=1", NULL };
+
+	return h_run(r, dir, env, argv, NULL);
+}
+
+/* Write @raw as a commit object and make main point at it. */
+static void replace_head(const struct world *w, const char *dir,
+			 const char *raw)
+{
+	struct h_result r;
+
+	h_writes(h_path(w->dir, "raw"), raw);
+	assert_int_equal(h_git(&r, dir, "update-ref refs/heads/main $(git "
+			       "hash-object -t commit -w ../raw) && git reset "
+			       "-q --hard"), 0);
+	h_result_release(&r);
+}
+
+static void test_sign_history_verify(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT, raw = KPIN_BUF_INIT;
+	struct kpin_buf sock = KPIN_BUF_INIT;
+	struct h_result r;
+	char *p;
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	keygen(&key, w, "stranger", "-t ecdsa -N ''");
+	allow(w, "ed");
+	assert_int_equal(h_git(&r, dir, "config user.signingkey ../ed"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, dir, NULL, 1, "--sign", NULL), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, dir, NULL, 2, NULL), 0);
+	h_result_release(&r);
+	assert_int_equal(h_git(&r, dir, "config user.signingkey "
+			       "../stranger"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, dir, NULL, 3, "--sign", NULL), 0);
+	h_result_release(&r);
+	if (history_verify(&r, dir))
+		fail_msg("history: %s", r.err.ptr);
+	h_assert_contains(r.out.ptr, "  signed by an unknown key SHA256:");
+	h_assert_contains(r.out.ptr, "  unsigned\n");
+	h_assert_contains(r.out.ptr, "  signed by t@example.com\n");
+	h_result_release(&r);
+	/* a tampered message: the signature no longer covers it */
+	assert_int_equal(h_git(&r, dir, "reset -q --hard HEAD~2"), 0);
+	h_result_release(&r);
+	kpin_buf_adds(&raw, h_git_out(dir, "cat-file commit HEAD"));
+	p = strstr(raw.ptr, "\n\nweb/prd:");
+	assert_non_null(p);
+	p[3] = 'W';
+	kpin_buf_addch(&raw, '\n');
+	replace_head(w, dir, raw.ptr);
+	assert_int_equal(history_verify(&r, dir), 1);
+	h_assert_contains(r.out.ptr, "  BAD signature: the signature does not "
+			  "verify\n");
+	h_assert_contains(r.err.ptr, "badly signed");
+	h_result_release(&r);
+	kpin_buf_release(&key);
+	kpin_buf_release(&raw);
+	kpin_buf_release(&sock);
+}
+
+/*
+ * A signature made for another namespace (ssh-keygen -Y sign -n file)
+ * over the same bytes is refused; .kpin/allowed_signers counts as the
+ * parent has it; signing: required fails on an unsigned commit.
+ */
+static void test_sign_history_namespace_policy(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT, allowed = KPIN_BUF_INIT;
+	struct h_result r;
+	const char *files[] = { ".kpin/allowed_signers", NULL, NULL };
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	allow(w, "ed");
+	assert_int_equal(h_read(&allowed, h_path(w->dir, "allowed")), 0);
+	files[1] = allowed.ptr;
+	h_repo_commit(dir, "refs/heads/main", files);
+	assert_int_equal(h_git(&r, dir, "reset -q --hard && git config --unset "
+			       "gpg.ssh.allowedSignersFile && git config "
+			       "user.signingkey ../ed"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, dir, NULL, 1, "--sign", NULL), 0);
+	h_result_release(&r);
+	if (history_verify(&r, dir))
+		fail_msg("history: %s", r.err.ptr);
+	h_assert_contains(r.out.ptr, "  signed by t@example.com\n");
+	h_result_release(&r);
+	/* the same commit bytes, signed in the namespace "file" */
+	assert_int_equal(h_sh(&r, w->dir, "cd repo && git cat-file commit HEAD "
+			      "| awk '/^gpgsig /{s=1;next} s&&/^ /{next} "
+			      "{s=0;print}' >../unsigned && cd .. && "
+			      "ssh-keygen -q -Y sign -n file -f ed unsigned && "
+			      "awk 'NR==FNR{sig=sig (n++?\"\\n \":\"\") $0;next} "
+			      "/^committer /&&!done{print;print \"gpgsig \" sig;"
+			      "done=1;next} {print}' unsigned.sig unsigned "
+			      ">raw && cd repo && git update-ref refs/heads/main "
+			      "$(git hash-object -t commit -w ../raw)"), 0);
+	h_result_release(&r);
+	assert_int_equal(history_verify(&r, dir), 1);
+	h_assert_contains(r.out.ptr, "  BAD signature: signed in namespace "
+			  "'file', not 'git'\n");
+	h_result_release(&r);
+	/* signing: required: an unsigned commit fails the listing */
+	assert_int_equal(h_git(&r, dir, "reset -q --hard HEAD~1"), 0);
+	h_result_release(&r);
+	{
+		const char *policy[] = { ".kpin.yaml", "signing: required\n",
+					 NULL };
+
+		h_repo_commit(dir, "refs/heads/main", policy);
+	}
+	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, dir, NULL, 2, "--sign", NULL), 0);
+	h_result_release(&r);
+	/* the fixture's own commit, which made the entry, is unsigned */
+	assert_int_equal(history_verify(&r, dir), 1);
+	h_assert_contains(r.out.ptr, "  signed by t@example.com\n");
+	h_assert_contains(r.out.ptr, "  unsigned\n");
+	h_assert_contains(r.err.ptr, "signing: required");
+	h_result_release(&r);
+	kpin_buf_release(&key);
+	kpin_buf_release(&allowed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +861,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_commit_retry_resigns,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign_history_verify, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sign_history_namespace_policy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("sign", tests, NULL, NULL);

@@ -13,7 +13,7 @@
 
 static const char history_usage[] =
 	"kpin history --app app [--env env] [--image name] [-n count] "
-	"[--branch branch] [--root path] [--json | --markdown]";
+	"[--branch branch] [--root path] [--verify] [--json | --markdown]";
 
 static void add_opt_json(struct kpin_buf *b, const char *key, const char *v)
 {
@@ -40,7 +40,36 @@ static int name_len(const char *author)
 	return (int)strcspn(author, "<") - (strchr(author, '<') ? 1 : 0);
 }
 
-static void print_text(const struct kpin_history_entry *v, size_t n)
+/* What --verify found for one commit, on its text line. */
+static void add_check_text(struct kpin_buf *b, const struct kpin_sig_check *c)
+{
+	switch (c->status) {
+	case KPIN_SIG_GOOD:
+		kpin_buf_addf(b, "  signed by %s", c->signer);
+		break;
+	case KPIN_SIG_UNKNOWN_KEY:
+		kpin_buf_addf(b, "  signed by an unknown key %s", c->key);
+		break;
+	case KPIN_SIG_BAD:
+		kpin_buf_addf(b, "  BAD signature: %s", c->reason);
+		break;
+	default:
+		kpin_buf_adds(b, "  unsigned");
+	}
+}
+
+static void add_check_json(struct kpin_buf *b, const struct kpin_sig_check *c)
+{
+	kpin_buf_adds(b, ",\"signature\":{\"status\":");
+	kpin_buf_add_json(b, kpin_sig_status_name(c->status));
+	add_opt_json(b, "signer", c->signer);
+	add_opt_json(b, "key", c->key);
+	add_opt_json(b, "reason", c->reason);
+	kpin_buf_addch(b, '}');
+}
+
+static void print_text(const struct kpin_history_entry *v, size_t n,
+		       const struct kpin_sig_check *checks)
 {
 	struct kpin_buf b = KPIN_BUF_INIT;
 	char when[32], tmp[32];
@@ -75,13 +104,16 @@ static void print_text(const struct kpin_history_entry *v, size_t n)
 			kpin_buf_addf(&b, "  run %s", v[i].run);
 		for (k = 0; k < v[i].ntrailers; k++)
 			kpin_buf_addf(&b, "  [%s]", v[i].trailers[k]);
+		if (checks)
+			add_check_text(&b, &checks[i]);
 		kpin_buf_addch(&b, '\n');
 	}
 	cli_print_buf(&b);
 	kpin_buf_release(&b);
 }
 
-static void print_json(const struct kpin_history_entry *v, size_t n)
+static void print_json(const struct kpin_history_entry *v, size_t n,
+		       const struct kpin_sig_check *checks)
 {
 	struct kpin_buf b = KPIN_BUF_INIT;
 	char when[32];
@@ -126,7 +158,10 @@ static void print_json(const struct kpin_history_entry *v, size_t n)
 			kpin_buf_addch(&b, '}');
 			free(key);
 		}
-		kpin_buf_adds(&b, "]}");
+		kpin_buf_addch(&b, ']');
+		if (checks)
+			add_check_json(&b, &checks[i]);
+		kpin_buf_addch(&b, '}');
 	}
 	kpin_buf_adds(&b, "]\n");
 	cli_print_buf(&b);
@@ -209,6 +244,7 @@ static const struct option history_options[] = {
 	{ "root", required_argument, NULL, 'r' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "markdown", no_argument, NULL, 'm' },
+	{ "verify", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -240,15 +276,55 @@ static int read_history(struct kpin_history_entry **v, size_t *n,
 	return 0;
 }
 
+/*
+ * Check each entry's commit (once per commit); set @failed when one is
+ * bad, or, under "signing: required", anything but good. Returns 0 or
+ * an exit status after an error.
+ */
+static int verify_all(struct kpin_sig_check **out, bool *failed,
+		      struct kpin_repo *repo,
+		      const struct kpin_history_entry *v, size_t n,
+		      bool required)
+{
+	struct kpin_sign_config cfg;
+	struct kpin_sig_check *c = xcalloc(n + 1, sizeof(*c));
+	size_t i, j;
+	int status = EXIT_OK;
+
+	*failed = false;
+	*out = c;
+	if (kpin_sign_config_read(&cfg, repo))
+		return cli_fail(NULL);
+	for (i = 0; i < n && !status; i++) {
+		for (j = 0; j < i && strcmp(v[j].commit, v[i].commit); j++)
+			;
+		if (j < i) {
+			c[i].status = c[j].status;
+			c[i].signer = c[j].signer ? xstrdup(c[j].signer) : NULL;
+			c[i].key = c[j].key ? xstrdup(c[j].key) : NULL;
+			c[i].reason = c[j].reason ? xstrdup(c[j].reason) : NULL;
+		} else if (kpin_verify_commit(&c[i], repo, v[i].commit,
+					      cfg.allowed_signers)) {
+			status = cli_fail(NULL);
+		}
+		if (c[i].status == KPIN_SIG_BAD ||
+		    (required && c[i].status != KPIN_SIG_GOOD))
+			*failed = true;
+	}
+	kpin_sign_config_release(&cfg);
+	return status;
+}
+
 static int cmd_history(int argc, char **argv)
 {
 	const char *app = NULL, *env = NULL, *image = NULL, *branch = NULL;
 	const char *root = NULL;
 	struct kpin_history_entry *v = NULL;
+	struct kpin_sig_check *checks = NULL;
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
-	size_t n = 0, max = 0;
-	bool json = false, markdown = false;
+	size_t n = 0, max = 0, i;
+	bool json = false, markdown = false, verify = false, failed = false;
 	char *end;
 	int c, status;
 
@@ -277,6 +353,9 @@ static int cmd_history(int argc, char **argv)
 			break;
 		case 'm':
 			markdown = true;
+			break;
+		case 'V':
+			verify = true;
 			break;
 		case 'n':
 			max = strtoul(optarg, &end, 10);
@@ -326,17 +405,32 @@ static int cmd_history(int argc, char **argv)
 		}
 		kpin_error_clear();
 	}
+	if (verify) {
+		status = verify_all(&checks, &failed, repo, v, n,
+				    policy.signing_required);
+		if (status)
+			goto out;
+	}
 	if (json)
-		print_json(v, n);
+		print_json(v, n, checks);
 	else if (markdown)
 		print_markdown(v, n);
 	else
-		print_text(v, n);
+		print_text(v, n, checks);
 	if (!n)
 		cli_note("no change to %s in %s/%s found in the history",
 			 image ? image : "any image", app, env ? env : "*");
 	status = EXIT_OK;
+	if (failed) {
+		cli_error("a listed commit is %s", policy.signing_required ?
+			  "not signed by an allowed signer (signing: required "
+			  "in " KPIN_POLICY_FILE ")" : "badly signed");
+		status = EXIT_FAIL;
+	}
 out:
+	for (i = 0; checks && i < n; i++)
+		kpin_sig_check_release(&checks[i]);
+	free(checks);
 	kpin_history_free(v, n);
 	kpin_policy_release(&policy);
 	kpin_repo_free(repo);

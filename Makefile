@@ -71,7 +71,7 @@ LIBKPIN = libkpin.a
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
 	src/yaml.c \
 	src/image.c src/kust.c src/diff.c src/repo.c src/update.c src/worktree.c src/history.c src/order.c src/message.c src/policy.c src/request.c \
-	src/gitindex.c src/sha1.c src/remote.c src/journal.c src/git-lazy.c \
+	src/gitindex.c src/index-format.c src/sha1.c src/remote.c src/journal.c src/git-lazy.c \
 	src/check.c src/lazy.c src/crypto-lazy.c src/sshsig.c src/sshkey.c \
 	src/sshagent.c src/sign.c src/gpg.c src/verify.c \
 	src/lock.c
@@ -85,7 +85,7 @@ TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
 	test-file test-golden test-cli test-corpus test-repo test-apply \
 	test-push test-check test-promote test-crash test-matrix test-redact \
 	test-sign test-audit \
-	test-lock test-worktree
+	test-lock test-worktree test-index-format
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)
@@ -167,7 +167,7 @@ VALGRIND = $(VALGRIND_PROG) -q --error-exitcode=99 --leak-check=full \
 	--log-file=$(CURDIR)/$(VG_LOGS)/%p.log
 VG_UNIT = test-buf test-grammar test-image test-kust test-diff test-file \
 	test-redact \
-	test-lock
+	test-lock test-index-format
 VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote \
 	test-audit \
 	test-worktree
@@ -185,13 +185,14 @@ check-valgrind: kpin $(TESTS)
 	echo "valgrind: $$n report(s) in $(VG_LOGS)"; \
 	[ $$u -eq 0 ] && [ $$c -eq 0 ] && [ $$n -eq 0 ]
 
-# libFuzzer targets (clang): the edit core, the check rules, requests.
+# libFuzzer targets (clang): the edit core, the check rules, requests,
+# the index format.
 # The library is compiled once with clang, the warnings (errors under
 # DEVELOPER=1: CI's clang build), coverage and sanitizers (build/fuzz),
 # each target links it. fuzz-run runs each target FUZZ_SECONDS seconds,
 # seeded from testdata/; a crash, leak or UB fails it and leaves the input
 # in build/fuzz/ (tests/fuzz/run.sh).
-FUZZ_TARGETS = fuzz-kust fuzz-check fuzz-request
+FUZZ_TARGETS = fuzz-kust fuzz-check fuzz-request fuzz-index
 FUZZ_SECONDS = 60
 FUZZ_CC = clang
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined

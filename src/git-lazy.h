@@ -16,6 +16,8 @@
 #include <git2/sys/repository.h>
 
 #define KPIN_GIT_FUNCTIONS(F) \
+	F(git_attr_get_many) \
+	F(git_attr_value) \
 	F(git_blob_create_from_buffer) \
 	F(git_blob_filter) \
 	F(git_blob_free) \
@@ -40,6 +42,7 @@
 	F(git_commit_tree) \
 	F(git_commit_tree_id) \
 	F(git_config_free) \
+	F(git_config_get_bool) \
 	F(git_config_get_string_buf) \
 	F(git_credential_ssh_key_from_agent) \
 	F(git_credential_username_new) \
@@ -62,6 +65,8 @@
 	F(git_message_trailers) \
 	F(git_odb_exists) \
 	F(git_odb_free) \
+	F(git_odb_hash) \
+	F(git_odb_hashfile) \
 	F(git_odb_object_data) \
 	F(git_odb_object_free) \
 	F(git_odb_object_size) \
@@ -145,6 +150,8 @@ KPIN_GIT_FUNCTIONS(KPIN_GIT_POINTER)
 int kpin_git_load(void);
 
 #ifndef KPIN_GIT_LAZY_IMPL
+#define git_attr_get_many (*kpin_lazy_git_attr_get_many)
+#define git_attr_value (*kpin_lazy_git_attr_value)
 #define git_blob_create_from_buffer (*kpin_lazy_git_blob_create_from_buffer)
 #define git_blob_filter (*kpin_lazy_git_blob_filter)
 #define git_blob_free (*kpin_lazy_git_blob_free)
@@ -169,6 +176,7 @@ int kpin_git_load(void);
 #define git_commit_tree (*kpin_lazy_git_commit_tree)
 #define git_commit_tree_id (*kpin_lazy_git_commit_tree_id)
 #define git_config_free (*kpin_lazy_git_config_free)
+#define git_config_get_bool (*kpin_lazy_git_config_get_bool)
 #define git_config_get_string_buf (*kpin_lazy_git_config_get_string_buf)
 #define git_credential_ssh_key_from_agent (*kpin_lazy_git_credential_ssh_key_from_agent)
 #define git_credential_username_new (*kpin_lazy_git_credential_username_new)
@@ -191,6 +199,8 @@ int kpin_git_load(void);
 #define git_message_trailers (*kpin_lazy_git_message_trailers)
 #define git_odb_exists (*kpin_lazy_git_odb_exists)
 #define git_odb_free (*kpin_lazy_git_odb_free)
+#define git_odb_hash (*kpin_lazy_git_odb_hash)
+#define git_odb_hashfile (*kpin_lazy_git_odb_hashfile)
 #define git_odb_object_data (*kpin_lazy_git_odb_object_data)
 #define git_odb_object_free (*kpin_lazy_git_odb_object_free)
 #define git_odb_object_size (*kpin_lazy_git_odb_object_size)

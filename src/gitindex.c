@@ -1,16 +1,10 @@
 /*
- * Direct index updates (see src/gitindex.h). The format is git's
- * Documentation/gitformat-index.txt: a 12-byte header ("DIRC", version 2,
- * 3 or 4, entry count), entries sorted by path, extensions, and a SHA-1
- * of everything before it. An entry is 40 bytes of stat data, a 20-byte
- * object id, 16 bits of flags (stage in bits 12-13, extended in bit 14),
- * 16 more flag bits in version 3 and later when extended, then the path:
- * NUL-padded to a multiple of 8 bytes in versions 2 and 3, or prefix
- * compressed (a varint of bytes to drop from the previous path, then a
- * NUL-terminated suffix) in version 4. Changing an entry's stat data and
- * id never changes its length, so entries are patched in place; only the
- * TREE extension (the cache of tree ids) changes size, which is why the
- * optional EOIE and IEOT extensions, which hold offsets, are dropped.
+ * Direct index updates (see src/gitindex.h): the I/O and git's rules
+ * around the pure index format code of src/index-format.c. The index is
+ * read once, mapped copy-on-write, while index.lock is held; what the
+ * walk over its entries notes (the entries asked about, the
+ * .gitattributes files on their way, the racy entries) drives the
+ * checks and the write.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,17 +22,18 @@
 #include "kpin/error.h"
 #include "kpin/file.h"
 #include "gitindex.h"
+#include "index-format.h"
 #include "lock.h"
-#include "sha1.h"
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
 
-#define ENTRY_FIXED 62		/* stat data, id and flags */
-#define FLAG_EXTENDED 0x4000
-#define FLAG_STAGE 0x3000
-#define XFLAG_SKIP_WORKTREE 0x4000
-#define XFLAG_INTENT_TO_ADD 0x2000
 #define LOCK_WAIT_MS 2000
+
+/* An entry that may be racily clean, to check before writing. */
+struct racy {
+	char *path;
+	size_t off;
+};
 
 struct kpin_gitindex {
 	git_repository *repo;
@@ -47,161 +42,55 @@ struct kpin_gitindex {
 	unsigned char *buf;	/* the index file, mapped copy-on-write */
 	size_t len;
 	struct stat st;		/* of the index file when read */
-	uint32_t version;
-	uint32_t count;
-	size_t ext;		/* offset of the first extension */
+	struct kpin_ixf ixf;	/* its layout */
 	const char **want;	/* the paths asked about, and attribute files */
 	long *found;		/* their entries' offsets, -1 when absent */
 	size_t nwant;
+	struct racy *racy;	/* entries modified in the index's second */
+	size_t nracy, racy_alloc;
+	int may_filter;		/* -1 unknown, else: any attribute source */
 };
 
-static uint32_t get32(const unsigned char *p)
+/*
+ * Note the entry at @off if its path is one of those asked about, and if
+ * its file was modified in the second the index was written or later:
+ * its stat data may then hide a change (git's racy git problem).
+ */
+static void visit(void *arg, const struct kpin_ixf *ixf, size_t off,
+		  const char *path, size_t plen)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static int corrupt(const char *what)
-{
-	return kpin_error_set(KPIN_ERROR, "the index looks corrupt (%s); run "
-			      "'git status' to see what git makes of it", what);
-}
-
-/* Note entry @off if its path is one of those asked about. */
-static void match(struct kpin_gitindex *ix, const char *path, size_t plen,
-		  size_t off)
-{
+	struct kpin_gitindex *ix = arg;
+	struct kpin_ixf_entry e;
 	size_t k;
 
 	for (k = 0; k < ix->nwant; k++)
-		if (ix->found[k] < 0 && strlen(ix->want[k]) == plen &&
-		    !memcmp(ix->want[k], path, plen))
+		if (ix->found[k] < 0 && !strncmp(ix->want[k], path, plen) &&
+		    !ix->want[k][plen])
 			ix->found[k] = (long)off;
+	kpin_ixf_entry_read(ixf, off, &e);
+	if (!kpin_ixf_is_racy(&e, (uint32_t)ix->st.st_mtim.tv_sec))
+		return;
+	ALLOC_GROW(ix->racy, ix->nracy + 1, ix->racy_alloc);
+	ix->racy[ix->nracy].path = xstrdup(path);
+	ix->racy[ix->nracy++].off = off;
 }
 
-/*
- * Walk the index's entries once, noting where the asked-about paths are.
- * Like git, which checks the trailing checksum only in fsck, this does
- * not hash the file on reading: on a 100k-file index that hash was a
- * fifth of kpin's time. Every offset is still bounds-checked, and the
- * index written back gets a fresh checksum. Paths are compared in place
- * (versions 2 and 3) or rebuilt in a scratch buffer (version 4's prefix
- * compression).
- */
-static int parse(struct kpin_gitindex *ix)
-{
-	const unsigned char *b = ix->buf;
-	struct kpin_buf prev = KPIN_BUF_INIT;
-	size_t off = 12, i, end = ix->len - 20;
-	int rc = 0;
-
-	if (ix->len < 32 || memcmp(b, "DIRC", 4))
-		return corrupt("no DIRC header");
-	ix->version = get32(b + 4);
-	ix->count = get32(b + 8);
-	if (ix->version < 2 || ix->version > 4)
-		return kpin_error_set(KPIN_ENOTSUP, "index version %u",
-				      ix->version);
-	if (ix->count > ix->len / ENTRY_FIXED)
-		return corrupt("entry count");
-	for (i = 0; i < ix->count; i++) {
-		size_t hdr = ENTRY_FIXED, plen;
-		unsigned flags;
-		const unsigned char *p, *s;
-
-		if (off + hdr > end) {
-			rc = corrupt("entries run past the end");
-			break;
-		}
-		flags = (unsigned)(b[off + 60] << 8 | b[off + 61]);
-		if (flags & FLAG_EXTENDED) {
-			if (ix->version < 3) {
-				rc = corrupt("extended flag in version 2");
-				break;
-			}
-			hdr += 2;
-		}
-		p = b + off + hdr;
-		if (ix->version == 4) {
-			size_t strip;
-			int shift = 0;
-
-			/* git's offset varint: 7 bits a byte, +1 per extra */
-			strip = *p & 0x7f;
-			while (*p++ & 0x80) {
-				if (p >= b + end || ++shift > 8) {
-					rc = corrupt("bad path prefix");
-					goto out;
-				}
-				strip = ((strip + 1) << 7) | (*p & 0x7f);
-			}
-			s = memchr(p, 0, (size_t)(b + end - p));
-			if (!s || strip > prev.len) {
-				rc = corrupt("bad path");
-				goto out;
-			}
-			prev.len -= strip;
-			kpin_buf_add(&prev, p, (size_t)(s - p));
-			match(ix, prev.ptr, prev.len, off);
-			off = (size_t)(s + 1 - b);
-		} else {
-			s = memchr(p, 0, (size_t)(b + end - p));
-			if (!s) {
-				rc = corrupt("unterminated path");
-				break;
-			}
-			plen = (size_t)(s - p);
-			match(ix, (const char *)p, plen, off);
-			off += (hdr + plen + 8) & ~(size_t)7;
-		}
-	}
-	if (!rc && off > end)
-		rc = corrupt("entries run past the end");
-	ix->ext = off;
-out:
-	kpin_buf_release(&prev);
-	return rc;
-}
-
-/* Which extensions can we carry: refuse the mandatory ones we don't know. */
+/* Refuse the mandatory extensions: neither kpin nor libgit2 has them. */
 static int check_extensions(const struct kpin_gitindex *ix)
 {
-	size_t off = ix->ext, end = ix->len - 20;
+	const unsigned char *sig = ix->buf + ix->ixf.mandatory;
 
-	while (off < end) {
-		uint32_t size;
-
-		if (off + 8 > end)
-			return corrupt("truncated extension");
-		size = get32(ix->buf + off + 4);
-		if (size > end - off - 8)
-			return corrupt("extension size");
-		/*
-		 * A mandatory extension (lowercase) we cannot carry; libgit2
-		 * 1.5.1 reads neither "link" (split index) nor "sdir"
-		 * (sparse index) either, so there is nowhere to fall back.
-		 */
-		if (ix->buf[off] < 'A' || ix->buf[off] > 'Z')
-			return kpin_error_set(KPIN_EINVALID, "the index uses "
-					      "git's '%.4s' extension (%s), which "
-					      "kpin cannot update; nothing "
-					      "changed", ix->buf + off,
-					      !memcmp(ix->buf + off, "link", 4) ?
-					      "split index: git update-index "
-					      "--no-split-index turns it off" :
-					      !memcmp(ix->buf + off, "sdir", 4) ?
-					      "sparse index" : "unknown");
-		off += 8 + size;
-	}
-	return 0;
+	if (!ix->ixf.mandatory)
+		return 0;
+	/* libgit2 1.5.1 reads neither "link" nor "sdir": no fallback */
+	return kpin_error_set(KPIN_EINVALID, "the index uses git's '%.4s' "
+			      "extension (%s), which kpin cannot update; "
+			      "nothing changed", sig,
+			      !memcmp(sig, "link", 4) ? "split index: git "
+			      "update-index --no-split-index turns it off" :
+			      !memcmp(sig, "sdir", 4) ? "sparse index: git "
+			      "sparse-checkout init --no-sparse-index turns "
+			      "it off" : "unknown");
 }
 
 static void want(struct kpin_gitindex *ix, char *path)
@@ -261,6 +150,7 @@ int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
 	ix->repo = repo;
 	ix->lock = (struct kpin_lock)KPIN_LOCK_INIT;
 	ix->buf = MAP_FAILED;
+	ix->may_filter = -1;
 	add_wanted(ix, paths, npaths);
 	kpin_buf_addf(&b, "%sindex", gitdir);
 	ix->path = kpin_buf_detach(&b, NULL);
@@ -275,9 +165,16 @@ int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
 				       ix->path, strerror(errno));
 		goto fail;
 	}
-	if (fstat(fd, &ix->st) < 0 || ix->st.st_size < 32) {
+	if (fstat(fd, &ix->st) < 0) {
+		rc = kpin_error_set(KPIN_ERROR, "cannot stat '%s': %s",
+				    ix->path, strerror(errno));
 		close(fd);
-		rc = corrupt("too short");
+		goto fail;
+	}
+	if (ix->st.st_size < 32) {
+		close(fd);
+		/* the parser says what is wrong with it */
+		rc = kpin_ixf_parse(&ix->ixf, NULL, 0, NULL, NULL);
 		goto fail;
 	}
 	ix->len = (size_t)ix->st.st_size;
@@ -290,7 +187,7 @@ int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
 				    ix->path, strerror(errno));
 		goto fail;
 	}
-	rc = parse(ix);
+	rc = kpin_ixf_parse(&ix->ixf, ix->buf, ix->len, visit, ix);
 	if (!rc)
 		rc = check_extensions(ix);
 	if (rc)
@@ -312,6 +209,9 @@ void kpin_gitindex_free(struct kpin_gitindex *ix)
 		munmap(ix->buf, ix->len);
 	while (ix->nwant)
 		free((char *)ix->want[--ix->nwant]);
+	while (ix->nracy)
+		free(ix->racy[--ix->nracy].path);
+	free(ix->racy);
 	free(ix->want);
 	free(ix->found);
 	free(ix->path);
@@ -329,170 +229,19 @@ static long find(const struct kpin_gitindex *ix, const char *path)
 	return -1;
 }
 
-static unsigned entry_flags(const struct kpin_gitindex *ix, long i)
+static void stat_data(struct kpin_ixf_stat *out, const struct stat *st)
 {
-	const unsigned char *p = ix->buf + i;
-
-	return (unsigned)(p[60] << 8 | p[61]);
-}
-
-static unsigned entry_xflags(const struct kpin_gitindex *ix, long i)
-{
-	const unsigned char *p = ix->buf + i;
-
-	return (entry_flags(ix, i) & FLAG_EXTENDED) ?
-	       (unsigned)(p[62] << 8 | p[63]) : 0;
-}
-
-/* Does the worktree file's stat data match the entry (git's checkStat)? */
-static bool stat_matches(const struct kpin_gitindex *ix, long i,
-			 const struct stat *st)
-{
-	const unsigned char *p = ix->buf + i;
-
-	return get32(p + 0) == (uint32_t)st->st_ctim.tv_sec &&
-	       get32(p + 4) == (uint32_t)st->st_ctim.tv_nsec &&
-	       get32(p + 8) == (uint32_t)st->st_mtim.tv_sec &&
-	       get32(p + 12) == (uint32_t)st->st_mtim.tv_nsec &&
-	       get32(p + 20) == (uint32_t)st->st_ino &&
-	       get32(p + 36) == (uint32_t)st->st_size &&
-	       /* racily clean: written in the same instant as the index */
-	       (st->st_mtim.tv_sec < ix->st.st_mtim.tv_sec ||
-		(st->st_mtim.tv_sec == ix->st.st_mtim.tv_sec &&
-		 st->st_mtim.tv_nsec < ix->st.st_mtim.tv_nsec));
-}
-
-int kpin_gitindex_check(struct kpin_gitindex *ix,
-			const struct kpin_index_edit *e, size_t n)
-{
-	const char *wd = git_repository_workdir(ix->repo);
-	struct kpin_buf path = KPIN_BUF_INIT;
-	size_t k;
-	int rc = 0;
-
-	for (k = 0; k < n && !rc; k++) {
-		long i = find(ix, e[k].path);
-		struct stat st;
-		git_oid id;
-
-		if (i < 0 || (entry_flags(ix, i) & FLAG_STAGE) ||
-		    (entry_xflags(ix, i) & XFLAG_INTENT_TO_ADD) ||
-		    memcmp(ix->buf + i + 40, e[k].old_id.id, 20)) {
-			rc = kpin_error_set(KPIN_EINVALID, "'%s' has staged "
-					    "changes in the checkout; commit or "
-					    "discard them first (nothing "
-					    "changed)", e[k].path);
-			break;
-		}
-		if (entry_xflags(ix, i) & XFLAG_SKIP_WORKTREE) {
-			rc = kpin_error_set(KPIN_ENOTSUP, "skip-worktree entry");
-			break;
-		}
-		kpin_buf_reset(&path);
-		kpin_buf_addf(&path, "%s%s", wd, e[k].path);
-		if (lstat(path.ptr, &st) < 0 || !S_ISREG(st.st_mode)) {
-			rc = kpin_error_set(KPIN_EINVALID, "'%s' has unstaged "
-					    "changes in the checkout (%s); "
-					    "restore it first (nothing "
-					    "changed)", e[k].path,
-					    errno == ENOENT ? "deleted" :
-					    "not a regular file");
-			break;
-		}
-		if (stat_matches(ix, i, &st))
-			continue;
-		if (git_repository_hashfile(&id, ix->repo, path.ptr,
-					    GIT_OBJECT_BLOB, e[k].path)) {
-			rc = kpin_error_set(KPIN_ERROR, "cannot hash '%s'",
-					    e[k].path);
-			break;
-		}
-		if (memcmp(id.id, ix->buf + i + 40, 20))
-			rc = kpin_error_set(KPIN_EINVALID, "'%s' has unstaged "
-					    "changes in the checkout; commit or "
-					    "discard them first (nothing "
-					    "changed)", e[k].path);
-	}
-	kpin_buf_release(&path);
-	return rc;
-}
-
-/* Is directory @dir (a cache-tree path, "" for the root) above @file? */
-static bool above(const char *dir, size_t dlen, const char *file)
-{
-	return dlen == 0 || (!strncmp(file, dir, dlen) && file[dlen] == '/');
-}
-
-/*
- * Copy the TREE extension, invalidating (entry count -1, no id) every
- * cached tree that contains one of the edited paths. Nodes are in
- * pre-order: name, NUL, "entries subtrees\n", then the id when valid.
- */
-static int rewrite_tree(struct kpin_buf *out, const unsigned char *d,
-			size_t len, const struct kpin_index_edit *e, size_t n)
-{
-	struct { size_t plen; long left; } stack[128];
-	struct kpin_buf path = KPIN_BUF_INIT;
-	size_t p = 0, k;
-	int depth = 0, rc = 0;
-
-	while (p < len) {
-		const unsigned char *name = d + p, *nl, *sp;
-		size_t nlen = strnlen((const char *)name, len - p);
-		long entries, subtrees;
-		bool invalid;
-		char *end;
-
-		if (nlen == len - p)
-			return corrupt("cache tree name");
-		p += nlen + 1;
-		nl = memchr(d + p, '\n', len - p);
-		sp = nl ? memchr(d + p, ' ', (size_t)(nl - d - p)) : NULL;
-		if (!sp)
-			return corrupt("cache tree counts");
-		entries = strtol((const char *)d + p, &end, 10);
-		subtrees = strtol((const char *)sp + 1, &end, 10);
-		if (subtrees < 0 || (const unsigned char *)end != nl)
-			return corrupt("cache tree counts");
-		p = (size_t)(nl + 1 - d);
-		if (entries >= 0) {
-			if (p + 20 > len)
-				return corrupt("cache tree id");
-			p += 20;
-		}
-		while (depth > 0 && stack[depth - 1].left == 0)
-			depth--;
-		if (depth > 0)
-			stack[depth - 1].left--;
-		path.len = depth > 0 ? stack[depth - 1].plen : 0;
-		if (nlen) {
-			if (path.len)
-				kpin_buf_addch(&path, '/');
-			kpin_buf_add(&path, name, nlen);
-		} else {
-			kpin_buf_grow(&path, 0);
-			path.ptr[path.len] = '\0';
-		}
-		invalid = entries < 0;
-		for (k = 0; k < n && !invalid; k++)
-			invalid = above(path.ptr, path.len, e[k].path);
-		kpin_buf_add(out, name, nlen + 1);
-		if (invalid) {
-			kpin_buf_addf(out, "-1 %ld\n", subtrees);
-		} else {
-			kpin_buf_addf(out, "%ld %ld\n", entries, subtrees);
-			kpin_buf_add(out, d + p - 20, 20);
-		}
-		if (depth == (int)(sizeof(stack) / sizeof(stack[0]))) {
-			rc = corrupt("cache tree too deep");
-			break;
-		}
-		stack[depth].plen = path.len;
-		stack[depth].left = subtrees;
-		depth++;
-	}
-	kpin_buf_release(&path);
-	return rc;
+	out->ctime_sec = (uint32_t)st->st_ctim.tv_sec;
+	out->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
+	out->mtime_sec = (uint32_t)st->st_mtim.tv_sec;
+	out->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	out->dev = (uint32_t)st->st_dev;
+	out->ino = (uint32_t)st->st_ino;
+	out->mode = S_ISLNK(st->st_mode) ? 0120000 :
+		    (st->st_mode & 0100) ? 0100755 : 0100644;
+	out->uid = (uint32_t)st->st_uid;
+	out->gid = (uint32_t)st->st_gid;
+	out->size = (uint32_t)st->st_size;
 }
 
 static bool exists(const char *path)
@@ -502,32 +251,61 @@ static bool exists(const char *path)
 	return path && lstat(path, &st) == 0;
 }
 
-/*
- * Could a filter (end-of-line conversion, ident) change @path's content
- * on checkout? Only with core.autocrlf or an attributes file somewhere:
- * the repository's info/attributes, a global or system one, or a
- * .gitattributes on the way to @path in the worktree or the index.
- */
-static bool may_filter(struct kpin_gitindex *ix, const char *path)
+/* A configuration value as a string, or NULL (the caller frees it). */
+static char *config_string(git_repository *repo, const char *name)
 {
 	git_config *cfg = NULL;
 	git_buf v = GIT_BUF_INIT;
-	struct kpin_buf f = KPIN_BUF_INIT;
-	const char *home = getenv("HOME"), *xdg = getenv("XDG_CONFIG_HOME");
-	const char *wd = git_repository_workdir(ix->repo);
-	bool yes = false;
-	size_t k;
+	char *s = NULL;
 
-	if (git_repository_config_snapshot(&cfg, ix->repo))
-		return true;
-	if (!git_config_get_string_buf(&v, cfg, "core.autocrlf"))
-		yes = strcmp(v.ptr, "false") != 0;
-	git_buf_dispose(&v);
-	if (!git_config_get_string_buf(&v, cfg, "core.attributesfile"))
-		yes = true;
+	if (git_repository_config_snapshot(&cfg, repo))
+		return NULL;
+	if (!git_config_get_string_buf(&v, cfg, name))
+		s = xstrdup(v.ptr);
 	git_buf_dispose(&v);
 	git_config_free(cfg);
-	kpin_buf_addf(&f, "%sinfo/attributes", git_repository_path(ix->repo));
+	return s;
+}
+
+static bool config_set(git_repository *repo, const char *name)
+{
+	char *v = config_string(repo, name);
+
+	free(v);
+	return v != NULL;
+}
+
+/* A boolean configuration value, @dflt when unset or unreadable. */
+static bool config_bool(git_repository *repo, const char *name, bool dflt)
+{
+	git_config *cfg = NULL;
+	int v;
+
+	if (git_repository_config_snapshot(&cfg, repo))
+		return dflt;
+	if (git_config_get_bool(&v, cfg, name))
+		v = dflt;
+	git_config_free(cfg);
+	return v != 0;
+}
+
+/*
+ * Is there any source of attributes or end-of-line conversion outside
+ * the worktree's .gitattributes files: core.autocrlf, core.eol, an
+ * attributes file of the repository (info/attributes), the user
+ * (core.attributesFile, XDG) or the system?
+ */
+static bool global_filters(git_repository *repo)
+{
+	const char *home = getenv("HOME"), *xdg = getenv("XDG_CONFIG_HOME");
+	struct kpin_buf f = KPIN_BUF_INIT;
+	char *crlf = config_string(repo, "core.autocrlf");
+	bool yes = (crlf && strcmp(crlf, "false")) ||
+		   config_set(repo, "core.eol") ||
+		   config_set(repo, "core.attributesfile");
+
+	free(crlf);
+	kpin_buf_addf(&f, "%sinfo/attributes", git_repository_path(repo));
 	yes = yes || exists(f.ptr) || exists("/etc/gitattributes");
 	kpin_buf_reset(&f);
 	if (xdg && *xdg)
@@ -535,57 +313,322 @@ static bool may_filter(struct kpin_gitindex *ix, const char *path)
 	else if (home)
 		kpin_buf_addf(&f, "%s/.config/git/attributes", home);
 	yes = yes || exists(f.ptr);
-	for (k = 0; k < ix->nwant && !yes; k++) {
-		const char *a = ix->want[k];
-		size_t dlen = strlen(a) - strlen(".gitattributes");
+	kpin_buf_release(&f);
+	return yes;
+}
 
-		if (strcmp(a + dlen, ".gitattributes") ||
-		    (dlen && strncmp(a, path, dlen)))
-			continue;
+/*
+ * Could a filter (end-of-line conversion, ident, a driver, an encoding)
+ * change @path's content between the index and the worktree? Only with a
+ * global source (above) or a .gitattributes on the way to @path, in the
+ * worktree or in the index (@ix, when given, knows the index's for the
+ * paths it was opened for).
+ */
+static bool may_filter(struct kpin_gitindex *ix, git_repository *repo,
+		       int *global, const char *path)
+{
+	const char *wd = git_repository_workdir(repo), *slash;
+	struct kpin_buf f = KPIN_BUF_INIT;
+	bool yes;
+
+	if (*global < 0)
+		*global = global_filters(repo);
+	yes = *global;
+	for (slash = path; !yes && slash; slash = strchr(slash + 1, '/')) {
+		size_t dlen = slash == path ? 0 : (size_t)(slash - path);
+		long at;
+
 		kpin_buf_reset(&f);
-		kpin_buf_addf(&f, "%s%s", wd, a);
-		yes = ix->found[k] >= 0 || exists(f.ptr);
+		kpin_buf_addf(&f, "%.*s%s.gitattributes", (int)dlen, path,
+			      dlen ? "/" : "");
+		at = ix ? find(ix, f.ptr) : -1;
+		kpin_buf_reset(&f);
+		kpin_buf_addf(&f, "%s%.*s%s.gitattributes", wd, (int)dlen,
+			      path, dlen ? "/" : "");
+		yes = at >= 0 || exists(f.ptr);
 	}
 	kpin_buf_release(&f);
 	return yes;
 }
 
-/* Write @blob's checked-out content over the worktree file at @path. */
-static int write_worktree(struct kpin_gitindex *ix, const char *path,
-			  const git_oid *blob_id, struct stat *st)
+/*
+ * The blob id git would compute for the worktree file at @full (@path in
+ * the repository): a symlink's target, or the content cleaned by the
+ * filters that apply, when any may.
+ */
+static int hash_worktree(git_oid *out, struct kpin_gitindex *ix,
+			 const char *full, const char *path,
+			 const struct stat *st)
+{
+	char target[4096];
+	ssize_t n;
+	int rc;
+
+	if (S_ISLNK(st->st_mode)) {
+		n = readlink(full, target, sizeof(target));
+		rc = n < 0 ? -1 : git_odb_hash(out, target, (size_t)n,
+					       GIT_OBJECT_BLOB);
+	} else if (may_filter(ix, ix->repo, &ix->may_filter, path)) {
+		rc = git_repository_hashfile(out, ix->repo, full,
+					     GIT_OBJECT_BLOB, path);
+	} else {
+		rc = git_odb_hashfile(out, full, GIT_OBJECT_BLOB);
+	}
+	return rc ? kpin_error_set(KPIN_ERROR, "cannot hash '%s'", path) : 0;
+}
+
+/* The filter driver named by @path's attributes that git would run. */
+static int check_driver(git_repository *repo, const char *path,
+			const char *driver)
+{
+	static const char *const keys[] = { "smudge", "process" };
+	struct kpin_buf k = KPIN_BUF_INIT;
+	size_t i;
+	char *v = NULL;
+	int rc = 0;
+
+	for (i = 0; i < 2 && !v; i++) {
+		kpin_buf_reset(&k);
+		kpin_buf_addf(&k, "filter.%s.%s", driver, keys[i]);
+		v = config_string(repo, k.ptr);
+	}
+	if (v)
+		rc = kpin_error_set(KPIN_EINVALID, "'%s' is checked out "
+				    "through the filter driver '%s' (%s = %s), "
+				    "which kpin cannot run: the worktree would "
+				    "not hold what git checkout writes; update "
+				    "a clone without a checkout, or commit by "
+				    "hand (nothing changed)", path, driver,
+				    k.ptr, v);
+	kpin_buf_reset(&k);
+	kpin_buf_addf(&k, "filter.%s.required", driver);
+	if (!rc && config_bool(repo, k.ptr, false))
+		rc = kpin_error_set(KPIN_EINVALID, "'%s' needs the filter "
+				    "driver '%s' (filter.%s.required), which "
+				    "has no command: git checkout would fail "
+				    "too (nothing changed)", path, driver,
+				    driver);
+	free(v);
+	kpin_buf_release(&k);
+	return rc;
+}
+
+/* git's is_encoding_utf8(): "UTF-8" or "UTF8", in any case. */
+static bool is_utf8(const char *enc)
+{
+	return !strcasecmp(enc, "utf-8") || !strcasecmp(enc, "utf8");
+}
+
+static int check_filters(struct kpin_gitindex *ix, git_repository *repo,
+			 int *global, const char *const *paths, size_t n)
+{
+	static const char *names[] = { "filter", "working-tree-encoding" };
+	size_t k;
+	int rc = 0;
+
+	for (k = 0; k < n && !rc; k++) {
+		const char *v[2] = { NULL, NULL };
+
+		if (!may_filter(ix, repo, global, paths[k]))
+			continue;
+		/* git checkout reads the index's .gitattributes first */
+		if (git_attr_get_many(v, repo, GIT_ATTR_CHECK_INDEX_THEN_FILE,
+				      paths[k], 2, names))
+			return kpin_error_set(KPIN_ERROR, "cannot read the "
+					      "attributes of '%s': %s",
+					      paths[k],
+					      git_error_last() ?
+					      git_error_last()->message : "?");
+		if (GIT_ATTR_HAS_VALUE(v[0]))
+			rc = check_driver(repo, paths[k], v[0]);
+		if (!rc && (GIT_ATTR_IS_TRUE(v[1]) || GIT_ATTR_IS_FALSE(v[1])))
+			rc = kpin_error_set(KPIN_EINVALID, "'%s' has a "
+					    "working-tree-encoding attribute "
+					    "without a value, which git refuses "
+					    "too (nothing changed)", paths[k]);
+		if (!rc && GIT_ATTR_HAS_VALUE(v[1]) && *v[1] &&
+		    !is_utf8(v[1]))
+			rc = kpin_error_set(KPIN_EINVALID, "'%s' is checked out "
+					    "as %s (working-tree-encoding), "
+					    "which kpin cannot convert to: "
+					    "update a clone without a checkout, "
+					    "or commit by hand (nothing "
+					    "changed)", paths[k], v[1]);
+	}
+	return rc;
+}
+
+int kpin_gitindex_check_filters(git_repository *repo,
+				const char *const *paths, size_t n)
+{
+	int global = -1;
+
+	return check_filters(NULL, repo, &global, paths, n);
+}
+
+/*
+ * Is the worktree file at @full as the entry @e records it? Its type and
+ * executable bit (when core.fileMode) first; then its stat data, unless
+ * racy (modified in the second the index was written); else its content.
+ */
+static int worktree_clean(struct kpin_gitindex *ix,
+			  const struct kpin_ixf_entry *e, const char *full,
+			  const char *path, bool filemode, const char **why)
+{
+	struct kpin_ixf_stat now;
+	struct stat st;
+	git_oid id;
+
+	if (lstat(full, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*why = errno == ENOENT ? " (deleted)" :
+		       " (not a regular file)";
+		return 1;
+	}
+	stat_data(&now, &st);
+	if (filemode && (now.mode ^ e->st.mode) & 0100) {
+		*why = " (its executable bit)";
+		return 1;
+	}
+	now.mode = e->st.mode;
+	if (!memcmp(&now, &e->st, sizeof(now)) &&
+	    !kpin_ixf_is_racy(e, (uint32_t)ix->st.st_mtim.tv_sec))
+		return 0;
+	if (hash_worktree(&id, ix, full, path, &st))
+		return -1;
+	*why = "";
+	return memcmp(id.id, e->id, KPIN_IXF_ID) != 0;
+}
+
+int kpin_gitindex_check(struct kpin_gitindex *ix,
+			const struct kpin_index_edit *e, size_t n)
+{
+	const char *wd = git_repository_workdir(ix->repo);
+	struct kpin_buf path = KPIN_BUF_INIT;
+	bool filemode = config_bool(ix->repo, "core.filemode", true);
+	size_t k;
+	int rc = 0;
+
+	for (k = 0; k < n && !rc; k++) {
+		long i = find(ix, e[k].path);
+		struct kpin_ixf_entry ent;
+		const char *why = "";
+		int dirty;
+
+		if (i >= 0)
+			kpin_ixf_entry_read(&ix->ixf, (size_t)i, &ent);
+		if (i < 0 || ent.stage ||
+		    (ent.flags & KPIN_IXF_INTENT_TO_ADD) ||
+		    memcmp(ent.id, e[k].old_id.id, KPIN_IXF_ID) ||
+		    (e[k].mode && ent.st.mode != e[k].mode)) {
+			rc = kpin_error_set(KPIN_EINVALID, "'%s' has staged "
+					    "changes in the checkout; commit or "
+					    "discard them first (nothing "
+					    "changed)", e[k].path);
+			break;
+		}
+		if (ent.flags & KPIN_IXF_SKIP_WORKTREE)
+			continue;	/* git leaves its worktree alone too */
+		rc = check_filters(ix, ix->repo, &ix->may_filter, &e[k].path,
+				   1);
+		if (rc)
+			break;
+		kpin_buf_reset(&path);
+		kpin_buf_addf(&path, "%s%s", wd, e[k].path);
+		dirty = worktree_clean(ix, &ent, path.ptr, e[k].path, filemode,
+				       &why);
+		if (dirty < 0)
+			rc = kpin_error_last()->code;
+		else if (dirty)
+			rc = kpin_error_set(KPIN_EINVALID, "'%s' has unstaged "
+					    "changes in the checkout%s; commit "
+					    "or discard them first (nothing "
+					    "changed)", e[k].path, why);
+	}
+	kpin_buf_release(&path);
+	return rc;
+}
+
+/*
+ * @blob's content as git checkout writes it to @path: through libgit2's
+ * filters (end-of-line conversion, ident) when any attribute may apply.
+ * The caller frees @blob and disposes of @out; when @out stays empty, the
+ * blob's own bytes are the content.
+ */
+static int checkout_bytes(git_buf *out, git_blob **blob,
+			  struct kpin_gitindex *ix, const char *path,
+			  const git_oid *blob_id)
 {
 	git_blob_filter_options fo = GIT_BLOB_FILTER_OPTIONS_INIT;
-	git_buf content = GIT_BUF_INIT;
-	git_blob *blob = NULL;
+	int rc = git_blob_lookup(blob, ix->repo, blob_id);
+
+	if (!rc && may_filter(ix, ix->repo, &ix->may_filter, path))
+		rc = git_blob_filter(out, *blob, path, &fo);
+	if (rc)
+		return kpin_error_set(KPIN_ERROR, "cannot check out '%s'",
+				      path);
+	return 0;
+}
+
+/* Replace the worktree file @path with @data, and stat it. */
+static int write_worktree(struct kpin_gitindex *ix, const char *path,
+			  const void *data, size_t len, struct stat *st)
+{
 	struct kpin_buf full = KPIN_BUF_INIT;
 	int rc;
 
 	kpin_buf_addf(&full, "%s%s", git_repository_workdir(ix->repo), path);
-	rc = git_blob_lookup(&blob, ix->repo, blob_id);
-	if (!rc && may_filter(ix, path))
-		rc = git_blob_filter(&content, blob, path, &fo);
-	if (rc) {
-		rc = kpin_error_set(KPIN_ERROR, "cannot check out '%s'", path);
-		goto out;
-	}
-	if (content.ptr)
-		rc = kpin_file_replace(full.ptr, content.ptr, content.size,
-				       NULL);
-	else
-		rc = kpin_file_replace(full.ptr, git_blob_rawcontent(blob),
-				       (size_t)git_blob_rawsize(blob), NULL);
-	if (rc) {
+	rc = kpin_file_replace(full.ptr, data, len, NULL);
+	if (rc)
 		kpin_error_prefix("%s", path);
-		goto out;
-	}
-	if (lstat(full.ptr, st) < 0)
+	else if (lstat(full.ptr, st) < 0)
 		rc = kpin_error_set(KPIN_ERROR, "cannot stat '%s': %s", path,
 				    strerror(errno));
-out:
-	git_buf_dispose(&content);
-	git_blob_free(blob);
 	kpin_buf_release(&full);
 	return rc;
+}
+
+/*
+ * Smudge every racily clean entry but the edited ones (@skip): an entry
+ * whose file was modified in the second the old index was written, whose
+ * stat data still match, but whose content differs. Once the index is
+ * rewritten its mtime is later, and git would trust those stat data: the
+ * change would vanish from git status (git's ce_smudge_racily_clean_entry
+ * and libgit2's truncate_racily_clean do this too).
+ */
+static void smudge_racy(struct kpin_gitindex *ix, const char *const *skip,
+			size_t nskip)
+{
+	const char *wd = git_repository_workdir(ix->repo);
+	struct kpin_buf full = KPIN_BUF_INIT;
+	size_t r, k;
+
+	for (r = 0; r < ix->nracy; r++) {
+		const struct racy *c = &ix->racy[r];
+		struct kpin_ixf_entry e;
+		struct kpin_ixf_stat now;
+		struct stat st;
+		git_oid id;
+
+		for (k = 0; k < nskip && strcmp(skip[k], c->path); k++)
+			;
+		kpin_ixf_entry_read(&ix->ixf, c->off, &e);
+		if (k < nskip || (e.flags & (KPIN_IXF_SKIP_WORKTREE |
+					     KPIN_IXF_ASSUME_VALID)))
+			continue;
+		kpin_buf_reset(&full);
+		kpin_buf_addf(&full, "%s%s", wd, c->path);
+		if (lstat(full.ptr, &st) < 0)
+			continue;	/* git sees a deleted file */
+		stat_data(&now, &st);
+		if (kpin_ixf_stat_differs(&e, &now))
+			continue;	/* git sees the change anyway */
+		if ((!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) ||
+		    hash_worktree(&id, ix, full.ptr, c->path, &st) ||
+		    memcmp(id.id, e.id, KPIN_IXF_ID))
+			kpin_ixf_smudge(&ix->ixf, c->off);
+	}
+	kpin_error_clear();
+	kpin_buf_release(&full);
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -605,85 +648,97 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int kpin_gitindex_commit(struct kpin_gitindex *ix,
-			 const struct kpin_index_edit *e, size_t n)
+/* Write the patched index through index.lock and put it in place. */
+static int write_index(struct kpin_gitindex *ix, const struct kpin_buf *ext,
+		       const unsigned char sum[KPIN_IXF_ID])
 {
+	int fd = kpin_lock_fd(&ix->lock);
+
+	if (fd < 0)
+		return fd;
+	if (write_all(fd, ix->buf, ix->ixf.ext) < 0 ||
+	    write_all(fd, ext->ptr ? ext->ptr : "", ext->len) < 0 ||
+	    write_all(fd, sum, KPIN_IXF_ID) < 0)
+		return kpin_error_set(KPIN_ERROR, "cannot write the new index "
+				      "'%s': %s", ix->lock.stage,
+				      strerror(errno));
+	return kpin_lock_commit(&ix->lock);
+}
+
+/* What one edited path needs: its entry and its checked-out bytes. */
+struct pending {
+	long off;
+	bool skip;
+	git_blob *blob;
+	git_buf filtered;
+};
+
+int kpin_gitindex_commit(struct kpin_gitindex *ix,
+			 struct kpin_index_edit *e, size_t n)
+{
+	struct pending *pend = xcalloc(n + 1, sizeof(*pend));
+	const char **paths = xcalloc(n + 1, sizeof(*paths));
 	struct kpin_buf ext = KPIN_BUF_INIT;
-	struct kpin_sha1 c;
-	unsigned char sum[20];
-	size_t off, k;
-	int fd, rc = 0;
+	unsigned char sum[KPIN_IXF_ID];
+	size_t k;
+	int rc = 0;
 
-	/* worktree files first, so that their stat data goes in the index */
+	/* first everything that can fail without having changed a thing */
 	for (k = 0; k < n && !rc; k++) {
-		long i = find(ix, e[k].path);
-		unsigned char *p;
-		struct stat st;
+		struct kpin_ixf_entry ent;
 
-		if (i < 0)
-			return kpin_error_set(KPIN_ERROR, "'%s' is not in the "
-					      "index", e[k].path);
-		rc = write_worktree(ix, e[k].path, &e[k].new_id, &st);
+		paths[k] = e[k].path;
+		pend[k].off = find(ix, e[k].path);
+		if (pend[k].off < 0) {
+			rc = kpin_error_set(KPIN_ERROR, "'%s' is not in the "
+					    "index", e[k].path);
+			break;
+		}
+		kpin_ixf_entry_read(&ix->ixf, (size_t)pend[k].off, &ent);
+		pend[k].skip = e[k].skipped =
+			(ent.flags & KPIN_IXF_SKIP_WORKTREE) != 0;
+		if (!pend[k].skip)
+			rc = checkout_bytes(&pend[k].filtered, &pend[k].blob,
+					    ix, e[k].path, &e[k].new_id);
+	}
+	if (!rc)
+		smudge_racy(ix, paths, n);
+	/* then the worktree files, whose stat data go in the index */
+	for (k = 0; k < n && !rc; k++) {
+		struct kpin_ixf_entry ent;
+		struct kpin_ixf_stat sd;
+		struct stat st;
+		const struct pending *p = &pend[k];
+
+		if (p->skip) {
+			kpin_ixf_entry_update(&ix->ixf, (size_t)p->off, NULL,
+					      e[k].new_id.id);
+			continue;
+		}
+		rc = p->filtered.ptr ?
+		     write_worktree(ix, e[k].path, p->filtered.ptr,
+				    p->filtered.size, &st) :
+		     write_worktree(ix, e[k].path, git_blob_rawcontent(p->blob),
+				    (size_t)git_blob_rawsize(p->blob), &st);
 		if (rc)
 			break;
-		p = ix->buf + i;
-		put32(p + 0, (uint32_t)st.st_ctim.tv_sec);
-		put32(p + 4, (uint32_t)st.st_ctim.tv_nsec);
-		put32(p + 8, (uint32_t)st.st_mtim.tv_sec);
-		put32(p + 12, (uint32_t)st.st_mtim.tv_nsec);
-		put32(p + 16, (uint32_t)st.st_dev);
-		put32(p + 20, (uint32_t)st.st_ino);
-		put32(p + 28, (uint32_t)st.st_uid);
-		put32(p + 32, (uint32_t)st.st_gid);
-		put32(p + 36, (uint32_t)st.st_size);
-		memcpy(p + 40, e[k].new_id.id, 20);
+		stat_data(&sd, &st);
+		/* the mode stays the index's (core.fileMode may be false) */
+		kpin_ixf_entry_read(&ix->ixf, (size_t)p->off, &ent);
+		sd.mode = ent.st.mode;
+		kpin_ixf_entry_update(&ix->ixf, (size_t)p->off, &sd,
+				      e[k].new_id.id);
 	}
-	if (rc)
-		return rc;
-	/* extensions: TREE rewritten, EOIE and IEOT (offsets) dropped */
-	for (off = ix->ext; off < ix->len - 20;) {
-		uint32_t size = get32(ix->buf + off + 4);
-		const unsigned char *d = ix->buf + off + 8;
-
-		if (!memcmp(ix->buf + off, "TREE", 4)) {
-			struct kpin_buf t = KPIN_BUF_INIT;
-
-			rc = rewrite_tree(&t, d, size, e, n);
-			if (!rc && t.len) {
-				unsigned char hdr[8];
-
-				memcpy(hdr, "TREE", 4);
-				put32(hdr + 4, (uint32_t)t.len);
-				kpin_buf_add(&ext, hdr, 8);
-				kpin_buf_add(&ext, t.ptr, t.len);
-			}
-			kpin_buf_release(&t);
-			if (rc)
-				goto out;
-		} else if (memcmp(ix->buf + off, "EOIE", 4) &&
-			   memcmp(ix->buf + off, "IEOT", 4)) {
-			kpin_buf_add(&ext, ix->buf + off, 8 + size);
-		}
-		off += 8 + size;
+	if (!rc)
+		rc = kpin_ixf_serialise(&ext, sum, &ix->ixf, paths, n);
+	if (!rc)
+		rc = write_index(ix, &ext, sum);
+	for (k = 0; k < n; k++) {
+		git_buf_dispose(&pend[k].filtered);
+		git_blob_free(pend[k].blob);
 	}
-	kpin_sha1_init(&c);
-	kpin_sha1_update(&c, ix->buf, ix->ext);
-	kpin_sha1_update(&c, ext.ptr ? ext.ptr : "", ext.len);
-	kpin_sha1_final(sum, &c);
-	fd = kpin_lock_fd(&ix->lock);
-	if (fd < 0) {
-		rc = fd;
-		goto out;
-	}
-	if (write_all(fd, ix->buf, ix->ext) < 0 ||
-	    write_all(fd, ext.ptr ? ext.ptr : "", ext.len) < 0 ||
-	    write_all(fd, sum, 20) < 0) {
-		rc = kpin_error_set(KPIN_ERROR, "cannot write the new index "
-				    "'%s': %s", ix->lock.stage, strerror(errno));
-		goto out;
-	}
-	rc = kpin_lock_commit(&ix->lock);
-out:
+	free(pend);
+	free(paths);
 	kpin_buf_release(&ext);
 	return rc;
 }

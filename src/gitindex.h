@@ -2,35 +2,50 @@
  * Updating a handful of entries of a checkout's index without parsing it
  * into objects: the index file is read once under index.lock (the lock
  * git itself takes), the entries found by path, and their stat data and
- * blob ids patched in place; the cache-tree entries above them are
- * invalidated. As in git, the trailing checksum is written, not checked.
- * On a 100,000-file repository this costs a read, one SHA-1 pass and a
- * write, instead of libgit2's full
- * index parse (about 90 ms there) and a path-limited status and
- * checkout. Anything this module does not understand (split index,
- * sparse directories, conflicts, skip-worktree entries, unknown
- * mandatory extensions) makes it step aside with KPIN_ENOTSUP before it
- * writes anything, and the caller uses libgit2's checkout instead.
- * Included by repo only.
+ * blob ids patched in place (src/index-format.h does the bytes); the
+ * cache-tree entries above them are invalidated and racily clean entries
+ * smudged, as git does whenever it writes the index. As in git, the
+ * trailing checksum is written, not checked. On a 100,000-file
+ * repository this costs a read, one SHA-1 pass and a write, instead of
+ * libgit2's full index parse (about 90 ms there) and a path-limited
+ * status and checkout.
+ *
+ * It keeps git's invariants: a skip-worktree entry (sparse checkout) is
+ * committed without touching the worktree, as git does; the worktree
+ * bytes are those git checkout writes (end-of-line conversion and ident
+ * through libgit2), and a filter driver or working-tree-encoding that
+ * kpin cannot apply is refused before anything changes. An index it
+ * cannot update (split or sparse index, unknown mandatory extensions) is
+ * refused; one in a form it leaves to libgit2 (no index yet, another
+ * version) makes it step aside with KPIN_ENOTSUP before it writes
+ * anything. Included by the checkout code only.
  */
 #ifndef KPIN_GITINDEX_H
 #define KPIN_GITINDEX_H
 
 #include <git2.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-#define KPIN_ENOTSUP (-38)	/* gitindex only: use the general path */
+#include "index-format.h"
+
 
 /*
  * struct kpin_index_edit - One path moving from one blob to another
  * @path: repository-relative path
  * @old_id: the blob at the tip kpin read (what a clean index holds)
  * @new_id: the blob kpin committed
+ * @mode: its file mode in both trees (0100644 or 0100755), 0: unknown
+ * @skipped: set by kpin_gitindex_commit() when the entry is skip-worktree
+ *           (sparse checkout): the index follows, the worktree is left
+ *           alone, as git does
  */
 struct kpin_index_edit {
 	const char *path;
 	git_oid old_id;
 	git_oid new_id;
+	unsigned mode;
+	bool skipped;
 };
 
 struct kpin_gitindex;
@@ -53,28 +68,54 @@ int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
 /*
  * kpin_gitindex_check() - Are these paths clean in index and worktree?
  *
- * The index entry must hold @old_id at stage 0, and the worktree file
- * must match it (stat data, else its content hashed with filters).
+ * The index entry must hold @old_id and the tree's mode at stage 0, and,
+ * unless the entry is skip-worktree, the worktree file must match it:
+ * type, executable bit (when core.fileMode), then stat data or, when they
+ * differ or are racy, its content hashed with the filters git would use.
+ * kpin_gitindex_check_filters() runs first.
  *
  * Returns: 0, KPIN_EINVALID naming the first path with staged or
- * unstaged changes, KPIN_ENOTSUP or KPIN_ERROR.
+ * unstaged changes or a filter kpin cannot apply, KPIN_ENOTSUP or
+ * KPIN_ERROR.
  */
 int kpin_gitindex_check(struct kpin_gitindex *ix,
 			const struct kpin_index_edit *e, size_t n);
 
 /*
+ * kpin_gitindex_check_filters() - Can kpin write these paths as git would?
+ * @repo: a non-bare repository
+ * @paths: repository-relative paths
+ * @n: how many
+ *
+ * The attributes git checkout would apply (read as libgit2 reads them)
+ * must be ones libgit2 applies: text, eol, crlf, ident. A filter driver
+ * with a smudge or process command (or marked required), and a
+ * working-tree-encoding other than UTF-8, are refused: kpin runs no
+ * commands and libgit2 converts no encodings. Costs nothing when no
+ * attributes file or core.autocrlf exists.
+ *
+ * Returns: 0, KPIN_EINVALID (message names the path, the attribute and
+ * the way out) or KPIN_ERROR.
+ */
+int kpin_gitindex_check_filters(git_repository *repo,
+				const char *const *paths, size_t n);
+
+/*
  * kpin_gitindex_commit() - Write the new blobs to the worktree and the
  * index
  *
- * Each worktree file is replaced atomically with its blob's content as
- * checked out (filters applied); each index entry gets the new id and the
- * new file's stat data; the index is written to index.lock and renamed
- * over the index, which releases the lock.
+ * Everything that can fail short of I/O (blob reads, filters, the cache
+ * tree) is done first. Then each worktree file is replaced atomically
+ * with its blob's content as checked out (filters applied) and its entry
+ * gets the new id and the new file's stat data; a skip-worktree entry
+ * gets the new id and no stat data, its worktree untouched (@e[].skipped
+ * says so). Racily clean entries are smudged; the index is written to
+ * index.lock and renamed over the index, which releases the lock.
  *
  * Returns: 0 or KPIN_ERROR.
  */
 int kpin_gitindex_commit(struct kpin_gitindex *ix,
-			 const struct kpin_index_edit *e, size_t n);
+			 struct kpin_index_edit *e, size_t n);
 
 /* kpin_gitindex_free() - Release the lock (if still held) and memory. */
 void kpin_gitindex_free(struct kpin_gitindex *ix);

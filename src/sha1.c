@@ -1,11 +1,47 @@
 /*
- * SHA-1 as FIPS 180-4 section 6.1 defines it: 80 rounds over 64-byte
- * blocks, big-endian words, the message padded with 0x80, zeros and its
- * bit length.
+ * SHA-1: libcrypto's EVP digest when libcrypto.so.3 can be loaded (once,
+ * with dlopen, so that commands which never write an index do not pay
+ * for it), else the algorithm as FIPS 180-4 section 6.1 defines it: 80
+ * rounds over 64-byte blocks, big-endian words, the message padded with
+ * 0x80, zeros and its bit length.
  */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "sha1.h"
+
+#define LIBCRYPTO_SONAME "libcrypto.so.3"
+
+/* The few EVP functions used, declared here: no OpenSSL headers needed. */
+struct evp {
+	void *(*ctx_new)(void);
+	void (*ctx_free)(void *ctx);
+	const void *(*sha1)(void);
+	int (*init)(void *ctx, const void *md, void *engine);
+	int (*update)(void *ctx, const void *data, size_t len);
+	int (*final)(void *ctx, unsigned char *md, unsigned int *len);
+};
+
+static struct evp evp;
+static bool evp_ok;
+static pthread_once_t evp_once = PTHREAD_ONCE_INIT;
+
+static void evp_load(void)
+{
+	void *lib = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib)
+		return;
+	*(void **)&evp.ctx_new = dlsym(lib, "EVP_MD_CTX_new");
+	*(void **)&evp.ctx_free = dlsym(lib, "EVP_MD_CTX_free");
+	*(void **)&evp.sha1 = dlsym(lib, "EVP_sha1");
+	*(void **)&evp.init = dlsym(lib, "EVP_DigestInit_ex");
+	*(void **)&evp.update = dlsym(lib, "EVP_DigestUpdate");
+	*(void **)&evp.final = dlsym(lib, "EVP_DigestFinal_ex");
+	evp_ok = evp.ctx_new && evp.ctx_free && evp.sha1 && evp.init &&
+		 evp.update && evp.final;
+}
 
 #define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 
@@ -57,8 +93,25 @@ static void block(uint32_t h[5], const unsigned char *p)
 	h[4] += e;
 }
 
-void kpin_sha1_init(struct kpin_sha1 *c)
+/* libcrypto's context for a new digest, or NULL to use ours. */
+static void *evp_start(void)
 {
+	void *ctx;
+
+	pthread_once(&evp_once, evp_load);
+	if (!evp_ok)
+		return NULL;
+	ctx = evp.ctx_new();
+	if (ctx && evp.init(ctx, evp.sha1(), NULL) != 1) {
+		evp.ctx_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+void kpin_sha1_init(struct kpin_sha1 *c, bool builtin)
+{
+	c->evp = builtin ? NULL : evp_start();
 	c->h[0] = 0x67452301;
 	c->h[1] = 0xefcdab89;
 	c->h[2] = 0x98badcfe;
@@ -72,6 +125,11 @@ void kpin_sha1_update(struct kpin_sha1 *c, const void *data, size_t len)
 	const unsigned char *p = data;
 	size_t have = (size_t)(c->len % 64);
 
+	if (c->evp) {
+		/* cannot fail once initialised: SHA-1 allocates nothing */
+		evp.update(c->evp, data, len);
+		return;
+	}
 	c->len += len;
 	if (have) {
 		size_t take = 64 - have < len ? 64 - have : len;
@@ -93,7 +151,14 @@ void kpin_sha1_final(unsigned char out[20], struct kpin_sha1 *c)
 	unsigned char pad[72];
 	uint64_t bits = c->len * 8;
 	size_t have = (size_t)(c->len % 64), n, i;
+	unsigned int outlen = 20;
 
+	if (c->evp) {
+		evp.final(c->evp, out, &outlen);
+		evp.ctx_free(c->evp);
+		c->evp = NULL;
+		return;
+	}
 	n = have < 56 ? 56 - have : 120 - have;
 	memset(pad, 0, sizeof(pad));
 	pad[0] = 0x80;

@@ -875,6 +875,179 @@ static void test_repo_index_skip_worktree(void **state)
 	assert_index_matches_head(dir);
 }
 
+/* kpin set of web/prd in @dir; returns the exit status, output in @r. */
+static int set_web(struct h_result *r, const char *dir, unsigned seed)
+{
+	return kpin_in(r, dir, NULL, "set", "--app", "web", "--env", "prd",
+		       "--image", "web", "--digest", h_digest(seed), NULL);
+}
+
+/* Refused with exit 3, @why in the message, and nothing changed. */
+static void assert_refused(const char *dir, unsigned seed, const char *why)
+{
+	struct h_result r;
+	char head[64], status[512];
+
+	snprintf(head, sizeof(head), "%s", h_git_out(dir, "rev-parse HEAD"));
+	snprintf(status, sizeof(status), "%s",
+		 h_git_out(dir, "status --porcelain"));
+	if (set_web(&r, dir, seed) != 3)
+		fail_msg("exit %d: %s", r.status, r.err.ptr);
+	h_assert_contains(r.err.ptr, why);
+	h_assert_contains(r.err.ptr, "nothing changed");
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "rev-parse HEAD"), head);
+	assert_string_equal(h_git_out(dir, "status --porcelain"), status);
+	assert_int_equal(access(h_path(dir, ".git/index.lock"), F_OK), -1);
+}
+
+/*
+ * Racy git: README.md changed (same size) in the second its entry and the
+ * index were written. git sees it by content; after kpin rewrites the
+ * index (a later mtime), git must still see it: kpin smudges the entry.
+ */
+static void test_repo_index_racy(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(h_git(&r, dir, "config core.trustctime false && "
+			       "t=$(($(date +%%s) - 10)) && printf aaaa "
+			       ">README.md && touch -d @$t README.md && git add "
+			       "README.md && printf bbbb >README.md && touch -d "
+			       "@$t README.md .git/index"), 0);
+	h_result_release(&r);
+	/* a status that does not refresh (and so smudge) the index itself */
+	assert_string_equal(h_git_out(dir, "--no-optional-locks status "
+				      "--porcelain"), "MM README.md");
+	h_assert_contains(h_git_out(dir, "ls-files --debug README.md"),
+			  "size: 4	");
+	assert_int_equal(set_web(&r, dir, 350), 0);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "status --porcelain"),
+			    "MM README.md");
+	h_assert_contains(h_git_out(dir, "diff README.md"), "+bbbb");
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", WEB_PRD),
+			  h_digest(350));
+}
+
+/* A cache tree deeper than 128 levels elsewhere in the repository. */
+static void test_repo_index_deep_tree(void **state)
+{
+	const char *dir = *state;
+	struct kpin_buf d = KPIN_BUF_INIT;
+	struct h_result r;
+	int i;
+
+	for (i = 0; i < 140; i++)
+		kpin_buf_adds(&d, i ? "/d" : "d");
+	assert_int_equal(h_git(&r, dir, "version && mkdir -p %s && echo x "
+			       ">%s/f && git add . && git -c user.name=x -c "
+			       "user.email=x@x commit -qm deep && git "
+			       "write-tree", d.ptr, d.ptr), 0);
+	h_result_release(&r);
+	kpin_buf_release(&d);
+	if (set_web(&r, dir, 352))
+		fail_msg("exit %d: %s", r.status, r.err.ptr);
+	h_result_release(&r);
+	assert_index_matches_head(dir);
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", WEB_PRD),
+			  h_digest(352));
+}
+
+/*
+ * The overlay itself skip-worktree, its file absent as in a sparse
+ * checkout: committed, the index follows with the bit kept (S), the
+ * worktree is not touched, and git status stays clean.
+ */
+static void test_repo_index_skip_worktree_overlay(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(h_git(&r, dir, "update-index --skip-worktree %s && "
+			       "rm %s", WEB_PRD, WEB_PRD), 0);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "status --porcelain"), "");
+	if (set_web(&r, dir, 354))
+		fail_msg("exit %d: %s", r.status, r.err.ptr);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "ls-files -v %s", WEB_PRD),
+			    "S " WEB_PRD);
+	assert_int_equal(access(h_path(dir, WEB_PRD), F_OK), -1);
+	assert_clean(dir);
+	assert_string_equal(h_git_out(dir, "rev-parse :%s", WEB_PRD),
+			    h_git_out(dir, "rev-parse HEAD:%s", WEB_PRD));
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", WEB_PRD),
+			  h_digest(354));
+}
+
+/* A chmod in the worktree is an unstaged change, unless core.fileMode. */
+static void test_repo_index_mode(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(chmod(h_path(dir, WEB_PRD), 0755), 0);
+	assert_refused(dir, 356, "executable bit");
+	assert_int_equal(h_git(&r, dir, "config core.fileMode false"), 0);
+	h_result_release(&r);
+	assert_int_equal(set_web(&r, dir, 357), 0);
+	h_result_release(&r);
+	assert_clean(dir);
+}
+
+/*
+ * Filters kpin cannot apply: a smudge filter driver and a UTF-16
+ * working-tree-encoding are refused before anything changes; a driver
+ * with no command (git passes the bytes through) is not.
+ */
+static void test_repo_index_filter_driver(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(h_git(&r, dir, "config filter.up.smudge 'tr a-z A-Z' "
+			       "&& git config filter.up.clean 'tr A-Z a-z' && "
+			       "echo '*.yaml filter=up' >.gitattributes && git "
+			       "add .gitattributes && git -c user.name=x -c "
+			       "user.email=x@x commit -qm attrs"), 0);
+	h_result_release(&r);
+	assert_refused(dir, 360, "filter driver 'up'");
+	assert_int_equal(h_git(&r, dir, "config --unset filter.up.smudge && "
+			       "git config --unset filter.up.clean"), 0);
+	h_result_release(&r);
+	assert_int_equal(set_web(&r, dir, 361), 0);
+	h_result_release(&r);
+	assert_index_matches_head(dir);
+}
+
+static void test_repo_index_encoding(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(h_git(&r, dir, "version && printf '%s "
+			       "working-tree-encoding=UTF-16\\n' >.gitattributes "
+			       "&& git add .gitattributes && git -c user.name=x "
+			       "-c user.email=x@x commit -qm attrs && rm %s && "
+			       "git checkout -- %s", WEB_PRD, WEB_PRD, WEB_PRD),
+			 0);
+	h_result_release(&r);
+	assert_refused(dir, 362, "UTF-16 (working-tree-encoding)");
+	/* UTF-8 is what git stores: nothing to convert */
+	h_writes(h_path(dir, ".gitattributes"),
+		 "*.yaml working-tree-encoding=utf-8\n");
+	assert_int_equal(h_git(&r, dir, "add .gitattributes && git -c "
+			       "user.name=x -c user.email=x@x commit -qm utf8 "
+			       "&& rm %s && git checkout -- %s", WEB_PRD,
+			       WEB_PRD), 0);
+	h_result_release(&r);
+	assert_int_equal(set_web(&r, dir, 363), 0);
+	h_result_release(&r);
+	assert_index_matches_head(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -913,6 +1086,18 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo_index_locked, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_racy, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_deep_tree,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_repo_index_skip_worktree_overlay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_mode, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_filter_driver,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_index_encoding,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_index_skip_worktree,
 						setup, teardown),
 	};

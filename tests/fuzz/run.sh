@@ -81,6 +81,10 @@ for t in "$@"; do
 		seed "$seeds" "" "$top"/testdata/events/*.json* \
 			"$top"/testdata/demo/*.json
 		;;
+	fuzz-index)
+		# index files git wrote: versions 2-4, every extension
+		seed "$seeds" "" "$top"/testdata/index/*.idx
+		;;
 	esac
 	echo "# $t: ${seconds}s, $(ls "$seeds" | wc -l) seeds," \
 	     "$(ls "$corpus" | wc -l) in the kept corpus"

@@ -875,11 +875,39 @@ static void test_repo_index_skip_worktree(void **state)
 	assert_index_matches_head(dir);
 }
 
+/* Run git in @dir (a shell command line after "git "); it must succeed. */
+static void git_ok(const char *dir, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void git_ok(const char *dir, const char *fmt, ...)
+{
+	struct kpin_buf cmd = KPIN_BUF_INIT;
+	struct h_result r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	kpin_buf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	if (h_git(&r, dir, "%s", cmd.ptr))
+		fail_msg("git %s: %s", cmd.ptr, r.err.ptr);
+	h_result_release(&r);
+	kpin_buf_release(&cmd);
+}
+
 /* kpin set of web/prd in @dir; returns the exit status, output in @r. */
 static int set_web(struct h_result *r, const char *dir, unsigned seed)
 {
 	return kpin_in(r, dir, NULL, "set", "--app", "web", "--env", "prd",
 		       "--image", "web", "--digest", h_digest(seed), NULL);
+}
+
+/* The same, which must succeed. */
+static void set_web_ok(const char *dir, unsigned seed)
+{
+	struct h_result r;
+
+	if (set_web(&r, dir, seed))
+		fail_msg("exit %d: %s", r.status, r.err.ptr);
+	h_result_release(&r);
 }
 
 /* Refused with exit 3, @why in the message, and nothing changed. */
@@ -909,21 +937,17 @@ static void assert_refused(const char *dir, unsigned seed, const char *why)
 static void test_repo_index_racy(void **state)
 {
 	const char *dir = *state;
-	struct h_result r;
 
-	assert_int_equal(h_git(&r, dir, "config core.trustctime false && "
-			       "t=$(($(date +%%s) - 10)) && printf aaaa "
-			       ">README.md && touch -d @$t README.md && git add "
-			       "README.md && printf bbbb >README.md && touch -d "
-			       "@$t README.md .git/index"), 0);
-	h_result_release(&r);
+	git_ok(dir, "config core.trustctime false && t=$(($(date +%%s) - 10)) "
+	       "&& printf aaaa >README.md && touch -d @$t README.md && git add "
+	       "README.md && printf bbbb >README.md && touch -d @$t README.md "
+	       ".git/index");
 	/* a status that does not refresh (and so smudge) the index itself */
 	assert_string_equal(h_git_out(dir, "--no-optional-locks status "
 				      "--porcelain"), "MM README.md");
 	h_assert_contains(h_git_out(dir, "ls-files --debug README.md"),
-			  "size: 4	");
-	assert_int_equal(set_web(&r, dir, 350), 0);
-	h_result_release(&r);
+			  "size: 4\t");
+	set_web_ok(dir, 350);
 	assert_string_equal(h_git_out(dir, "status --porcelain"),
 			    "MM README.md");
 	h_assert_contains(h_git_out(dir, "diff README.md"), "+bbbb");
@@ -936,20 +960,15 @@ static void test_repo_index_deep_tree(void **state)
 {
 	const char *dir = *state;
 	struct kpin_buf d = KPIN_BUF_INIT;
-	struct h_result r;
 	int i;
 
 	for (i = 0; i < 140; i++)
 		kpin_buf_adds(&d, i ? "/d" : "d");
-	assert_int_equal(h_git(&r, dir, "version && mkdir -p %s && echo x "
-			       ">%s/f && git add . && git -c user.name=x -c "
-			       "user.email=x@x commit -qm deep && git "
-			       "write-tree", d.ptr, d.ptr), 0);
-	h_result_release(&r);
+	git_ok(dir, "version && mkdir -p %s && echo x >%s/f && git add . && "
+	       "git -c user.name=x -c user.email=x@x commit -qm deep && git "
+	       "write-tree", d.ptr, d.ptr);
 	kpin_buf_release(&d);
-	if (set_web(&r, dir, 352))
-		fail_msg("exit %d: %s", r.status, r.err.ptr);
-	h_result_release(&r);
+	set_web_ok(dir, 352);
 	assert_index_matches_head(dir);
 	h_assert_contains(h_git_out(dir, "show HEAD:%s", WEB_PRD),
 			  h_digest(352));
@@ -963,15 +982,11 @@ static void test_repo_index_deep_tree(void **state)
 static void test_repo_index_skip_worktree_overlay(void **state)
 {
 	const char *dir = *state;
-	struct h_result r;
 
-	assert_int_equal(h_git(&r, dir, "update-index --skip-worktree %s && "
-			       "rm %s", WEB_PRD, WEB_PRD), 0);
-	h_result_release(&r);
+	git_ok(dir, "update-index --skip-worktree %s && rm %s", WEB_PRD,
+	       WEB_PRD);
 	assert_string_equal(h_git_out(dir, "status --porcelain"), "");
-	if (set_web(&r, dir, 354))
-		fail_msg("exit %d: %s", r.status, r.err.ptr);
-	h_result_release(&r);
+	set_web_ok(dir, 354);
 	assert_string_equal(h_git_out(dir, "ls-files -v %s", WEB_PRD),
 			    "S " WEB_PRD);
 	assert_int_equal(access(h_path(dir, WEB_PRD), F_OK), -1);
@@ -986,66 +1001,55 @@ static void test_repo_index_skip_worktree_overlay(void **state)
 static void test_repo_index_mode(void **state)
 {
 	const char *dir = *state;
-	struct h_result r;
 
 	assert_int_equal(chmod(h_path(dir, WEB_PRD), 0755), 0);
 	assert_refused(dir, 356, "executable bit");
-	assert_int_equal(h_git(&r, dir, "config core.fileMode false"), 0);
-	h_result_release(&r);
-	assert_int_equal(set_web(&r, dir, 357), 0);
-	h_result_release(&r);
+	git_ok(dir, "config core.fileMode false");
+	set_web_ok(dir, 357);
 	assert_clean(dir);
 }
 
 /*
  * Filters kpin cannot apply: a smudge filter driver and a UTF-16
  * working-tree-encoding are refused before anything changes; a driver
- * with no command (git passes the bytes through) is not.
+ * with no command (git passes the bytes through) and UTF-8 are not.
  */
 static void test_repo_index_filter_driver(void **state)
 {
 	const char *dir = *state;
-	struct h_result r;
 
-	assert_int_equal(h_git(&r, dir, "config filter.up.smudge 'tr a-z A-Z' "
-			       "&& git config filter.up.clean 'tr A-Z a-z' && "
-			       "echo '*.yaml filter=up' >.gitattributes && git "
-			       "add .gitattributes && git -c user.name=x -c "
-			       "user.email=x@x commit -qm attrs"), 0);
-	h_result_release(&r);
+	git_ok(dir, "config filter.up.smudge 'tr a-z A-Z' && git config "
+	       "filter.up.clean 'tr A-Z a-z' && echo '*.yaml filter=up' "
+	       ">.gitattributes && git add .gitattributes && git -c "
+	       "user.name=x -c user.email=x@x commit -qm attrs");
 	assert_refused(dir, 360, "filter driver 'up'");
-	assert_int_equal(h_git(&r, dir, "config --unset filter.up.smudge && "
-			       "git config --unset filter.up.clean"), 0);
-	h_result_release(&r);
-	assert_int_equal(set_web(&r, dir, 361), 0);
-	h_result_release(&r);
+	git_ok(dir, "config --unset filter.up.smudge && git config --unset "
+	       "filter.up.clean");
+	set_web_ok(dir, 361);
 	assert_index_matches_head(dir);
 }
 
 static void test_repo_index_encoding(void **state)
 {
 	const char *dir = *state;
-	struct h_result r;
+	static const char *const enc[] = { "UTF-16", "utf-8" };
+	int i;
 
-	assert_int_equal(h_git(&r, dir, "version && printf '%s "
-			       "working-tree-encoding=UTF-16\\n' >.gitattributes "
-			       "&& git add .gitattributes && git -c user.name=x "
-			       "-c user.email=x@x commit -qm attrs && rm %s && "
-			       "git checkout -- %s", WEB_PRD, WEB_PRD, WEB_PRD),
-			 0);
-	h_result_release(&r);
-	assert_refused(dir, 362, "UTF-16 (working-tree-encoding)");
-	/* UTF-8 is what git stores: nothing to convert */
-	h_writes(h_path(dir, ".gitattributes"),
-		 "*.yaml working-tree-encoding=utf-8\n");
-	assert_int_equal(h_git(&r, dir, "add .gitattributes && git -c "
-			       "user.name=x -c user.email=x@x commit -qm utf8 "
-			       "&& rm %s && git checkout -- %s", WEB_PRD,
-			       WEB_PRD), 0);
-	h_result_release(&r);
-	assert_int_equal(set_web(&r, dir, 363), 0);
-	h_result_release(&r);
-	assert_index_matches_head(dir);
+	for (i = 0; i < 2; i++) {
+		git_ok(dir, "version && echo '%s working-tree-encoding=%s' "
+		       ">.gitattributes && git add .gitattributes && git -c "
+		       "user.name=x -c user.email=x@x commit -qm attrs && rm "
+		       "%s && git checkout -- %s", WEB_PRD, enc[i], WEB_PRD,
+		       WEB_PRD);
+		if (i == 0) {
+			assert_refused(dir, 362, "UTF-16 "
+				       "(working-tree-encoding)");
+			continue;
+		}
+		/* UTF-8 is what git stores: nothing to convert */
+		set_web_ok(dir, 363);
+		assert_index_matches_head(dir);
+	}
 }
 
 int main(void)

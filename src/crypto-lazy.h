@@ -1,9 +1,9 @@
 /*
  * libcrypto (OpenSSL 3), loaded only when kpin signs or verifies an SSH
- * signature, as src/git-lazy.h loads libgit2: "kpin set -f" and "kpin
- * check" never map it. Each function the SSH key code calls is listed
+ * signature or hashes an index file it writes, as src/git-lazy.h loads
+ * libgit2: "kpin set -f" and "kpin check" never map it. Each function the SSH key code calls is listed
  * once; the names are then macros for pointers kpin_crypto_load() fills.
- * Included, after nothing else from OpenSSL, by sshkey.c only.
+ * Included, after nothing else from OpenSSL, by sshkey.c and sha1.c only.
  */
 #ifndef KPIN_CRYPTO_LAZY_H
 #define KPIN_CRYPTO_LAZY_H
@@ -29,8 +29,11 @@
 	F(ERR_error_string_n) \
 	F(ERR_get_error) \
 	F(EVP_Digest) \
+	F(EVP_DigestFinal_ex) \
+	F(EVP_DigestInit_ex) \
 	F(EVP_DigestSign) \
 	F(EVP_DigestSignInit) \
+	F(EVP_DigestUpdate) \
 	F(EVP_DigestVerify) \
 	F(EVP_DigestVerifyInit) \
 	F(EVP_MD_CTX_free) \
@@ -47,6 +50,7 @@
 	F(EVP_PKEY_get_utf8_string_param) \
 	F(EVP_PKEY_new_raw_private_key) \
 	F(EVP_PKEY_new_raw_public_key) \
+	F(EVP_sha1) \
 	F(EVP_sha256) \
 	F(EVP_sha384) \
 	F(EVP_sha512) \
@@ -85,8 +89,11 @@ int kpin_crypto_load(void);
 #define ERR_error_string_n (*kpin_lazy_ERR_error_string_n)
 #define ERR_get_error (*kpin_lazy_ERR_get_error)
 #define EVP_Digest (*kpin_lazy_EVP_Digest)
+#define EVP_DigestFinal_ex (*kpin_lazy_EVP_DigestFinal_ex)
+#define EVP_DigestInit_ex (*kpin_lazy_EVP_DigestInit_ex)
 #define EVP_DigestSign (*kpin_lazy_EVP_DigestSign)
 #define EVP_DigestSignInit (*kpin_lazy_EVP_DigestSignInit)
+#define EVP_DigestUpdate (*kpin_lazy_EVP_DigestUpdate)
 #define EVP_DigestVerify (*kpin_lazy_EVP_DigestVerify)
 #define EVP_DigestVerifyInit (*kpin_lazy_EVP_DigestVerifyInit)
 #define EVP_MD_CTX_free (*kpin_lazy_EVP_MD_CTX_free)
@@ -103,6 +110,7 @@ int kpin_crypto_load(void);
 #define EVP_PKEY_get_utf8_string_param (*kpin_lazy_EVP_PKEY_get_utf8_string_param)
 #define EVP_PKEY_new_raw_private_key (*kpin_lazy_EVP_PKEY_new_raw_private_key)
 #define EVP_PKEY_new_raw_public_key (*kpin_lazy_EVP_PKEY_new_raw_public_key)
+#define EVP_sha1 (*kpin_lazy_EVP_sha1)
 #define EVP_sha256 (*kpin_lazy_EVP_sha256)
 #define EVP_sha384 (*kpin_lazy_EVP_sha384)
 #define EVP_sha512 (*kpin_lazy_EVP_sha512)

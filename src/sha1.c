@@ -1,47 +1,15 @@
 /*
- * SHA-1: libcrypto's EVP digest when libcrypto.so.3 can be loaded (once,
- * with dlopen, so that commands which never write an index do not pay
- * for it), else the algorithm as FIPS 180-4 section 6.1 defines it: 80
+ * SHA-1: libcrypto's EVP digest when libcrypto can be loaded (on first
+ * use, src/crypto-lazy.h, so that commands which never write an index do
+ * not pay for it), else the algorithm as FIPS 180-4 section 6.1 defines it: 80
  * rounds over 64-byte blocks, big-endian words, the message padded with
  * 0x80, zeros and its bit length.
  */
-#include <dlfcn.h>
-#include <pthread.h>
 #include <string.h>
 
+#include "crypto-lazy.h"
+#include "kpin/error.h"
 #include "sha1.h"
-
-#define LIBCRYPTO_SONAME "libcrypto.so.3"
-
-/* The few EVP functions used, declared here: no OpenSSL headers needed. */
-struct evp {
-	void *(*ctx_new)(void);
-	void (*ctx_free)(void *ctx);
-	const void *(*sha1)(void);
-	int (*init)(void *ctx, const void *md, void *engine);
-	int (*update)(void *ctx, const void *data, size_t len);
-	int (*final)(void *ctx, unsigned char *md, unsigned int *len);
-};
-
-static struct evp evp;
-static bool evp_ok;
-static pthread_once_t evp_once = PTHREAD_ONCE_INIT;
-
-static void evp_load(void)
-{
-	void *lib = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (!lib)
-		return;
-	*(void **)&evp.ctx_new = dlsym(lib, "EVP_MD_CTX_new");
-	*(void **)&evp.ctx_free = dlsym(lib, "EVP_MD_CTX_free");
-	*(void **)&evp.sha1 = dlsym(lib, "EVP_sha1");
-	*(void **)&evp.init = dlsym(lib, "EVP_DigestInit_ex");
-	*(void **)&evp.update = dlsym(lib, "EVP_DigestUpdate");
-	*(void **)&evp.final = dlsym(lib, "EVP_DigestFinal_ex");
-	evp_ok = evp.ctx_new && evp.ctx_free && evp.sha1 && evp.init &&
-		 evp.update && evp.final;
-}
 
 #define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 
@@ -94,16 +62,17 @@ static void block(uint32_t h[5], const unsigned char *p)
 }
 
 /* libcrypto's context for a new digest, or NULL to use ours. */
-static void *evp_start(void)
+static EVP_MD_CTX *evp_start(void)
 {
-	void *ctx;
+	EVP_MD_CTX *ctx;
 
-	pthread_once(&evp_once, evp_load);
-	if (!evp_ok)
+	if (kpin_crypto_load()) {
+		kpin_error_clear();	/* not an error: the fallback serves */
 		return NULL;
-	ctx = evp.ctx_new();
-	if (ctx && evp.init(ctx, evp.sha1(), NULL) != 1) {
-		evp.ctx_free(ctx);
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
 		ctx = NULL;
 	}
 	return ctx;
@@ -127,7 +96,7 @@ void kpin_sha1_update(struct kpin_sha1 *c, const void *data, size_t len)
 
 	if (c->evp) {
 		/* cannot fail once initialised: SHA-1 allocates nothing */
-		evp.update(c->evp, data, len);
+		EVP_DigestUpdate(c->evp, data, len);
 		return;
 	}
 	c->len += len;
@@ -154,8 +123,8 @@ void kpin_sha1_final(unsigned char out[20], struct kpin_sha1 *c)
 	unsigned int outlen = 20;
 
 	if (c->evp) {
-		evp.final(c->evp, out, &outlen);
-		evp.ctx_free(c->evp);
+		EVP_DigestFinal_ex(c->evp, out, &outlen);
+		EVP_MD_CTX_free(c->evp);
 		c->evp = NULL;
 		return;
 	}

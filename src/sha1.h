@@ -1,10 +1,10 @@
 /*
  * SHA-1, for the git index checksum that libgit2 does not expose. Not
  * for security: git's index trailer is an integrity check. The digest is
- * OpenSSL's (libcrypto.so.3, loaded at run time on first use, already
- * mapped in processes that loaded libgit2), about five times faster than
- * the FIPS 180-4 code kept here as the fallback when libcrypto cannot be
- * loaded. Included by index-format and the tests only.
+ * OpenSSL's (libcrypto loaded at run time on first use, src/crypto-lazy.h;
+ * already mapped in processes that loaded libgit2), about five times
+ * faster than the FIPS 180-4 code kept here as the fallback when
+ * libcrypto cannot be loaded. Included by index-format and the tests only.
  */
 #ifndef KPIN_SHA1_H
 #define KPIN_SHA1_H

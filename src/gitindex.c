@@ -538,6 +538,15 @@ int kpin_gitindex_check(struct kpin_gitindex *ix,
 				       &why);
 		if (dirty < 0)
 			rc = kpin_error_last()->code;
+		else if (dirty && (ent.flags & KPIN_IXF_ASSUME_VALID))
+			/* git status trusts the entry: it shows nothing */
+			rc = kpin_error_set(KPIN_EINVALID, "'%s' is marked "
+					    "assume-unchanged and its worktree "
+					    "copy differs%s, which kpin would "
+					    "overwrite; 'git update-index "
+					    "--no-assume-unchanged' shows the "
+					    "change (nothing changed)",
+					    e[k].path, why);
 		else if (dirty)
 			rc = kpin_error_set(KPIN_EINVALID, "'%s' has unstaged "
 					    "changes in the checkout%s; commit "

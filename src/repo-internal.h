@@ -107,7 +107,7 @@ int checkout_check(struct checkout *co, struct kpin_repo *repo,
 		   const struct edit_set *set);
 int checkout_follow(struct checkout *co, struct kpin_repo *repo,
 		    git_tree *oldtree, const git_oid *commit,
-		    const struct edit_set *set);
+		    const struct edit_set *set, struct kpin_buf *notes);
 int checkout_full(struct kpin_repo *repo, git_tree *oldtree,
 		  const git_oid *commit, bool dry_run);
 

@@ -502,7 +502,8 @@ lost:
 	}
 	if (co.active) {
 		rc = stale ? checkout_full(repo, local_tree, &commit, false) :
-		     checkout_follow(&co, repo, local_tree, &commit, &set);
+		     checkout_follow(&co, repo, local_tree, &commit, &set,
+				     &res->notes);
 		if (rc) {
 			/*
 			 * The checkout could not follow (a file was changed or

@@ -87,6 +87,7 @@ static size_t index_edits(struct kpin_index_edit **out,
 		(*out)[n].path = set->f[i].path;
 		git_oid_cpy(&(*out)[n].old_id, &set->f[i].old_id);
 		git_oid_cpy(&(*out)[n].new_id, &set->f[i].new_id);
+		(*out)[n].mode = (unsigned)set->f[i].mode;
 		n++;
 	}
 	return n;
@@ -134,9 +135,14 @@ int checkout_check(struct checkout *co, struct kpin_repo *repo,
 	}
 	for (i = 0; i < set->n; i++) {
 		unsigned int flags = 0;
+		const char *path = set->f[i].path;
 
 		if (!set->f[i].new.len)
 			continue;
+		/* libgit2's checkout runs no filter drivers either */
+		rc = kpin_gitindex_check_filters(repo->git, &path, 1);
+		if (rc)
+			return rc;
 		rc = git_status_file(&flags, repo->git, set->f[i].path);
 		if (rc && rc != GIT_ENOTFOUND)
 			return kpin_git_fail(rc, "cannot check '%s'",
@@ -197,19 +203,29 @@ out:
 	return rc;
 }
 
-/* Bring the edited files of a checkout to the new commit. */
+/*
+ * Bring the edited files of a checkout to the new commit; a line in
+ * @notes for each one left out of the worktree (skip-worktree), so that
+ * the user knows the file on disk did not change.
+ */
 int checkout_follow(struct checkout *co, struct kpin_repo *repo,
-			   git_tree *oldtree, const git_oid *commit,
-			   const struct edit_set *set)
+		    git_tree *oldtree, const git_oid *commit,
+		    const struct edit_set *set, struct kpin_buf *notes)
 {
 	struct kpin_index_edit *e;
-	size_t n;
+	size_t n, i;
 	int rc;
 
 	if (!co->ix)
 		return follow_libgit2(repo, oldtree, commit, set);
 	n = index_edits(&e, set);
 	rc = kpin_gitindex_commit(co->ix, e, n);
+	for (i = 0; i < n && !rc; i++)
+		if (e[i].skipped)
+			kpin_buf_addf(notes, "'%s' is outside the sparse "
+				      "checkout (skip-worktree): committed and "
+				      "staged, the worktree left alone, as git "
+				      "does\n", e[i].path);
 	free(e);
 	checkout_end(co);
 	return rc;

@@ -982,11 +982,16 @@ static void test_repo_index_deep_tree(void **state)
 static void test_repo_index_skip_worktree_overlay(void **state)
 {
 	const char *dir = *state;
+	struct h_result r;
 
 	git_ok(dir, "update-index --skip-worktree %s && rm %s", WEB_PRD,
 	       WEB_PRD);
 	assert_string_equal(h_git_out(dir, "status --porcelain"), "");
-	set_web_ok(dir, 354);
+	if (set_web(&r, dir, 354))
+		fail_msg("exit %d: %s", r.status, r.err.ptr);
+	h_assert_contains(r.err.ptr, "outside the sparse checkout "
+			  "(skip-worktree)");
+	h_result_release(&r);
 	assert_string_equal(h_git_out(dir, "ls-files -v %s", WEB_PRD),
 			    "S " WEB_PRD);
 	assert_int_equal(access(h_path(dir, WEB_PRD), F_OK), -1);
@@ -997,11 +1002,23 @@ static void test_repo_index_skip_worktree_overlay(void **state)
 			  h_digest(354));
 }
 
-/* A chmod in the worktree is an unstaged change, unless core.fileMode. */
+/*
+ * A staged chmod is a staged change; a chmod in the worktree is an
+ * unstaged one, unless core.fileMode is false.
+ */
 static void test_repo_index_mode(void **state)
 {
 	const char *dir = *state;
 
+	git_ok(dir, "update-index --chmod=+x %s", WEB_PRD);
+	assert_refused(dir, 355, "staged changes");
+	git_ok(dir, "update-index --chmod=-x %s", WEB_PRD);
+	/* hidden from git status: not "unstaged changes", but not lost */
+	git_ok(dir, "update-index --assume-unchanged %s && echo '# mine' >>%s",
+	       WEB_PRD, WEB_PRD);
+	assert_refused(dir, 355, "assume-unchanged");
+	git_ok(dir, "update-index --no-assume-unchanged %s && git checkout %s",
+	       WEB_PRD, WEB_PRD);
 	assert_int_equal(chmod(h_path(dir, WEB_PRD), 0755), 0);
 	assert_refused(dir, 356, "executable bit");
 	git_ok(dir, "config core.fileMode false");

@@ -8,13 +8,16 @@
 #   make lint            mandoc lint and the banned-symbol check
 #   make bench           benchmarks (not tests: they print numbers)
 #   make demo            the quick-start demo
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   (binary, man pages, bash
+#                        and zsh completion)
 #
 # DEVELOPER=1 (set by .ci/run) turns warnings into errors.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 
 CC ?= cc
 AR ?= ar
@@ -63,7 +66,8 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(CFLAGS) $(FYAML_PIN) \
-	$(if $(GIT2_SONAME),-DKPIN_GIT2_SONAME='"$(GIT2_SONAME)"')
+	$(if $(GIT2_SONAME),-DKPIN_GIT2_SONAME='"$(GIT2_SONAME)"') \
+	-DKPIN_MANDIR='"$(MANDIR)"'
 
 B = build
 KPIN_BIN = kpin
@@ -119,7 +123,7 @@ $(B)/tests/%: tests/%.c $(B)/tests/harness.o $(LIBKPIN) tests/harness.h | $(B)/t
 check: $(KPIN_BIN) $(TESTS) lint
 	@KPIN="$(CURDIR)/$(KPIN_BIN)" TESTDATA="$(CURDIR)/testdata" \
 		sh tests/run-tests.sh $(TESTS) tests/doc-sync.sh \
-		tests/man-examples.sh
+		tests/man-examples.sh tests/completion.sh
 
 # The whole suite against an AddressSanitizer + UBSan build (build/asan).
 # Every program links tests/sanitizer-options.c: sanitizer reports go to
@@ -234,16 +238,21 @@ deps:
 	@sh tools/deps
 
 install: kpin
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	cp kpin $(DESTDIR)$(BINDIR)/kpin
 	chmod 755 $(DESTDIR)$(BINDIR)/kpin
+	cp src/completion/kpin.bash $(DESTDIR)$(BASHCOMPDIR)/kpin
+	cp src/completion/kpin.zsh $(DESTDIR)$(ZSHCOMPDIR)/_kpin
+	chmod 644 $(DESTDIR)$(BASHCOMPDIR)/kpin $(DESTDIR)$(ZSHCOMPDIR)/_kpin
 	for m in $(MANS); do \
 		s=$${m##*.}; cp $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 		chmod 644 $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kpin
+	rm -f $(DESTDIR)$(BINDIR)/kpin $(DESTDIR)$(BASHCOMPDIR)/kpin \
+		$(DESTDIR)$(ZSHCOMPDIR)/_kpin
 	for m in $(MANS); do s=$${m##*.}; \
 		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 

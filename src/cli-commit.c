@@ -247,8 +247,12 @@ static void print_json(const struct cli_commit *c,
 	kpin_buf_adds(&b, ",\"pushed\":");
 	kpin_buf_add_json(&b, c->push && changed && !c->dry_run ?
 			  res->remote_url : NULL);
-	if (c->dry_run)
-		kpin_buf_adds(&b, ",\"dry_run\":true");
+	if (c->dry_run) {
+		kpin_buf_adds(&b, ",\"dry_run\":true,\"diff\":");
+		kpin_buf_add_json(&b, kpin_buf_cstr(&res->diff));
+		kpin_buf_adds(&b, ",\"message\":");
+		kpin_buf_add_json(&b, kpin_buf_cstr(&res->message));
+	}
 	if (n == 1 && t[0].nchanges == 1) {
 		kpin_buf_addch(&b, ',');
 		json_target(&b, &t[0], 0);

@@ -6,21 +6,97 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 struct cli_globals cli;
 
+/* Keep the first failure for --json (cli_print_failure()). */
+static void record_failure(const char *msg, const char *file, int line,
+			   int col)
+{
+	if (cli.failure.message)
+		return;
+	cli.failure.message = xstrdup(msg);
+	cli.failure.file = file ? xstrdup(file) : NULL;
+	cli.failure.line = line;
+	cli.failure.col = col;
+}
+
+/* Print "kpin: <message>" and record it; the caller's va_list. */
+static void verror(const char *fmt, va_list ap)
+{
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	kpin_buf_vaddf(&b, fmt, ap);
+	fprintf(stderr, "kpin: %s\n", b.ptr);
+	record_failure(b.ptr, NULL, 0, 0);
+	kpin_buf_release(&b);
+}
+
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kpin: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return EXIT_FAIL;
+}
+
+void cli_print_failure(int status)
+{
+	struct cli_failure *f = &cli.failure;
+	struct kpin_buf b = KPIN_BUF_INIT;
+
+	if (!f->message)
+		return;
+	if (cli.json && status != EXIT_OK) {
+		kpin_buf_addf(&b, "{\"code\":%d,\"message\":", status);
+		kpin_buf_add_json(&b, f->message);
+		kpin_buf_adds(&b, ",\"file\":");
+		kpin_buf_add_json(&b, f->file);
+		if (f->line > 0)
+			kpin_buf_addf(&b, ",\"line\":%d,\"column\":%d}\n",
+				      f->line, f->col);
+		else
+			kpin_buf_adds(&b, ",\"line\":null,\"column\":null}\n");
+		cli_print_buf(&b);
+		kpin_buf_release(&b);
+	}
+	free(f->message);
+	free(f->file);
+	memset(f, 0, sizeof(*f));
+}
+
+int cli_chdir(const char *dir)
+{
+	if (chdir(dir) < 0)
+		return cli_error("cannot change to '%s': %s", dir,
+				 strerror(errno));
+	cli.dir = dir;
+	return EXIT_OK;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	char opts[64];
+	int c;
+
+	snprintf(opts, sizeof(opts), "%sqC:", shortopts);
+	for (;;) {
+		c = getopt_long(argc, argv, opts, longopts, NULL);
+		if (c == 'q')
+			cli.quiet = true;
+		else if (c != 'C')
+			return c;
+		else if (cli_chdir(optarg)) {
+			cli_print_failure(EXIT_FAIL);
+			exit(EXIT_FAIL);
+		}
+	}
 }
 
 int cli_usage(const struct kpin_cmd *cmd, bool to_stdout)
@@ -38,6 +114,8 @@ int cli_usage(const struct kpin_cmd *cmd, bool to_stdout)
 		fprintf(fp, "%.*s\n", (int)len, p);
 		p += len + (nl != NULL);
 	}
+	if (to_stdout)
+		fprintf(fp, "\n%s" CLI_GLOBAL_HELP, cmd->options);
 	return to_stdout ? EXIT_OK : EXIT_USAGE;
 }
 
@@ -45,11 +123,9 @@ int cli_usage_error(const struct kpin_cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kpin: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	cli_usage(cmd, false);
 	return EXIT_USAGE;
 }
@@ -94,6 +170,7 @@ int cli_fail(const char *path)
 		fprintf(stderr, "kpin: %s: %s\n", path, msg);
 	else
 		fprintf(stderr, "kpin: %s\n", msg);
+	record_failure(msg, path, path ? err->line : 0, err->col);
 	return cli_exit_code(err->code ? err->code : KPIN_ERROR);
 }
 

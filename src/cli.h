@@ -6,6 +6,7 @@
 #ifndef KPIN_CLI_H
 #define KPIN_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -32,6 +33,8 @@ enum kpin_cmd_flags {
  * struct kpin_cmd - One subcommand
  * @name: as typed after "kpin"
  * @usage: the SYNOPSIS, one form per line, identical to its man page
+ * @options: for "kpin name -h": every option of the SYNOPSIS, one per
+ *           line, "  --option arg" then a one-line description
  * @summary: one line for "kpin --help"
  * @exec: runs it with argv[0] == name; returns the exit status
  * @flags: enum kpin_cmd_flags
@@ -39,14 +42,37 @@ enum kpin_cmd_flags {
 struct kpin_cmd {
 	const char *name;
 	const char *usage;
+	const char *options;
 	const char *summary;
 	int (*exec)(int argc, char **argv);
 	unsigned flags;
 };
 
+/* The options every command takes, before or after its name. */
+#define CLI_GLOBAL_HELP \
+	"  -C dir                run as if kpin was started in dir\n" \
+	"  -q                    no progress or notes on stderr\n" \
+	"  -h, --help            this help; man kpin-<command> has the rest\n"
+
+/*
+ * struct cli_failure - The first failure reported, for --json
+ * @message: the text printed after "kpin: ", NULL when none yet
+ * @file: the file it is about, or NULL
+ * @line: its line, 0 when unknown
+ * @col: its column, 0 when unknown
+ */
+struct cli_failure {
+	char *message;
+	char *file;
+	int line;
+	int col;
+};
+
 struct cli_globals {
 	const char *dir;	/* -C DIR, or NULL */
 	bool quiet;		/* -q: no notes on stderr */
+	bool json;		/* --json: a failure is also JSON on stdout */
+	struct cli_failure failure;
 };
 
 extern struct cli_globals cli;
@@ -66,6 +92,34 @@ int cli_usage_error(const struct kpin_cmd *cmd, const char *fmt, ...)
  * "kpin: path: message".
  */
 int cli_fail(const char *path);
+
+/*
+ * cli_print_failure() - With --json, the first failure as one JSON object
+ * @status: the exit status, the object's "code"
+ *
+ * Prints {"code", "message", "file", "line", "column"} on stdout when a
+ * failure was reported (cli_error(), cli_usage_error(), cli_fail()); the
+ * text went to stderr already. Frees what was recorded.
+ */
+void cli_print_failure(int status);
+
+/*
+ * cli_getopt() - getopt_long() that also takes the global options
+ * @shortopts: the command's own short options
+ *
+ * -q and -C dir may follow the command's name as well as precede it
+ * ("kpin set -q ..."); they are handled here and never returned. A -C
+ * whose directory cannot be entered ends kpin with exit 1 before anything
+ * was read or written.
+ */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+
+/*
+ * cli_chdir() - -C dir: change to @dir
+ * Returns: EXIT_OK, or EXIT_FAIL after the message.
+ */
+int cli_chdir(const char *dir);
 
 /* cli_exit_code() - The exit status for a library error code. */
 int cli_exit_code(int code);
@@ -115,6 +169,26 @@ enum cli_commit_opt {
 	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C, OPT_PUSH, OPT_TOKEN_ENV,
 	OPT_FORCE, OPT_SIGN, OPT_NO_SIGN, OPT_REASON
 };
+
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+
+#define CLI_COMMIT_HELP \
+	"  --branch branch       commit on branch (default: HEAD's branch)\n" \
+	"  --root path           the overlays' root (default: .kpin.yaml's, " \
+	"or " KPIN_ROOT_DEFAULT ")\n" \
+	"  --author ident        \"Name <email>\" of the commit (default: git " \
+	"config, then $GITHUB_ACTOR)\n" \
+	"  --message text        the commit's subject\n" \
+	"  --trailer key=value   add a \"Key: value\" trailer (repeatable)\n" \
+	"  --push [remote]       push the commit to remote (default: origin)\n" \
+	"  --token-env name      the variable holding the HTTPS token " \
+	"(default: KPIN_TOKEN, GITHUB_TOKEN)\n" \
+	"  --retries n           attempts after losing a race (default: " \
+	CLI_STR(KPIN_RETRIES_DEFAULT) ")\n" \
+	"  --force               let what the promotion order refuses through\n" \
+	"  --dry-run             print the diff and the message; write nothing\n" \
+	"  --json                print the result as one JSON object\n"
 
 #define CLI_COMMIT_OPTIONS \
 	{ "branch", required_argument, NULL, OPT_BRANCH }, \

@@ -20,6 +20,21 @@ static const char apply_usage[] =
 	"[--environment env] [--digest digest] [--tag tag] [--release name] "
 	"[--create] " CLI_COMMIT_USAGE;
 
+static const char apply_help[] =
+	"  --event file          read the request from an event file (- for stdin)\n"
+	"  --payload json        read the request from this JSON object\n"
+	"  --batch file          apply every request of a JSON array or JSON lines\n"
+	"  -                     read the request from stdin\n"
+	"  --repository repo     the repository the image was built from\n"
+	"  --image-name name     the images entry to change\n"
+	"  --directory-name dir  the app: the overlay's directory name\n"
+	"  --environment env     the overlay's environment\n"
+	"  --digest digest       the new digest\n"
+	"  --tag tag             the new newTag\n"
+	"  --release name        record a Release: trailer\n"
+	"  --create              add the entry when it is missing\n"
+	CLI_COMMIT_HELP;
+
 enum {
 	OPT_EVENT = 256, OPT_PAYLOAD, OPT_BATCH, OPT_REPOSITORY,
 	OPT_IMAGE_NAME, OPT_DIRECTORY_NAME, OPT_ENVIRONMENT, OPT_DIGEST,
@@ -53,14 +68,31 @@ struct apply_opts {
 	struct cli_commit commit;
 };
 
-/* Read a file (or "-": stdin) with a cap. */
-static int read_source(struct kpin_buf *out, const char *path, size_t max)
+/*
+ * Read request source @path (a file, or "-": stdin) given with option
+ * @opt, with a cap. A file that cannot be read is bad input (exit 3), not
+ * a missing overlay: the message names the option.
+ */
+static int read_source(struct kpin_buf *out, const char *opt,
+		       const char *path, size_t max)
 {
 	char chunk[65536];
 	ssize_t n;
+	int rc;
 
-	if (strcmp(path, "-"))
-		return kpin_file_read(out, path, max, NULL);
+	if (strcmp(path, "-")) {
+		rc = kpin_file_read(out, path, max, NULL);
+		if (rc) {
+			struct kpin_buf m = KPIN_BUF_INIT;
+
+			kpin_buf_addf(&m, "%s %s: %s", opt, path,
+				      kpin_error_last()->message);
+			rc = kpin_error_set(rc == KPIN_ENOTFOUND ?
+					    KPIN_EINVALID : rc, "%s", m.ptr);
+			kpin_buf_release(&m);
+		}
+		return rc;
+	}
 	kpin_buf_reset(out);
 	kpin_buf_grow(out, 0);
 	while ((n = read(0, chunk, sizeof(chunk))) > 0) {
@@ -78,7 +110,7 @@ static int read_source(struct kpin_buf *out, const char *path, size_t max)
 static int assemble(struct kpin_request *r, const struct apply_opts *o)
 {
 	const struct kpin_request *f = &o->flags_req;
-	struct kpin_buf b = KPIN_BUF_INIT, origin = KPIN_BUF_INIT;
+	struct kpin_buf b = KPIN_BUF_INIT;
 	int rc = 0;
 
 	kpin_request_fill(r, "repository", f->repository, "--repository");
@@ -89,22 +121,11 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 	kpin_request_fill(r, "tag", f->tag, "--tag");
 	kpin_request_fill(r, "release", f->release, "--release");
 	if (o->event) {
-		kpin_buf_addf(&origin, "--event %s", o->event);
 		r->where = xstrdup(o->event);	/* for fields it lacks */
-		rc = read_source(&b, o->event, KPIN_EVENT_MAX);
-		if (rc) {
-			/* a missing event file is bad input, not a missing overlay */
-			struct kpin_buf m = KPIN_BUF_INIT;
-
-			kpin_buf_addf(&m, "%s: %s", origin.ptr,
-				      kpin_error_last()->message);
-			rc = kpin_error_set(rc == KPIN_ENOTFOUND ? KPIN_EINVALID :
-					    rc, "%s", m.ptr);
-			kpin_buf_release(&m);
-		} else {
+		rc = read_source(&b, "--event", o->event, KPIN_EVENT_MAX);
+		if (!rc)
 			rc = kpin_request_fill_json(r, b.ptr, b.len,
 						    o->event);
-		}
 	}
 	if (!rc && o->payload) {
 		if (strlen(o->payload) > KPIN_PAYLOAD_MAX)
@@ -119,7 +140,7 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 			r->where = xstrdup("--payload");
 	}
 	if (!rc && o->use_stdin) {
-		rc = read_source(&b, "-", KPIN_EVENT_MAX);
+		rc = read_source(&b, "-", "-", KPIN_EVENT_MAX);
 		if (!rc)
 			rc = kpin_request_fill_json(r, b.ptr, b.len, "stdin");
 		if (!r->where)
@@ -128,7 +149,6 @@ static int assemble(struct kpin_request *r, const struct apply_opts *o)
 	if (!rc)
 		kpin_request_fill_env(r);
 	kpin_buf_release(&b);
-	kpin_buf_release(&origin);
 	return rc;
 }
 
@@ -288,8 +308,8 @@ static int read_requests(struct kpin_request **reqs, size_t *n,
 	int status = EXIT_OK;
 
 	if (o->batch) {
-		if (read_source(&b, o->batch, KPIN_BATCH_MAX))
-			status = cli_fail(o->batch);
+		if (read_source(&b, "--batch", o->batch, KPIN_BATCH_MAX))
+			status = cli_fail(NULL);
 		else if (kpin_request_batch(reqs, n, b.ptr, b.len, o->batch))
 			status = cli_fail(NULL);
 	} else {
@@ -378,7 +398,7 @@ static int cmd_apply(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	/* permuting: "-" (stdin) may stand anywhere among the options */
-	while ((c = getopt_long(argc, argv, "h", apply_options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", apply_options)) != -1) {
 		switch (c) {
 		case OPT_EVENT:
 			o.event = optarg;
@@ -454,6 +474,7 @@ out:
 const struct kpin_cmd cmd_apply_entry = {
 	.name = "apply",
 	.usage = apply_usage,
+	.options = apply_help,
 	.summary = "apply a dispatched promotion (flags, event, payload, "
 		   "batch)",
 	.exec = cmd_apply,

@@ -24,6 +24,12 @@ static const char check_usage[] =
 	"kpin check [--require-digest[=env,...]] [--strict] [--json] "
 	"[path ...]";
 
+static const char check_help[] =
+	"  --require-digest[=env,...]  every entry must pin a digest (in envs)\n"
+	"  --strict              warnings are errors too\n"
+	"  --json                print the findings as JSON\n"
+	"  path ...              files or directories to check (default: .)\n";
+
 static const char *const kust_names[] = {
 	"kustomization.yaml", "kustomization.yml", "Kustomization"
 };
@@ -487,7 +493,7 @@ static int cmd_check(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", check_options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", check_options)) != -1) {
 		switch (c) {
 		case 'r':
 			if (!optarg) {
@@ -530,6 +536,7 @@ out:
 const struct kpin_cmd cmd_check_entry = {
 	.name = "check",
 	.usage = check_usage,
+	.options = check_help,
 	.summary = "check kustomization files (pre-commit, CI)",
 	.exec = cmd_check,
 	.flags = 0,

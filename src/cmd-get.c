@@ -10,6 +10,12 @@
 static const char get_usage[] =
 	"kpin get -f file --image name [--json] [--max-size bytes]";
 
+static const char get_help[] =
+	"  -f, --file file       the kustomization file to read\n"
+	"  --image name          the images entry to print\n"
+	"  --json                print every field as one JSON object\n"
+	"  --max-size bytes      refuse a file larger than bytes (default: 4M)\n";
+
 static void add_field(struct kpin_buf *b, const char *key,
 		      const struct kpin_field *f)
 {
@@ -82,7 +88,7 @@ static int cmd_get(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f:h", get_options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+f:h", get_options)) != -1) {
 		switch (c) {
 		case 'f':
 			file = optarg;
@@ -118,6 +124,7 @@ static int cmd_get(int argc, char **argv)
 const struct kpin_cmd cmd_get_entry = {
 	.name = "get",
 	.usage = get_usage,
+	.options = get_help,
 	.summary = "print the digest an image is pinned to",
 	.exec = cmd_get,
 	.flags = 0,

@@ -15,6 +15,15 @@ static const char history_usage[] =
 	"kpin history --app app [--env env] [--image name] [-n count] "
 	"[--branch branch] [--root path] [--verify] [--json | --markdown]";
 
+static const char history_help[] =
+	"  --app app             the overlay's directory name\n"
+	"  --env env             the overlay's environment\n"
+	"  --image name          only the changes to this entry\n"
+	"  -n count              at most count commits\n"
+	"  --branch branch       walk branch (default: HEAD's branch)\n"
+	"  --root path           the overlays' root (default: .kpin.yaml's)\n"
+	"  --json                print one JSON array\n";
+
 static void add_opt_json(struct kpin_buf *b, const char *key, const char *v)
 {
 	kpin_buf_addf(b, ",\"%s\":", key);
@@ -330,8 +339,7 @@ static int cmd_history(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+n:h", history_options,
-				NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+n:h", history_options)) != -1) {
 		switch (c) {
 		case 'a':
 			app = optarg;
@@ -440,6 +448,7 @@ out:
 const struct kpin_cmd cmd_history_entry = {
 	.name = "history",
 	.usage = history_usage,
+	.options = history_help,
 	.summary = "list the commits that changed an overlay's images",
 	.exec = cmd_history,
 	.flags = KPIN_CMD_NEED_REPO,

@@ -13,6 +13,13 @@ static const char promote_usage[] =
 	"kpin promote --app app --from env --to env [--image name] "
 	CLI_COMMIT_USAGE;
 
+static const char promote_help[] =
+	"  --app app             the app whose overlays to promote between\n"
+	"  --from env            the environment to copy pins from\n"
+	"  --to env              the environment to write them to\n"
+	"  --image name          promote only this entry\n"
+	CLI_COMMIT_HELP;
+
 enum { OPT_APP = 256, OPT_FROM, OPT_TO, OPT_IMAGE };
 
 static const struct option promote_options[] = {
@@ -256,8 +263,7 @@ static int cmd_promote(int argc, char **argv)
 	cli_commit_init(&commit);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", promote_options,
-				NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+h", promote_options)) != -1) {
 		switch (c) {
 		case OPT_APP:
 			app = optarg;
@@ -350,6 +356,7 @@ out:
 const struct kpin_cmd cmd_promote_entry = {
 	.name = "promote",
 	.usage = promote_usage,
+	.options = promote_help,
 	.summary = "copy an overlay's digests to the next environment",
 	.exec = cmd_promote,
 	.flags = KPIN_CMD_NEED_REPO,

@@ -14,6 +14,14 @@ static const char rollback_usage[] =
 	"kpin rollback --app app --env env [--image name] "
 	"[--to digest | --steps n] " CLI_COMMIT_USAGE;
 
+static const char rollback_help[] =
+	"  --app app             the overlay's directory name\n"
+	"  --env env             the overlay's environment\n"
+	"  --image name          the entry to roll back (needed when several pin)\n"
+	"  --to digest           go back to this digest, held before\n"
+	"  --steps n             go back n distinct digests (default: 1)\n"
+	CLI_COMMIT_HELP;
+
 enum { OPT_APP = 256, OPT_ENV, OPT_IMAGE, OPT_TO, OPT_STEPS };
 
 static const struct option rollback_options[] = {
@@ -191,8 +199,7 @@ static int cmd_rollback(int argc, char **argv)
 	cli_commit_init(&rb.commit);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", rollback_options,
-				NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+h", rollback_options)) != -1) {
 		switch (c) {
 		case OPT_APP:
 			rb.app = optarg;
@@ -289,6 +296,7 @@ out:
 const struct kpin_cmd cmd_rollback_entry = {
 	.name = "rollback",
 	.usage = rollback_usage,
+	.options = rollback_help,
 	.summary = "set an image back to a digest it had before",
 	.exec = cmd_rollback,
 	.flags = KPIN_CMD_NEED_REPO,

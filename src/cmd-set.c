@@ -16,6 +16,18 @@ static const char set_usage[] =
 	"[--tag tag] [--ref ref] [--keep-digest] [--new-name name] [--create] "
 	CLI_COMMIT_USAGE;
 
+static const char set_help[] =
+	"  -f, --file file       the kustomization file to edit (file mode)\n"
+	"  --app app             the overlay's directory name (repository mode)\n"
+	"  --env env             the overlay's environment (repository mode)\n"
+	"  --image name          the images entry to change (its name, as written)\n"
+	"  --digest digest       the new digest (sha256:<64 hex> or sha512:<128 hex>)\n"
+	"  --tag tag             the new newTag\n"
+	"  --new-name name       the new newName\n"
+	"  --create              add the entry (or images:) when it is missing\n"
+	"  --max-size bytes      refuse a file larger than bytes (default: 4M)\n"
+	CLI_COMMIT_HELP;
+
 struct set_opts {
 	const char *file;
 	const char *app;
@@ -27,8 +39,9 @@ struct set_opts {
 	struct cli_commit commit;
 };
 
+/* The result as one JSON object; a dry run's has its @diff (else NULL). */
 static void print_json(const struct set_opts *o, bool changed,
-		       const struct kpin_pin *old)
+		       const struct kpin_pin *old, const struct kpin_buf *diff)
 {
 	struct kpin_buf b = KPIN_BUF_INIT;
 	const char *nd = o->change.digest ? o->change.digest : old->digest;
@@ -50,6 +63,10 @@ static void print_json(const struct set_opts *o, bool changed,
 	if (o->change.new_name) {
 		kpin_buf_adds(&b, ",\"new_name\":");
 		kpin_buf_add_json(&b, o->change.new_name);
+	}
+	if (diff) {
+		kpin_buf_adds(&b, ",\"dry_run\":true,\"diff\":");
+		kpin_buf_add_json(&b, kpin_buf_cstr(diff));
 	}
 	kpin_buf_adds(&b, "}\n");
 	cli_print_buf(&b);
@@ -88,7 +105,8 @@ static int set_file(const struct set_opts *o)
 			 cli_short_digest(old.digest ? old.digest : old.tag,
 					  tmp, sizeof(tmp)));
 		if (o->commit.json)
-			print_json(o, false, &old);
+			print_json(o, false, &old, o->commit.dry_run ? &diff :
+				   NULL);
 		status = EXIT_OK;
 		goto out;
 	}
@@ -100,10 +118,14 @@ static int set_file(const struct set_opts *o)
 		kpin_buf_addf(&la, "a/%s", o->file);
 		kpin_buf_addf(&lb, "b/%s", o->file);
 		if (kpin_diff_unified(&diff, in.ptr, in.len, out.ptr, out.len,
-				      la.ptr, lb.ptr))
+				      la.ptr, lb.ptr)) {
 			status = cli_fail(o->file);
-		else
+		} else if (o->commit.json) {
+			print_json(o, true, &old, &diff);
+			status = EXIT_OK;
+		} else {
 			status = cli_print_buf(&diff);
+		}
 		goto out;
 	}
 	rc = kpin_file_replace(o->file, out.ptr, out.len, &st);
@@ -112,7 +134,7 @@ static int set_file(const struct set_opts *o)
 		goto out;
 	}
 	if (o->commit.json)
-		print_json(o, true, &old);
+		print_json(o, true, &old, NULL);
 	if (!img)
 		cli_note("%s: added image '%s'", o->file, o->change.image);
 	else if (o->change.digest)
@@ -219,7 +241,7 @@ static int cmd_set(int argc, char **argv)
 	cli_commit_init(&o.commit);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f:h", set_options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+f:h", set_options)) != -1) {
 		switch (c) {
 		case 'f':
 			o.file = optarg;
@@ -321,6 +343,7 @@ out:
 const struct kpin_cmd cmd_set_entry = {
 	.name = "set",
 	.usage = set_usage,
+	.options = set_help,
 	.summary = "set an image's digest (and tag) in an overlay",
 	.exec = cmd_set,
 	.flags = 0,

@@ -462,8 +462,11 @@ static void test_apply_batch_refused(void **state)
 	       NULL, "--batch", event("batch-invalid.json"), NULL);
 	refuse(dir, 3, "3 problems; nothing committed", NULL, NULL, "--batch",
 	       event("batch-invalid.json"), NULL);
+	/* a request source that cannot be read is bad input, not "not found" */
 	refuse(dir, 3, "--event /nonexistent.json: cannot open", NULL, NULL,
 	       "--event", "/nonexistent.json", NULL);
+	refuse(dir, 3, "--batch /nonexistent.json: cannot open", NULL, NULL,
+	       "--batch", "/nonexistent.json", NULL);
 }
 
 /*

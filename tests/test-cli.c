@@ -1,7 +1,8 @@
 /*
- * The command line as a user meets it: help and version, usage errors
- * (exit 2), -C and -q, --json output of set and get, symlinks and file
- * modes through the CLI, missing files, and a failing stdout.
+ * The command line as a user meets it: help (every option described) and
+ * version, usage errors (exit 2), -C and -q before and after the command,
+ * --json output of set and get, failures as JSON, symlinks and file modes
+ * through the CLI, missing files, and a failing stdout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +46,119 @@ static void test_cli_version_and_help(void **state)
 	h_assert_contains(r.out.ptr, "  set ");
 	h_assert_contains(r.out.ptr, "  get ");
 	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, NULL, "version", NULL), 0);
+	assert_string_equal(r.out.ptr, "kpin " KPIN_VERSION "\n");
+	h_result_release(&r);
 	assert_int_equal(h_kpin_run(&r, NULL, "set", "-h", NULL), 0);
 	h_assert_contains(r.out.ptr, "usage: kpin set -f file --image name");
+	/* the options, one line each, after the usage */
+	h_assert_contains(r.out.ptr, "\n\n  -f, --file file       the "
+			  "kustomization file to edit");
+	h_assert_contains(r.out.ptr, "\n  --digest digest       the new "
+			  "digest");
+	h_assert_contains(r.out.ptr, "\n  --push [remote]       push the "
+			  "commit");
+	h_assert_contains(r.out.ptr, "\n  -q                    no progress");
 	assert_int_equal(h_kpin_run(&r2, NULL, "help", "set", NULL), 0);
-	assert_string_equal(r.out.ptr, r2.out.ptr);
+	assert_memory_equal(r.out.ptr, r2.out.ptr, r.out.len);
+	h_assert_contains(r2.out.ptr + r.out.len, "\nThe manual: man "
+			  "kpin-set");
 	h_result_release(&r);
 	h_result_release(&r2);
+}
+
+/* -q and -C work after the command's name as well as before it. */
+static void test_cli_global_options_after_command(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	assert_int_equal(h_kpin_run(&r, NULL, "set", "-q", "-C", dir, "-f",
+				    "kustomization.yaml", "--image", "app",
+				    "--digest", h_digest(2), NULL), 0);
+	assert_int_equal(r.err.len, 0);
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, NULL, "get", "-f",
+				    "kustomization.yaml", "-C", dir, "--image",
+				    "app", NULL), 0);
+	assert_memory_equal(r.out.ptr, h_digest(2), 71);
+	assert_string_equal(r.out.ptr + 71, "\n");
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, dir, "check", "-q",
+				    "kustomization.yaml", NULL), 0);
+	assert_int_equal(r.err.len, 0);
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, NULL, "get", "-C/nonexistent/dir",
+				    "-f", "k.yaml", "--image", "app", NULL), 1);
+	h_assert_contains(r.err.ptr, "cannot change to '/nonexistent/dir'");
+	h_result_release(&r);
+}
+
+/*
+ * With --json, a failure is one JSON object on stdout as well as the
+ * message on stderr: exit status, message, and where, when known.
+ */
+static void test_cli_json_failure(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+
+	h_writes(h_path(dir, "bad.yaml"), "images:\n- name: app\n"
+		 "  digest: [x\n");
+	assert_int_equal(h_kpin_run(&r, dir, "set", "-f", "bad.yaml",
+				    "--image", "app", "--digest", h_digest(2),
+				    "--json", NULL), 3);
+	h_assert_contains(r.out.ptr, "{\"code\":3,\"message\":\"");
+	h_assert_contains(r.out.ptr, "\",\"file\":\"bad.yaml\",\"line\":");
+	assert_null(strstr(r.out.ptr, "\"line\":null"));
+	assert_int_equal(strchr(r.out.ptr, '\n') - r.out.ptr + 1,
+			 (long)r.out.len);
+	h_assert_contains(r.err.ptr, "bad.yaml:");
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, dir, "get", "--json", "-f", "no.yaml",
+				    "--image", "app", NULL), 4);
+	h_assert_contains(r.out.ptr, "{\"code\":4,");
+	h_assert_contains(r.out.ptr, "\"file\":\"no.yaml\",\"line\":null,"
+			  "\"column\":null}\n");
+	h_result_release(&r);
+	/* a usage error found before --json was read */
+	assert_int_equal(h_kpin_run(&r, dir, "get", "--bogus", "--json",
+				    NULL), 2);
+	h_assert_contains(r.out.ptr, "{\"code\":2,\"message\":\"unknown or "
+			  "incomplete option '--bogus'\",\"file\":null,");
+	h_assert_contains(r.err.ptr, "usage:");
+	h_result_release(&r);
+	/* without --json, stdout stays empty */
+	assert_int_equal(h_kpin_run(&r, dir, "get", "-f", "no.yaml",
+				    "--image", "app", NULL), 4);
+	assert_int_equal(r.out.len, 0);
+	h_result_release(&r);
+}
+
+/* set -f --dry-run --json: one JSON object, the diff inside it. */
+static void test_cli_dry_run_json(void **state)
+{
+	const char *dir = *state;
+	struct h_result r;
+	struct kpin_buf want = KPIN_BUF_INIT;
+
+	assert_int_equal(h_kpin_run(&r, dir, "set", "-f", "kustomization.yaml",
+				    "--image", "app", "--digest", h_digest(2),
+				    "--dry-run", "--json", NULL), 0);
+	assert_int_equal(r.out.ptr[0], '{');
+	h_assert_contains(r.out.ptr, "\"changed\":true,");
+	kpin_buf_addf(&want, ",\"dry_run\":true,\"diff\":\"--- "
+		      "a/kustomization.yaml\\n+++ b/kustomization.yaml\\n"
+		      "@@ -1,5 +1,5 @@\\n images:\\n - name: app\\n   newTag: "
+		      "v1\\n-  digest: %s\\n+  digest: %s\\n - name: bare\\n\"}"
+		      "\n", h_digest(1), h_digest(2));
+	h_assert_contains(r.out.ptr, want.ptr);
+	h_result_release(&r);
+	kpin_buf_release(&want);
+	assert_int_equal(h_kpin_run(&r, dir, "get", "-f", "kustomization.yaml",
+				    "--image", "app", NULL), 0);
+	assert_memory_equal(r.out.ptr, h_digest(1), 71);
+	h_result_release(&r);
 }
 
 static void test_cli_usage_errors(void **state)
@@ -226,6 +334,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cli_version_and_help),
+		cmocka_unit_test_setup_teardown(
+			test_cli_global_options_after_command, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_cli_json_failure, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cli_dry_run_json, setup,
+						teardown),
 		cmocka_unit_test(test_cli_usage_errors),
 		cmocka_unit_test_setup_teardown(test_cli_dash_c_and_quiet,
 						setup, teardown),

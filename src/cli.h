@@ -187,6 +187,8 @@ enum cli_commit_opt {
 	"  --retries n           attempts after losing a race (default: " \
 	CLI_STR(KPIN_RETRIES_DEFAULT) ")\n" \
 	"  --force               let what the promotion order refuses through\n" \
+	"  --sign, --no-sign     sign the commit, or not, whatever " \
+	"commit.gpgsign says\n" \
 	"  --dry-run             print the diff and the message; write nothing\n" \
 	"  --json                print the result as one JSON object\n"
 

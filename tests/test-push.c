@@ -497,7 +497,10 @@ static void test_push_http(void **state)
 	h_assert_contains(r.err.ptr, "authentication failed for ");
 	h_assert_contains(r.err.ptr, url);
 	assert_null(strstr(r.err.ptr, TOKEN));
-	assert_int_equal(r.out.len, 0);
+	/* --json: the failure as one JSON object, redacted too */
+	h_assert_contains(r.out.ptr, "{\"code\":7,\"message\":\"");
+	h_assert_contains(r.out.ptr, "authentication failed for ");
+	assert_null(strstr(r.out.ptr, TOKEN));
 	h_result_release(&r);
 	/* no token at all */
 	assert_int_equal(kpin_push(&r, c, NULL, "set", "--app", "b", "--env",

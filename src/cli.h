@@ -180,6 +180,8 @@ enum cli_commit_opt {
 	"  --author ident        \"Name <email>\" of the commit (default: git " \
 	"config, then $GITHUB_ACTOR)\n" \
 	"  --message text        the commit's subject\n" \
+	"  --reason text         why: a Reason: trailer (and in a " \
+	"Policy-Override:)\n" \
 	"  --trailer key=value   add a \"Key: value\" trailer (repeatable)\n" \
 	"  --push [remote]       push the commit to remote (default: origin)\n" \
 	"  --token-env name      the variable holding the HTTPS token " \

@@ -17,12 +17,14 @@ static const char history_usage[] =
 
 static const char history_help[] =
 	"  --app app             the overlay's directory name\n"
-	"  --env env             the overlay's environment\n"
+	"  --env env             the overlay's environment (with --json or "
+	"--markdown: default, all)\n"
 	"  --image name          only the changes to this entry\n"
 	"  -n count              at most count commits\n"
 	"  --branch branch       walk branch (default: HEAD's branch)\n"
 	"  --root path           the overlays' root (default: .kpin.yaml's)\n"
-	"  --json                print one JSON array\n";
+	"  --json                print the changes as JSON\n"
+	"  --markdown            print them as a release notes' Markdown table\n";
 
 static void add_opt_json(struct kpin_buf *b, const char *key, const char *v)
 {

@@ -58,16 +58,39 @@ void cli_print_failure(int status)
 		kpin_buf_adds(&b, ",\"file\":");
 		kpin_buf_add_json(&b, f->file);
 		if (f->line > 0)
-			kpin_buf_addf(&b, ",\"line\":%d,\"column\":%d}\n",
+			kpin_buf_addf(&b, ",\"line\":%d,\"column\":%d",
 				      f->line, f->col);
 		else
-			kpin_buf_adds(&b, ",\"line\":null,\"column\":null}\n");
+			kpin_buf_adds(&b, ",\"line\":null,\"column\":null");
+		if (f->problems.len)
+			kpin_buf_addf(&b, ",\"problems\":[%s]", f->problems.ptr);
+		kpin_buf_adds(&b, "}\n");
 		cli_print_buf(&b);
 		kpin_buf_release(&b);
 	}
 	free(f->message);
 	free(f->file);
+	kpin_buf_release(&f->problems);
 	memset(f, 0, sizeof(*f));
+}
+
+void cli_problems(const char *lines)
+{
+	struct kpin_buf *p = &cli.failure.problems;
+	struct kpin_buf one = KPIN_BUF_INIT;
+
+	fputs(lines, stderr);
+	while (*lines) {
+		size_t len = strcspn(lines, "\n");
+
+		kpin_buf_reset(&one);
+		kpin_buf_add(&one, lines, len);
+		if (p->len)
+			kpin_buf_addch(p, ',');
+		kpin_buf_add_json(p, kpin_buf_cstr(&one));
+		lines += len + (lines[len] == '\n');
+	}
+	kpin_buf_release(&one);
 }
 
 int cli_chdir(const char *dir)

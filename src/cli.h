@@ -60,12 +60,14 @@ struct kpin_cmd {
  * @file: the file it is about, or NULL
  * @line: its line, 0 when unknown
  * @col: its column, 0 when unknown
+ * @problems: the lines of cli_problem(), as JSON strings separated by ','
  */
 struct cli_failure {
 	char *message;
 	char *file;
 	int line;
 	int col;
+	struct kpin_buf problems;
 };
 
 struct cli_globals {
@@ -98,8 +100,9 @@ int cli_fail(const char *path);
  * @status: the exit status, the object's "code"
  *
  * Prints {"code", "message", "file", "line", "column"} on stdout when a
- * failure was reported (cli_error(), cli_usage_error(), cli_fail()); the
- * text went to stderr already. Frees what was recorded.
+ * failure was reported (cli_error(), cli_usage_error(), cli_fail()), and
+ * "problems" when cli_problems() listed some; the text went to stderr
+ * already. Frees what was recorded.
  */
 void cli_print_failure(int status);
 
@@ -123,6 +126,14 @@ int cli_chdir(const char *dir);
 
 /* cli_exit_code() - The exit status for a library error code. */
 int cli_exit_code(int code);
+
+/*
+ * cli_problems() - Print problems on stderr, one per line of @lines
+ *
+ * With --json they are also listed, in order, as the "problems" array of
+ * the failure's JSON object (see cli_print_failure()).
+ */
+void cli_problems(const char *lines);
 
 /* cli_note() - Progress or a remark on stderr, unless -q. */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -361,7 +361,7 @@ static int apply(struct apply_opts *o)
 		bad += check_in_repo(repo, &policy, &o->commit, reqs, n,
 				     problems, &notfound);
 	for (i = 0; i < n; i++)
-		fputs(kpin_buf_cstr(&problems[i]), stderr);
+		cli_problems(kpin_buf_cstr(&problems[i]));
 	if (status)
 		goto out;
 	if (bad) {

@@ -469,6 +469,24 @@ static void test_apply_batch_refused(void **state)
 	       "--batch", "/nonexistent.json", NULL);
 }
 
+/* Each of @want[0..n) in @text, in that order; returns what follows. */
+static const char *in_order(const char *text, const char *const *want,
+			    size_t n)
+{
+	const char *at = text;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *hit = strstr(at, want[i]);
+
+		if (!hit)
+			fail_msg("'%s' missing or out of order in:\n%s",
+				 want[i], text);
+		at = hit + strlen(want[i]);
+	}
+	return at;
+}
+
 /*
  * Every problem in one pass, in input order, each with file:line: what
  * the request says (a bad digest), and what the repository says about
@@ -479,7 +497,7 @@ static void test_apply_batch_all_problems(void **state)
 	const char *dir = *state;
 	char *tmp = h_tmpdir();
 	const char *b = h_path(tmp, "b.jsonl");
-	const char *order[] = {
+	static const char *const order[] = {
 		"b.jsonl:1:102: field 'digest': invalid digest",
 		"b.jsonl:2:85: unknown environment 'qa'",
 		"b.jsonl:3:63: no directory '.platform/kubernetes/nope'",
@@ -487,8 +505,6 @@ static void test_apply_batch_all_problems(void **state)
 		"kpin: 4 problems; nothing committed",
 	};
 	struct h_result r;
-	const char *at;
-	size_t i;
 
 	h_writes(b, "{\"repository\": \"a/b\", \"image-name\": \"web\", "
 		 "\"directory-name\": \"web\", \"environment\": \"prd\", "
@@ -505,17 +521,17 @@ static void test_apply_batch_all_problems(void **state)
 		 "{\"repository\": \"a/b\", \"image-name\": \"web\", "
 		 "\"directory-name\": \"web\", \"environment\": \"stg\"}\n");
 	assert_int_equal(apply(&r, dir, NULL, NULL, "--batch", b, NULL), 3);
-	at = r.err.ptr;
-	for (i = 0; i < sizeof(order) / sizeof(*order); i++) {
-		const char *hit = strstr(at, order[i]);
-
-		if (!hit)
-			fail_msg("'%s' missing or out of order in:\n%s",
-				 order[i], r.err.ptr);
-		at = hit + strlen(order[i]);
-	}
+	in_order(r.err.ptr, order, sizeof(order) / sizeof(*order));
 	h_result_release(&r);
 	assert_int_equal(commits(dir), 1);
+	/* --json: the same problems, in the same order, in one object */
+	assert_int_equal(apply(&r, dir, NULL, NULL, "--batch", b, "--json",
+			       NULL), 3);
+	h_assert_contains(r.out.ptr, "{\"code\":3,\"message\":\"4 problems; "
+			  "nothing committed\",\"file\":null,\"line\":null,"
+			  "\"column\":null,\"problems\":[\"");
+	h_assert_contains(in_order(r.out.ptr, order, 4), "\"]}\n");
+	h_result_release(&r);
 	/* only overlays missing: exit 4, as for one request */
 	h_writes(b, "{\"repository\": \"a/b\", \"image-name\": \"web\", "
 		 "\"directory-name\": \"nope\", \"environment\": \"prd\", "

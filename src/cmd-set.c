@@ -23,6 +23,8 @@ static const char set_help[] =
 	"  --image name          the images entry to change (its name, as written)\n"
 	"  --digest digest       the new digest (sha256:<64 hex> or sha512:<128 hex>)\n"
 	"  --tag tag             the new newTag\n"
+	"  --ref ref             tag and digest from name[:tag]@digest\n"
+	"  --keep-digest         with --tag alone: keep the pinned digest\n"
 	"  --new-name name       the new newName\n"
 	"  --create              add the entry (or images:) when it is missing\n"
 	"  --max-size bytes      refuse a file larger than bytes (default: 4M)\n"

@@ -17,6 +17,7 @@
 #include "kpin/grammar.h"
 #include "kpin/request.h"
 #include "kpin/xalloc.h"
+#include "yaml.h"
 
 /* The fields, their JSON names and the INPUT_ variable names. */
 struct field {
@@ -172,48 +173,37 @@ static int json_prescan(const char *buf, size_t len, const char *origin,
 	return 0;
 }
 
-/* Build a JSON document from @buf; NULL with the error set on failure. */
-static struct fy_document *parse_json(const char *buf, size_t len,
-				      const char *origin, size_t **lines,
-				      size_t *nlines)
+/*
+ * Parse @buf as JSON through the adapter (src/yaml.h), after
+ * json_prescan(); *@root is the value, which lives until the returned
+ * parser is closed. NULL, with the error set and prefixed by @origin, on
+ * failure.
+ */
+static struct kpin_yaml *parse_json(struct fy_node **root, const char *buf,
+				    size_t len, const char *origin,
+				    size_t **lines, size_t *nlines)
 {
-	struct fy_diag_cfg dcfg;
-	struct fy_diag *diag;
-	struct fy_parse_cfg cfg;
-	struct fy_document *doc;
+	struct kpin_yaml *y = NULL;
+	struct kpin_buf m = KPIN_BUF_INIT;
+	const struct kpin_error *e;
+	int rc;
 
+	*root = NULL;
 	if (json_prescan(buf, len, origin, lines, nlines))
 		return NULL;
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.output_fn = NULL;
-	diag = fy_diag_create(&dcfg);
-	if (!diag) {
-		kpin_error_set(KPIN_ERROR, "cannot create JSON diag");
-		return NULL;
-	}
-	fy_diag_set_collect_errors(diag, true);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.flags = FYPCF_QUIET | FYPCF_JSON_FORCE;
-	cfg.diag = diag;
-	doc = fy_document_build_from_string(&cfg, buf, len);
-	if (!doc) {
-		void *it = NULL;
-		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-
-		kpin_error_set_at(KPIN_EINVALID, e ? e->line : 1,
-				  e ? e->column : 1, "%s: invalid JSON at "
-				  "line %d, column %d: %s", origin,
-				  e ? e->line : 1, e ? e->column : 1,
-				  e ? e->msg : "cannot parse");
-	} else if (!fy_document_root(doc)) {
-		kpin_error_set(KPIN_EINVALID, "%s: empty JSON document",
-			       origin);
-		fy_document_destroy(doc);
-		doc = NULL;
-	}
-	fy_diag_destroy(diag);
-	return doc;
+	rc = kpin_yaml_open(&y, buf, len, KPIN_YAML_JSON);
+	if (!rc)
+		rc = kpin_yaml_load(y, root);
+	if (!rc && !*root)
+		rc = kpin_error_set(KPIN_EINVALID, "empty JSON document");
+	if (!rc)
+		return y;
+	e = kpin_error_last();
+	kpin_buf_addf(&m, "%s: %s", origin, e->message);
+	kpin_error_set_at(e->code, e->line, e->col, "%s", m.ptr);
+	kpin_buf_release(&m);
+	kpin_yaml_close(y);
+	return NULL;
 }
 
 /* Member @key of object @obj when it is an object too; NULL with an error. */
@@ -279,15 +269,12 @@ static int field_error(struct fy_node *v, const char *file, size_t line0,
  */
 static char *position(struct fy_node *v, const char *file, size_t line0)
 {
-	struct fy_token *t = fy_node_get_scalar_token(v);
-	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
 	struct kpin_buf b = KPIN_BUF_INIT;
+	int line, col;
 
-	if (m)
-		kpin_buf_addf(&b, "%s:%zu:%d", file, line0 ? line0 :
-			      (size_t)m->line + 1, m->column + 1);
-	else
-		kpin_buf_adds(&b, file);
+	kpin_yaml_node_pos(v, &line, &col);
+	kpin_buf_addf(&b, "%s:%zu:%d", file, line0 ? line0 : (size_t)line,
+		      col);
 	return kpin_buf_detach(&b, NULL);
 }
 
@@ -298,17 +285,17 @@ static char *position(struct fy_node *v, const char *file, size_t line0)
 static int fill_from(struct kpin_request *r, struct fy_node *p,
 		     const char *file, size_t line0)
 {
+	struct kpin_buf text = KPIN_BUF_INIT;
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < NFIELDS; i++) {
+	for (i = 0; !rc && i < NFIELDS; i++) {
 		const struct field *f = &fields[i];
 		struct fy_node *v = fy_node_mapping_lookup_by_string(p, f->name,
 								     -1);
 		struct fy_node *alt = f->alt ?
 			fy_node_mapping_lookup_by_string(p, f->alt, -1) : NULL;
 		const char *used = v ? f->name : f->alt;
-		const char *s;
-		size_t len;
 
 		if (!v)
 			v = alt;
@@ -316,19 +303,19 @@ static int fill_from(struct kpin_request *r, struct fy_node *p,
 			continue;
 		if (fy_node_get_type(v) != FYNT_SCALAR ||
 		    fy_node_get_style(v) != FYNS_DOUBLE_QUOTED)
-			return field_error(v, file, line0, "field '%s' must be "
-					   "a string, got %s", used,
-					   type_name(v));
-		s = fy_node_get_scalar(v, &len);
-		if (memchr(s, '\0', len))
-			return field_error(v, file, line0, "field '%s' holds a "
-					   "NUL character", used);
-		if (!len && !f->required)
-			continue;	/* "tag": "" means no tag */
-		*slot(r, f) = xstrndup(s, len);
-		r->origin[i] = position(v, file, line0);
+			rc = field_error(v, file, line0, "field '%s' must be a "
+					 "string, got %s", used, type_name(v));
+		else if (!kpin_yaml_scalar(&text, v))
+			rc = field_error(v, file, line0, "field '%s' holds a "
+					 "NUL character", used);
+		else if (text.len || f->required) {
+			/* "tag": "" means no tag */
+			*slot(r, f) = kpin_buf_detach(&text, NULL);
+			r->origin[i] = position(v, file, line0);
+		}
 	}
-	return 0;
+	kpin_buf_release(&text);
+	return rc;
 }
 
 /* An error about value @v, prefixed with its position. */
@@ -352,15 +339,15 @@ static int field_error(struct fy_node *v, const char *file, size_t line0,
 int kpin_request_fill_json(struct kpin_request *r, const char *buf,
 			   size_t len, const char *origin)
 {
-	struct fy_document *doc = parse_json(buf, len, origin, NULL, NULL);
-	struct fy_node *p;
+	struct fy_node *root, *p;
+	struct kpin_yaml *y = parse_json(&root, buf, len, origin, NULL, NULL);
 	int rc;
 
-	if (!doc)
+	if (!y)
 		return kpin_error_last()->code;
-	p = payload_of(fy_document_root(doc), origin);
+	p = payload_of(root, origin);
 	rc = p ? fill_from(r, p, origin, 0) : KPIN_EINVALID;
-	fy_document_destroy(doc);
+	kpin_yaml_close(y);
 	return rc;
 }
 
@@ -486,7 +473,8 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 		       size_t len, const char *origin)
 {
 	struct kpin_request *v = NULL;
-	struct fy_document *doc;
+	struct kpin_yaml *y;
+	struct fy_node *root;
 	char where[512];
 	size_t i = 0, lineno = 0;
 
@@ -499,19 +487,18 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 		size_t *lines = NULL, nlines = 0, k = 0;
 		void *iter = NULL;
 
-		doc = parse_json(buf, len, origin, &lines, &nlines);
-		if (!doc) {
+		y = parse_json(&root, buf, len, origin, &lines, &nlines);
+		if (!y) {
 			free(lines);
 			return kpin_error_last()->code;
 		}
-		while ((item = fy_node_sequence_iterate(fy_document_root(doc),
-							&iter)) != NULL) {
+		while ((item = fy_node_sequence_iterate(root, &iter)) != NULL) {
 			snprintf(where, sizeof(where), "%s:%zu", origin,
 				 k < nlines ? lines[k] : 1);
 			k++;
 			batch_add(&v, n, item, where, origin, 0);
 		}
-		fy_document_destroy(doc);
+		kpin_yaml_close(y);
 		free(lines);
 	} else {
 		/* JSON lines: one payload per non-empty line */
@@ -525,12 +512,10 @@ int kpin_request_batch(struct kpin_request **out, size_t *n, const char *buf,
 			if (j < end) {
 				snprintf(where, sizeof(where), "%s:%zu", origin,
 					 lineno);
-				doc = parse_json(buf + i, end - i, where, NULL,
-						 NULL);
-				batch_add(&v, n, doc ? fy_document_root(doc) :
-					  NULL, where, origin, lineno);
-				if (doc)
-					fy_document_destroy(doc);
+				y = parse_json(&root, buf + i, end - i, where,
+					       NULL, NULL);
+				batch_add(&v, n, root, where, origin, lineno);
+				kpin_yaml_close(y);
 			}
 			i = end + 1;
 		}

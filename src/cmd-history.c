@@ -23,6 +23,7 @@ static const char history_help[] =
 	"  -n count              at most count commits\n"
 	"  --branch branch       walk branch (default: HEAD's branch)\n"
 	"  --root path           the overlays' root (default: .kpin.yaml's)\n"
+	"  --verify              check each commit's signature, add the verdict\n"
 	"  --json                print the changes as JSON\n"
 	"  --markdown            print them as a release notes' Markdown table\n";
 

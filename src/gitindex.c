@@ -45,6 +45,7 @@ struct kpin_gitindex {
 	struct kpin_ixf ixf;	/* its layout */
 	const char **want;	/* the paths asked about, and attribute files */
 	long *found;		/* their entries' offsets, -1 when absent */
+	size_t *wlen;		/* their lengths */
 	size_t nwant;
 	struct racy *racy;	/* entries modified in the index's second */
 	size_t nracy, racy_alloc;
@@ -64,8 +65,8 @@ static void visit(void *arg, const struct kpin_ixf *ixf, size_t off,
 	size_t k;
 
 	for (k = 0; k < ix->nwant; k++)
-		if (ix->found[k] < 0 && !strncmp(ix->want[k], path, plen) &&
-		    !ix->want[k][plen])
+		if (ix->found[k] < 0 && ix->wlen[k] == plen &&
+		    !memcmp(ix->want[k], path, plen))
 			ix->found[k] = (long)off;
 	kpin_ixf_entry_read(ixf, off, &e);
 	if (!kpin_ixf_is_racy(&e, (uint32_t)ix->st.st_mtim.tv_sec))
@@ -105,6 +106,8 @@ static void want(struct kpin_gitindex *ix, char *path)
 	ix->want = xreallocarray(ix->want, ix->nwant + 1, sizeof(*ix->want));
 	ix->found = xreallocarray(ix->found, ix->nwant + 1,
 				  sizeof(*ix->found));
+	ix->wlen = xreallocarray(ix->wlen, ix->nwant + 1, sizeof(*ix->wlen));
+	ix->wlen[ix->nwant] = strlen(path);
 	ix->want[ix->nwant] = path;
 	ix->found[ix->nwant++] = -1;
 }
@@ -214,6 +217,7 @@ void kpin_gitindex_free(struct kpin_gitindex *ix)
 	free(ix->racy);
 	free(ix->want);
 	free(ix->found);
+	free(ix->wlen);
 	free(ix->path);
 	free(ix);
 }

@@ -1000,6 +1000,17 @@ static void test_repo_index_skip_worktree_overlay(void **state)
 			    h_git_out(dir, "rev-parse HEAD:%s", WEB_PRD));
 	h_assert_contains(h_git_out(dir, "show HEAD:%s", WEB_PRD),
 			  h_digest(354));
+	/* a real cone-mode sparse checkout (no sparse index) without web */
+	git_ok(dir, "update-index --no-skip-worktree %s && git checkout %s && "
+	       "git sparse-checkout set --cone --no-sparse-index "
+	       ".platform/kubernetes/api", WEB_PRD, WEB_PRD);
+	assert_int_equal(access(h_path(dir, WEB_PRD), F_OK), -1);
+	set_web_ok(dir, 355);
+	assert_string_equal(h_git_out(dir, "ls-files -v %s", WEB_PRD),
+			    "S " WEB_PRD);
+	assert_int_equal(access(h_path(dir, WEB_PRD), F_OK), -1);
+	assert_clean(dir);
+	h_assert_contains(h_git_out(dir, "show :%s", WEB_PRD), h_digest(355));
 }
 
 /*

@@ -74,14 +74,14 @@ KPIN_BIN = kpin
 LIBKPIN = libkpin.a
 LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
 	src/yaml.c \
-	src/image.c src/kust.c src/diff.c src/repo.c src/update.c src/worktree.c src/history.c src/order.c src/message.c src/policy.c src/request.c \
+	src/image.c src/kust.c src/diff.c src/repo.c src/update.c src/worktree.c src/history.c src/order.c src/message.c src/status.c src/policy.c src/request.c \
 	src/gitindex.c src/index-format.c src/sha1.c src/remote.c src/journal.c src/git-lazy.c \
 	src/check.c src/lazy.c src/crypto-lazy.c src/sshsig.c src/sshkey.c \
 	src/sshagent.c src/sign.c src/gpg.c src/verify.c \
 	src/lock.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \
 	src/cmd-apply.c src/cmd-check.c src/cmd-history.c \
-	src/cmd-promote.c src/cmd-rollback.c
+	src/cmd-promote.c src/cmd-rollback.c src/cmd-status.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:src/%.c=$(B)/%.o)
 
@@ -89,7 +89,7 @@ TEST_NAMES = test-buf test-grammar test-image test-kust test-diff \
 	test-file test-golden test-cli test-corpus test-repo test-apply \
 	test-push test-check test-promote test-crash test-matrix test-redact \
 	test-sign test-audit \
-	test-lock test-worktree test-index-format
+	test-lock test-worktree test-index-format test-status
 TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 
 MANS = $(wildcard man/*.1 man/*.5)
@@ -174,7 +174,7 @@ VG_UNIT = test-buf test-grammar test-image test-kust test-diff test-file \
 	test-lock test-index-format
 VG_CLI = test-golden test-cli test-repo test-apply test-check test-promote \
 	test-audit \
-	test-worktree
+	test-worktree test-status
 check-valgrind: kpin $(TESTS)
 	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
 	@TESTDATA="$(CURDIR)/testdata" TEST_WRAP="$(VALGRIND)" \

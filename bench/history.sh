@@ -48,26 +48,12 @@ bench_start history
 [ "$APPS" -ge 3 ] || die "KPIN_BENCH_HISTORY_APPS must be at least 3"
 bench_tools "kpin history benchmark"
 
-mkdir -p "$T/home"
-HOME=$T/home
-GIT_CONFIG_NOSYSTEM=1
-export HOME GIT_CONFIG_NOSYSTEM
-unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY 2>/dev/null
+bench_git_env
 
 # ---- 1. the repository ---------------------------------------------------------
-R=$T/history.git
-t0=$(date +%s)
-gen_repo "$T/src.git" apps="$APPS" files="$FILES" commits="$COMMITS" &&
-    git clone -q --bare --no-local "$T/src.git" "$R" ||
-    die "cannot make the repository"
-rm -rf "$T/src.git"
-n=$(git -C "$R" rev-list --count main)
-[ "$n" -eq $((COMMITS + 1)) ] || die "the repository has $n commits, not $((COMMITS + 1))"
-result history_commits "$COMMITS"
-result history_apps "$APPS"
+history_repo history "$FILES"
+n=$((COMMITS + 1))
 result history_files "$(git -C "$R" ls-tree -r --name-only main | wc -l)"
-result history_pack_kib "$(du -sk "$R" | awk '{ print $1 }')"
-result history_gen_s "$(($(date +%s) - t0))"
 say "bench: history: $n commits, $APPS apps, $(get history_files) files ($(get history_pack_kib) KiB packed)"
 
 # ---- 2. and 3. kpin history and git log --------------------------------------
@@ -94,18 +80,10 @@ bench() {
 	result "${p}_entries" "$(wc -l <"$T/kpin.ids")"
 	say "bench: kpin history --app $app --env prd ($(get ${p}_entries) changes) vs git log -p: $RUNS runs x 3 rounds"
 	loadavg "${p}_loadavg_before"
-	for r in 1 2 3; do
-		(cd "$R" && hyperfine -N --style none --warmup 1 --runs "$RUNS" \
-		    --export-json "$T/hf-$k-$r.json" "$KH" "$GH") \
-		    >"$T/hf.log" 2>&1 || {
-			sed 's/^/  hyperfine: /' "$T/hf.log" | tail -n 5
-			die "hyperfine could not time kpin history"
-		}
-		cp "$T/hf-$k-$r.json" "$B/hyperfine-history-$k-$r.json"
-	done
+	hf_rounds "history-$k" "$R" "$KH" "$GH"
 	loadavg "${p}_loadavg_after"
-	hf_pool "${p}_kpin" "${p}_git" -- "$T/hf-$k-1.json" "$T/hf-$k-2.json" \
-	    "$T/hf-$k-3.json"
+	hf_pool "${p}_kpin" "${p}_git" -- "$T/hf-history-$k-1.json" \
+	    "$T/hf-history-$k-2.json" "$T/hf-history-$k-3.json"
 	rss_of "${p}_kpin_rss" "$R" 2 $KH
 	rss_of "${p}_git_rss" "$R" 2 $GH
 	say "  kpin history: $(get ${p}_kpin_median_ms) ms median ($(get ${p}_kpin_runs) runs, min $(get ${p}_kpin_min_ms)), peak RSS $(get ${p}_kpin_rss_kib) KiB"

@@ -17,6 +17,16 @@
 #   rss_of KEY DIR N CMD...       peak RSS (ru_maxrss, KiB) of N runs of
 #                                 CMD in DIR, by runseq: KEY_kib (median)
 #                                 and KEY_max_kib
+#   bench_git_env                 git without the user's or the system's
+#                                 settings (HOME in T)
+#   hf_rounds NAME DIR CMD1 CMD2  hyperfine, 3 rounds of $RUNS runs after
+#                                 a warm-up, of both commands in DIR:
+#                                 $T/hf-NAME-{1,2,3}.json, copied to
+#                                 build/bench/hyperfine-NAME-*.json
+#   history_repo NAME FILES       $R: a bare clone (--no-local, so its
+#                                 pack is what a clone gets) of APPS apps
+#                                 and COMMITS more commits; NAME_commits,
+#                                 _apps, _pack_kib, _gen_s
 #   gen_repo DIR.git AWKVAR...    a bare repository from
 #                                 bench/gen-platform.awk (git fast-import),
 #                                 HEAD on main
@@ -134,4 +144,40 @@ gen_repo() {
 }
 
 # the load on the machine, as a result: others' work skews the medians
+bench_git_env() {
+	mkdir -p "$T/home"
+	HOME=$T/home
+	GIT_CONFIG_NOSYSTEM=1
+	export HOME GIT_CONFIG_NOSYSTEM
+	unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY 2>/dev/null
+}
+
+history_repo() {
+	R=$T/$1.git
+	hr_t0=$(date +%s)
+	gen_repo "$T/src.git" apps="$APPS" files="$2" commits="$COMMITS" &&
+	    git clone -q --bare --no-local "$T/src.git" "$R" ||
+	    die "cannot make the repository"
+	rm -rf "$T/src.git"
+	hr_n=$(git -C "$R" rev-list --count main)
+	[ "$hr_n" -eq $((COMMITS + 1)) ] ||
+	    die "the repository has $hr_n commits, not $((COMMITS + 1))"
+	result "$1_commits" "$COMMITS"
+	result "$1_apps" "$APPS"
+	result "$1_pack_kib" "$(du -sk "$R" | awk '{ print $1 }')"
+	result "$1_gen_s" "$(($(date +%s) - hr_t0))"
+}
+
+hf_rounds() {
+	for hf_r in 1 2 3; do
+		(cd "$2" && hyperfine -N --style none --warmup 1 --runs "$RUNS" \
+		    --export-json "$T/hf-$1-$hf_r.json" "$3" "$4") \
+		    >"$T/hf.log" 2>&1 || {
+			sed 's/^/  hyperfine: /' "$T/hf.log" | tail -n 5
+			die "hyperfine could not time $3"
+		}
+		cp "$T/hf-$1-$hf_r.json" "$B/hyperfine-$1-$hf_r.json"
+	done
+}
+
 loadavg() { result "$1" "$(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null)"; }

@@ -18,6 +18,8 @@
 #     the git CLI, and the push race over a local path and HTTP
 #  6. kpin check over 102 and 10,002 overlays (bench/check.sh)
 #  7. kpin history over 10,000 commits vs git log (bench/history.sh)
+#  8. kpin status over 1,000 apps x 3 environments, 10,000 commits, vs
+#     git log (bench/status.sh)
 #  8. one table in Markdown (bench/table.awk), for README's "Performance":
 #     build/bench/table.md (and table.txt, the same), and every raw number
 #     in build/bench/results.txt
@@ -326,7 +328,12 @@ KPIN_BENCH_RESULTS=$RES sh bench/history.sh
 history_status=$?
 [ $history_status = 0 ] || say "bench: bench/history.sh failed (exit $history_status)"
 
-# ---- 8. the table --------------------------------------------------------------
+# ---- 8. kpin status --------------------------------------------------------------
+KPIN_BENCH_RESULTS=$RES sh bench/status.sh
+status_status=$?
+[ $status_status = 0 ] || say "bench: bench/status.sh failed (exit $status_status)"
+
+# ---- 9. the table --------------------------------------------------------------
 result loadavg_end "$(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null)"
 result total_s "$(($(date +%s) - START))"
 say ""
@@ -334,4 +341,5 @@ awk -f bench/table.awk "$RES" | tee "$B/table.md"
 cp "$B/table.md" "$B/table.txt"
 say ""
 say "bench: raw numbers in $RES; the table in $B/table.md ($(get total_s) s in all)"
-[ $repo_status = 0 ] && [ $check_status = 0 ] && [ $history_status = 0 ]
+[ $repo_status = 0 ] && [ $check_status = 0 ] && [ $history_status = 0 ] &&
+    [ $status_status = 0 ]

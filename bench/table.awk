@@ -235,4 +235,12 @@ END {
 		    "history_hot_kpin_rss_kib", "history_hot_git_rss_kib",
 		    cpu("history_hot_kpin", "history_hot_git"))
 	}
+
+	# ---- kpin status (bench/status.sh) ----
+	if (has("status_commits"))
+		abs(sprintf("`status`, %s apps x 3 envs, %s commits vs `git log --name-only`",
+		    num("status_apps"), num("status_commits")),
+		    "status_kpin_median_ms", "status_git_median_ms", 1000,
+		    "status_kpin_rss_kib", "status_git_rss_kib",
+		    cpu("status_kpin", "status_git"))
 }

@@ -21,5 +21,6 @@
 #include "kpin/repo.h"
 #include "kpin/request.h"
 #include "kpin/sign.h"
+#include "kpin/status.h"
 
 #endif

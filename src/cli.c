@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -251,4 +252,29 @@ int cli_parse_size(const char *s, size_t *out)
 		return -1;
 	*out = (size_t)v;
 	return 0;
+}
+
+void cli_format_time(char *out, size_t size, long long t, bool iso)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	if (iso)
+		strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		strftime(out, size, "%Y-%m-%d %H:%M", &tm);
+}
+
+void cli_md_cell(struct kpin_buf *b, const char *s, int len)
+{
+	int i;
+
+	kpin_buf_adds(b, " ");
+	for (i = 0; i < len && s[i]; i++) {
+		if (s[i] == '|' || s[i] == '\\' || s[i] == '`' || s[i] == '<')
+			kpin_buf_addch(b, '\\');
+		kpin_buf_addch(b, s[i] == '\n' ? ' ' : s[i]);
+	}
+	kpin_buf_adds(b, " |");
 }

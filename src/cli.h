@@ -152,6 +152,18 @@ int cli_print_buf(const struct kpin_buf *buf);
 const char *cli_short_digest(const char *digest, char *tmp, size_t size);
 
 /*
+ * cli_format_time() - UTC, "2026-11-20 14:02", or with @iso ISO 8601
+ * "2026-11-20T14:02:11Z"
+ */
+void cli_format_time(char *out, size_t size, long long t, bool iso);
+
+/*
+ * cli_md_cell() - Append " TEXT |", a Markdown table cell of the first
+ * @len bytes of @s (INT_MAX: all), '|', '\\', '`' and '<' escaped
+ */
+void cli_md_cell(struct kpin_buf *b, const char *s, int len);
+
+/*
  * cli_parse_size() - Parse a byte count ("4194304", "4M", "512K")
  *
  * Returns: 0 or -1.
@@ -325,3 +337,4 @@ extern const struct kpin_cmd cmd_check_entry;
 extern const struct kpin_cmd cmd_history_entry;
 extern const struct kpin_cmd cmd_promote_entry;
 extern const struct kpin_cmd cmd_rollback_entry;
+extern const struct kpin_cmd cmd_status_entry;

@@ -33,19 +33,6 @@ static void add_opt_json(struct kpin_buf *b, const char *key, const char *v)
 	kpin_buf_add_json(b, v);
 }
 
-/* UTC, "2026-11-20 14:02" or ISO 8601 "2026-11-20T14:02:11Z". */
-static void format_time(char *out, size_t size, long long t, bool iso)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	if (iso)
-		strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	else
-		strftime(out, size, "%Y-%m-%d %H:%M", &tm);
-}
-
 /* The author's name: "Name <email>" without " <email>". */
 static int name_len(const char *author)
 {
@@ -88,7 +75,7 @@ static void print_text(const struct kpin_history_entry *v, size_t n,
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
-		format_time(when, sizeof(when), v[i].time, false);
+		cli_format_time(when, sizeof(when), v[i].time, false);
 		kpin_buf_addf(&b, "%.12s  %s  %s  %s  %s  %.*s", v[i].commit, when,
 			      v[i].image, v[i].pin.digest ?
 			      cli_short_digest(v[i].pin.digest, tmp,
@@ -133,7 +120,7 @@ static void print_json(const struct kpin_history_entry *v, size_t n,
 
 	kpin_buf_addch(&b, '[');
 	for (i = 0; i < n; i++) {
-		format_time(when, sizeof(when), v[i].time, true);
+		cli_format_time(when, sizeof(when), v[i].time, true);
 		kpin_buf_adds(&b, i ? ",{\"commit\":" : "{\"commit\":");
 		kpin_buf_add_json(&b, v[i].commit);
 		add_opt_json(&b, "date", when);
@@ -180,20 +167,6 @@ static void print_json(const struct kpin_history_entry *v, size_t n,
 	kpin_buf_release(&b);
 }
 
-/* A Markdown table cell: one line, '|' escaped. */
-static void add_cell(struct kpin_buf *b, const char *s, int len)
-{
-	int i;
-
-	kpin_buf_adds(b, " ");
-	for (i = 0; i < len && s[i]; i++) {
-		if (s[i] == '|' || s[i] == '\\' || s[i] == '`' || s[i] == '<')
-			kpin_buf_addch(b, '\\');
-		kpin_buf_addch(b, s[i] == '\n' ? ' ' : s[i]);
-	}
-	kpin_buf_adds(b, " |");
-}
-
 /*
  * The "Promotions" section of a release body: per change the
  * environment, image, digest, tag, who (Promoted-By, else the author),
@@ -213,17 +186,17 @@ static void print_markdown(const struct kpin_history_entry *v, size_t n)
 		      "Tag | By | When | Commit | Note |\n| --- | --- | --- | "
 		      "--- | --- | --- | --- | --- |\n");
 	for (i = 0; i < n; i++) {
-		format_time(when, sizeof(when), v[i].time, false);
+		cli_format_time(when, sizeof(when), v[i].time, false);
 		kpin_buf_addch(&b, '|');
-		add_cell(&b, v[i].env, INT_MAX);
-		add_cell(&b, v[i].image, INT_MAX);
-		add_cell(&b, v[i].pin.digest ? cli_short_digest(v[i].pin.digest,
+		cli_md_cell(&b, v[i].env, INT_MAX);
+		cli_md_cell(&b, v[i].image, INT_MAX);
+		cli_md_cell(&b, v[i].pin.digest ? cli_short_digest(v[i].pin.digest,
 				tmp, sizeof(tmp)) : "-", INT_MAX);
-		add_cell(&b, v[i].pin.tag ? v[i].pin.tag : "-", INT_MAX);
+		cli_md_cell(&b, v[i].pin.tag ? v[i].pin.tag : "-", INT_MAX);
 		if (v[i].promoted_by)
-			add_cell(&b, v[i].promoted_by, INT_MAX);
+			cli_md_cell(&b, v[i].promoted_by, INT_MAX);
 		else
-			add_cell(&b, v[i].author, name_len(v[i].author));
+			cli_md_cell(&b, v[i].author, name_len(v[i].author));
 		kpin_buf_addf(&b, " %s UTC |", when);
 		if (server && *server && repo && *repo)
 			kpin_buf_addf(&b, " [%.12s](%s/%s/commit/%s) |",
@@ -239,7 +212,7 @@ static void print_markdown(const struct kpin_history_entry *v, size_t n)
 			kpin_buf_adds(&note, "policy override; ");
 		if (v[i].reason)
 			kpin_buf_addf(&note, "%s; ", v[i].reason);
-		add_cell(&b, note.ptr ? note.ptr : "",
+		cli_md_cell(&b, note.ptr ? note.ptr : "",
 			 note.len > 2 ? (int)note.len - 2 : 0);
 		kpin_buf_addch(&b, '\n');
 	}

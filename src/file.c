@@ -23,6 +23,42 @@
 #include "kpin/file.h"
 #include "kpin/xalloc.h"
 
+const char *const kpin_kust_names[3] = {
+	"kustomization.yaml", "kustomization.yml", "Kustomization"
+};
+
+int kpin_file_kustomization(struct kpin_buf *out, const char *path)
+{
+	struct kpin_buf f = KPIN_BUF_INIT;
+	struct stat sb;
+	size_t i, n = 0;
+	int rc = 0;
+
+	kpin_buf_reset(out);
+	if (stat(path, &sb) || !S_ISDIR(sb.st_mode)) {
+		kpin_buf_adds(out, path);
+		return 0;
+	}
+	for (i = 0; i < 3; i++) {
+		kpin_buf_reset(&f);
+		kpin_buf_addf(&f, "%s%s%s", path,
+			      path[strlen(path) - 1] == '/' ? "" : "/",
+			      kpin_kust_names[i]);
+		if (lstat(f.ptr, &sb) == 0 && !n++)
+			kpin_buf_adds(out, f.ptr);
+	}
+	if (!n)
+		rc = kpin_error_set(KPIN_ENOTFOUND, "no kustomization file "
+				    "(kustomization.yaml, kustomization.yml or "
+				    "Kustomization) in directory '%s'", path);
+	else if (n > 1)
+		rc = kpin_error_set(KPIN_EINVALID, "more than one kustomization "
+				    "file in directory '%s'; kustomize refuses "
+				    "that too", path);
+	kpin_buf_release(&f);
+	return rc;
+}
+
 int kpin_file_read(struct kpin_buf *out, const char *path, size_t max,
 		   struct stat *st)
 {

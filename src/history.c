@@ -199,7 +199,7 @@ static bool overlay_blob(struct path_cache *pc, struct kpin_repo *repo,
 }
 
 
-static void version_release(struct overlay_version *v)
+void history_version_release(struct overlay_version *v)
 {
 	size_t i;
 
@@ -212,14 +212,14 @@ static void version_release(struct overlay_version *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static void read_version(struct overlay_version *v, struct kpin_repo *repo,
-			 const git_oid *blob_id)
+void history_read_version(struct overlay_version *v, struct kpin_repo *repo,
+			  const git_oid *blob_id)
 {
 	git_blob *blob = NULL;
 	struct kpin_kust *k = NULL;
 	size_t i;
 
-	version_release(v);
+	history_version_release(v);
 	git_oid_cpy(&v->blob, blob_id);
 	if (git_blob_lookup(&blob, repo->git, blob_id))
 		return;
@@ -258,7 +258,7 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static bool same_pin(const struct kpin_pin *a, const struct kpin_pin *b)
+bool history_same_pin(const struct kpin_pin *a, const struct kpin_pin *b)
 {
 	if (!a || !b)
 		return a == b;
@@ -334,7 +334,7 @@ void kpin_history_free(struct kpin_history_entry *v, size_t n)
  * object read from a local, trusted object database. Both are process
  * settings; this turns them off for the walk and back on after it.
  */
-static void walk_settings(bool walking)
+void history_walk_settings(bool walking)
 {
 	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, walking ? 0 : 1);
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION,
@@ -356,7 +356,7 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 	memset(&here, 0, sizeof(here));
 	memset(&none, 0, sizeof(none));
 	path_cache_init(&pc, dir);
-	walk_settings(true);
+	history_walk_settings(true);
 	rc = git_commit_lookup(&c, repo->git, start);
 	if (rc) {
 		rc = kpin_git_fail(rc, "cannot read commit %.12s",
@@ -385,7 +385,7 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 		git_tree_free(t);
 		same = has && newer_has && git_oid_equal(&cur.blob, &blob);
 		if (has && !same)
-			read_version(&here, repo, &blob);
+			history_read_version(&here, repo, &blob);
 		if (newer && newer_has && !same) {
 			cur.depth = depth - 1;
 			stop = fn(newer, &cur, has ? &here : &none, arg);
@@ -397,7 +397,7 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 		newer = c;
 		c = parent;
 		if (!same) {
-			version_release(&cur);
+			history_version_release(&cur);
 			cur = here;
 			memset(&here, 0, sizeof(here));
 		}
@@ -411,11 +411,11 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 	}
 	rc = 0;
 out:
-	walk_settings(false);
+	history_walk_settings(false);
 	git_commit_free(newer);
 	git_commit_free(c);
-	version_release(&cur);
-	version_release(&here);
+	history_version_release(&cur);
+	history_version_release(&here);
 	path_cache_release(&pc);
 	return rc;
 }
@@ -440,7 +440,7 @@ static int collect_history(git_commit *c, const struct overlay_version *now,
 
 		if (h->image && strcmp(name, h->image))
 			continue;
-		if (same_pin(&now->pins[i], history_pin_in(before, name)))
+		if (history_same_pin(&now->pins[i], history_pin_in(before, name)))
 			continue;
 		add_entry_for(&h->out, &h->n, c, now->depth, h->app, h->env,
 			      name, &now->pins[i]);

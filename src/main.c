@@ -25,6 +25,7 @@ static const struct kpin_cmd *const commands[] = {
 	&cmd_promote_entry,
 	&cmd_rollback_entry,
 	&cmd_history_entry,
+	&cmd_status_entry,
 	&cmd_check_entry,
 };
 

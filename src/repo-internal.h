@@ -8,6 +8,7 @@
  *   worktree.c  a checkout that follows the branch (index and files)
  *   history.c   the first-parent walk over an overlay's versions
  *   order.c     the "promotion: ordered" rule
+ *   status.c    the board: one walk over every overlay
  */
 #ifndef KPIN_REPO_INTERNAL_H
 #define KPIN_REPO_INTERNAL_H
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 
 #include "kpin/buf.h"
+#include "kpin/file.h"
 #include "kpin/repo.h"
 #include "git-lazy.h"
 
@@ -77,8 +79,8 @@ typedef int (*overlay_version_fn)(git_commit *c, const struct overlay_version *n
 			  const struct overlay_version *before, void *arg);
 
 /* repo.c */
-/* The names kustomize looks for in a directory, in its order. */
-extern const char *const repo_kust_names[3];
+/* The names kustomize looks for in a directory (kpin/file.h). */
+#define repo_kust_names kpin_kust_names
 int kpin_git_fail(int rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int repo_view_tip(git_oid *tip, struct kpin_repo *repo, const char *refname);
@@ -118,6 +120,13 @@ const struct kpin_pin *history_pin_in(const struct overlay_version *v,
 				      const char *image);
 int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 			  const char *dir, overlay_version_fn fn, void *arg);
+/* Parse the blob's images entries into @v (none when it does not parse). */
+void history_read_version(struct overlay_version *v, struct kpin_repo *repo,
+			  const git_oid *blob_id);
+void history_version_release(struct overlay_version *v);
+bool history_same_pin(const struct kpin_pin *a, const struct kpin_pin *b);
+/* Turn libgit2's object cache and hash checks off for a walk, and back on. */
+void history_walk_settings(bool walking);
 
 /* order.c */
 int order_check(struct kpin_repo *repo, const git_oid *base,

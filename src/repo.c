@@ -24,9 +24,6 @@
 #include "remote.h"
 #include "repo-internal.h"
 
-const char *const repo_kust_names[3] = {
-	"kustomization.yaml", "kustomization.yml", "Kustomization"
-};
 
 /* Convert a libgit2 failure into a kpin error; returns the kpin code. */
 int kpin_git_fail(int rc, const char *fmt, ...)

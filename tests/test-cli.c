@@ -173,7 +173,8 @@ static void test_cli_usage_errors(void **state)
 		{ "set", "-f", "x.yaml", "--image", "app", NULL },
 		{ "set", "-f", "x.yaml", "--image", "app", "--bogus" },
 		{ "set", "--max-size", "lots", NULL },
-		{ "get", "-f", "x.yaml", NULL },
+		{ "get", "--image", "app", NULL },
+		{ "get", "-f", "x.yaml", "--app", "web", NULL },
 		{ "get", "-f", "x.yaml", "--image", "app", "extra" },
 	};
 	size_t i, j;

@@ -11,6 +11,21 @@
 
 #define KPIN_MAX_SIZE_DEFAULT (4u * 1024 * 1024)
 
+/* The names kustomize looks for in a directory, in its order. */
+extern const char *const kpin_kust_names[3];
+
+/*
+ * kpin_file_kustomization() - The kustomization file @path names
+ * @out: receives @path itself when it is not a directory, else the one
+ *       kustomization file in it ("DIR/kustomization.yaml"...), as
+ *       "kustomize build DIR" finds it
+ * @path: a file or a directory
+ *
+ * Returns: 0, KPIN_ENOTFOUND (a directory without one) or KPIN_EINVALID
+ * (a directory with more than one).
+ */
+int kpin_file_kustomization(struct kpin_buf *out, const char *path);
+
 /*
  * kpin_file_read() - Read a whole regular file
  * @out: receives the bytes (NUL-terminated)

@@ -600,6 +600,10 @@ static void make_rows(struct kpin_status *s, struct board *b,
 	for (a = 0; a < b->napps; a++) {
 		const struct app *ap = &b->apps[a];
 
+		for (e = 0; e < b->policy->nenvs && !ap->ov[e].tip; e++)
+			;
+		if (e == b->policy->nenvs)
+			continue;	/* no overlay of the policy's: no app */
 		for (e = 0; e < b->policy->nenvs; e++) {
 			const struct overlay *ov = &ap->ov[e];
 			const char *env = b->policy->envs[e];

@@ -27,6 +27,7 @@ static const char *const files[] = {
 	OV("sync", "dev"), T1, OV("sync", "stg"), T1, OV("sync", "prd"), T1,
 	OV("tagonly", "dev"), T1,
 	ROOT "notanapp/README.md", "no overlays here\n",
+	ROOT "otherenvs/overlays/qa/kustomization.yaml", T1,
 	NULL
 };
 
@@ -164,6 +165,7 @@ static void test_status_drift_classes(void **state)
 	 */
 	h_assert_contains(j, "\"anomalies\":7,");
 	assert_null(strstr(j, "notanapp"));
+	assert_null(strstr(j, "otherenvs"));
 	h_result_release(&r);
 }
 

@@ -165,7 +165,9 @@ static void print_json(const struct kpin_status *s,
 			kpin_buf_addch(&b, ',');
 		kpin_buf_add_json(&b, p->envs[i]);
 	}
-	kpin_buf_addf(&b, "],\"anomalies\":%zu,\"rows\":[", s->anomalies);
+	kpin_buf_addf(&b, "],\"complete_history\":%s,\"anomalies\":%zu,"
+		      "\"rows\":[", s->truncated ? "false" : "true",
+		      s->anomalies);
 	for (i = 0; i < s->n; i++) {
 		const struct kpin_status_row *r = &s->rows[i];
 
@@ -352,6 +354,10 @@ static int cmd_status(int argc, char **argv)
 	if (!s.n)
 		cli_note("no overlay found under '%s'", root ? root :
 			 policy.root);
+	if (s.truncated)
+		cli_note("warning: the history stops at a missing parent (a "
+			 "shallow clone?): dates, 'behind' and 'unpromoted' "
+			 "only see that far (git fetch --unshallow completes it)");
 	if (check && s.anomalies) {
 		cli_note("%zu anomal%s found", s.anomalies,
 			 s.anomalies == 1 ? "y" : "ies");

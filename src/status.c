@@ -147,6 +147,7 @@ struct board {
 	struct vcache cache;
 	struct overlay_version none;
 	git_commit *newer;	/* where a difference is recorded */
+	bool truncated;		/* a parent was missing */
 };
 
 static void add_event(struct overlay *ov, const char *image,
@@ -458,12 +459,15 @@ static int walk(struct board *b, const git_oid *tip)
 
 		b->newer = c;
 		if (git_commit_parentcount(c) &&
-		    git_commit_parent(&parent, c, 0))
+		    git_commit_parent(&parent, c, 0)) {
 			git_error_clear();
+			b->truncated = true;
+		}
 		if (parent && git_commit_tree(&t, parent)) {
 			git_error_clear();
 			git_commit_free(parent);
 			parent = NULL;
+			b->truncated = true;
 		}
 		step(b, parent ? t : NULL);
 		git_tree_free(t);
@@ -707,6 +711,7 @@ int kpin_repo_status(struct kpin_status *out, struct kpin_repo *repo,
 		rc = walk(&b, &tip);
 	if (!rc)
 		make_rows(out, &b, env);
+	out->truncated = b.truncated;
 out:
 	board_release(&b);
 	git_tree_free(tree);

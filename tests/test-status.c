@@ -120,7 +120,8 @@ static void test_status_drift_classes(void **state)
 	assert_int_equal(kpin(&r, dir, NULL, "status", "--json", NULL), 0);
 	j = r.out.ptr;
 	h_assert_contains(j, "{\"schema\":1,\"branch\":\"main\",\"commit\":\"");
-	h_assert_contains(j, "\"environments\":[\"dev\",\"stg\",\"prd\"]");
+	h_assert_contains(j, "\"environments\":[\"dev\",\"stg\",\"prd\"],"
+			  "\"complete_history\":true,");
 	/* in sync, and the first environment has nothing to compare with */
 	h_assert_contains(row(j, "sync", "dev"), "\"drift\":\"first\"");
 	h_assert_contains(row(j, "sync", "stg"), "\"drift\":\"in-sync\","
@@ -264,6 +265,20 @@ static void test_status_remote(void **state)
 			      "prd", "--remote", "--json", NULL), 0);
 	h_assert_contains(r.out.ptr, "\"tag\":\"v9\",\"digest\":null");
 	h_assert_contains(r.out.ptr, "\"drift\":\"tag-only\"");
+	h_result_release(&r);
+	/* a shallow clone: the history is said to be cut short */
+	assert_int_equal(h_git(&r, dir, "clone -q --depth 1 file://%s/r.git "
+			       "%s/shallow", remote, remote), 0);
+	h_result_release(&r);
+	{
+		char sh[4096];
+
+		snprintf(sh, sizeof(sh), "%s/shallow", remote);
+		assert_int_equal(kpin(&r, sh, NULL, "status", "--json", NULL),
+				 0);
+	}
+	h_assert_contains(r.out.ptr, "\"complete_history\":false,");
+	h_assert_contains(r.err.ptr, "shallow clone?");
 	h_result_release(&r);
 	/* a read: no remote-tracking ref was made or moved */
 	assert_string_equal(h_git_out(dir, "for-each-ref refs/remotes"), "");

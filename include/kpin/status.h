@@ -89,6 +89,9 @@ struct kpin_status_row {
  *        policy's order, then image in file order
  * @n: how many
  * @anomalies: how many rows have an anomaly
+ * @truncated: the walk stopped at a commit whose parent is missing (a
+ *             shallow clone): dates, "behind" and "unpromoted" only see
+ *             the history down to there
  */
 struct kpin_status {
 	char *branch;
@@ -96,6 +99,7 @@ struct kpin_status {
 	struct kpin_status_row *rows;
 	size_t n;
 	size_t anomalies;
+	bool truncated;
 };
 
 /*

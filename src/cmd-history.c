@@ -190,8 +190,9 @@ static void print_markdown(const struct kpin_history_entry *v, size_t n)
 		kpin_buf_addch(&b, '|');
 		cli_md_cell(&b, v[i].env, INT_MAX);
 		cli_md_cell(&b, v[i].image, INT_MAX);
-		cli_md_cell(&b, v[i].pin.digest ? cli_short_digest(v[i].pin.digest,
-				tmp, sizeof(tmp)) : "-", INT_MAX);
+		cli_md_cell(&b, v[i].pin.digest ?
+			    cli_short_digest(v[i].pin.digest, tmp,
+					     sizeof(tmp)) : "-", INT_MAX);
 		cli_md_cell(&b, v[i].pin.tag ? v[i].pin.tag : "-", INT_MAX);
 		if (v[i].promoted_by)
 			cli_md_cell(&b, v[i].promoted_by, INT_MAX);

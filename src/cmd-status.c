@@ -198,7 +198,8 @@ static void print_json(const struct kpin_status *s,
 			kpin_buf_addf(&b, ",\"behind\":%zu", r->behind);
 			add_key(&b, "pending_since", when);
 		} else {
-			kpin_buf_adds(&b, ",\"behind\":0,\"pending_since\":null");
+			kpin_buf_adds(&b, ",\"behind\":0,"
+				      "\"pending_since\":null");
 		}
 		kpin_buf_addf(&b, ",\"anomaly\":%s}",
 			      kpin_drift_anomaly(r->drift) ? "true" : "false");
@@ -357,7 +358,8 @@ static int cmd_status(int argc, char **argv)
 	if (s.truncated)
 		cli_note("warning: the history stops at a missing parent (a "
 			 "shallow clone?): dates, 'behind' and 'unpromoted' "
-			 "only see that far (git fetch --unshallow completes it)");
+			 "only see that far (git fetch --unshallow completes "
+			 "it)");
 	if (check && s.anomalies) {
 		cli_note("%zu anomal%s found", s.anomalies,
 			 s.anomalies == 1 ? "y" : "ies");

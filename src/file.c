@@ -52,9 +52,9 @@ int kpin_file_kustomization(struct kpin_buf *out, const char *path)
 				    "(kustomization.yaml, kustomization.yml or "
 				    "Kustomization) in directory '%s'", path);
 	else if (n > 1)
-		rc = kpin_error_set(KPIN_EINVALID, "more than one kustomization "
-				    "file in directory '%s'; kustomize refuses "
-				    "that too", path);
+		rc = kpin_error_set(KPIN_EINVALID, "more than one "
+				    "kustomization file in directory '%s'; "
+				    "kustomize refuses that too", path);
 	kpin_buf_release(&f);
 	return rc;
 }

@@ -81,7 +81,7 @@ static bool origin_shared(const char **out, const struct kpin_target *t,
 			v = origin_of(&t[i], c, meta, release);
 			if (first)
 				*out = v;
-			else if (!(v == *out || (v && *out && !strcmp(v, *out))))
+			else if (v != *out && (!v || !*out || strcmp(v, *out)))
 				return false;
 			first = false;
 		}

@@ -336,7 +336,7 @@ static void step(struct board *b, git_tree *root_tree)
 		git_oid_cpy(&id, git_tree_id(root_tree));
 	for (level = 0; has; level++) {
 		if (level < b->known && git_oid_equal(&id, &b->level[level]))
-			return;		/* the same root directory below */
+			return;	/* the same root directory below */
 		git_oid_cpy(&b->level[level], &id);
 		b->known = level + 1;
 		if (level == b->nparts)
@@ -607,7 +607,7 @@ static void make_rows(struct kpin_status *s, struct board *b,
 		for (e = 0; e < b->policy->nenvs && !ap->ov[e].tip; e++)
 			;
 		if (e == b->policy->nenvs)
-			continue;	/* no overlay of the policy's: no app */
+			continue;	/* not an application */
 		for (e = 0; e < b->policy->nenvs; e++) {
 			const struct overlay *ov = &ap->ov[e];
 			const char *env = b->policy->envs[e];

@@ -15,10 +15,15 @@ static const char get_usage[] =
 	"[--branch branch] [--root path]";
 
 static const char get_help[] =
-	"  -f, --file file       the kustomization file to read\n"
-	"  --image name          the images entry to print\n"
+	"  -f, --file file       the kustomization file (or its directory) "
+	"to read\n"
+	"  --app app             read the overlay of app at the branch tip\n"
+	"  --env env             ... in environment env\n"
+	"  --image name          the images entry to print (default: all)\n"
 	"  --json                print every field as one JSON object\n"
-	"  --max-size bytes      refuse a file larger than bytes (default: 4M)\n";
+	"  --max-size bytes      refuse a file larger than bytes (default: 4M)\n"
+	"  --branch branch       read branch (default: HEAD's branch)\n"
+	"  --root path           the overlays' root (default: .kpin.yaml's)\n";
 
 static void add_field(struct kpin_buf *b, const char *key,
 		      const struct kpin_field *f)

@@ -25,6 +25,19 @@ static const char status_usage[] =
 	"[--remote [remote]] [--token-env name] [--json | --markdown] "
 	"[--check]";
 
+static const char status_help[] =
+	"  --app app             only this application\n"
+	"  --env env             only this environment's rows\n"
+	"  --branch branch       read branch (default: HEAD's branch)\n"
+	"  --root path           the overlays' root (default: .kpin.yaml's)\n"
+	"  --remote [remote]     read the branch as remote has it (default: "
+	"origin)\n"
+	"  --token-env name      with --remote: the token's variable\n"
+	"  --json                print the board as JSON (schema 1)\n"
+	"  --markdown            print it as Markdown, also to "
+	"$GITHUB_STEP_SUMMARY\n"
+	"  --check               exit 1 when an anomaly is found\n";
+
 /* The drift in words, for the table and Markdown. */
 static void describe(struct kpin_buf *b, const struct kpin_status_row *r)
 {
@@ -288,8 +301,7 @@ static int cmd_status(int argc, char **argv)
 	view.dry_run = true;	/* --remote: fetch, but move no ref */
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", status_options,
-				NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+h", status_options)) != -1) {
 		switch (c) {
 		case 'a':
 			app = optarg;
@@ -375,6 +387,7 @@ out:
 const struct kpin_cmd cmd_status_entry = {
 	.name = "status",
 	.usage = status_usage,
+	.options = status_help,
 	.summary = "show what runs where: the app x environment board",
 	.exec = cmd_status,
 	.flags = KPIN_CMD_NEED_REPO,

@@ -409,7 +409,7 @@ size_t kpin_request_check(const struct kpin_request *r, const char *what,
 			  struct kpin_buf *problems)
 {
 	static const enum kpin_grammar g[] = {
-		[1] = KPIN_GRAMMAR_NAME, [2] = KPIN_GRAMMAR_SEGMENT,
+		[1] = KPIN_GRAMMAR_KEY, [2] = KPIN_GRAMMAR_SEGMENT,
 		[3] = KPIN_GRAMMAR_SEGMENT, [4] = KPIN_GRAMMAR_DIGEST,
 		[5] = KPIN_GRAMMAR_TAG,
 	};

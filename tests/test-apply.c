@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -340,6 +341,37 @@ static void test_apply_strict_json(void **state)
 	free(deep);
 }
 
+/*
+ * The image name is a lookup key, whichever way the request arrives: an
+ * entry named 'dashboardImage' (tektoncd/dashboard) is reachable from a
+ * dispatch as it is from kpin set --image.
+ */
+static void test_apply_name_is_lookup_key(void **state)
+{
+	const char *dir = *state;
+	const char *dash = ROOT "dash/overlays/prd/kustomization.yaml";
+	struct h_result r;
+
+	assert_int_equal(mkdir(h_path(dir, ROOT "dash"), 0755), 0);
+	assert_int_equal(mkdir(h_path(dir, ROOT "dash/overlays"), 0755), 0);
+	assert_int_equal(mkdir(h_path(dir, ROOT "dash/overlays/prd"), 0755),
+			 0);
+	h_writes(h_path(dir, dash), "images:\n- name: dashboardImage\n");
+	assert_int_equal(h_git(&r, dir, "add -A"), 0);
+	h_result_release(&r);
+	assert_int_equal(h_git(&r, dir, "commit -qm dash"), 0);
+	h_result_release(&r);
+	assert_int_equal(apply(&r, dir, NULL, NULL, "--payload",
+			       "{\"repository\": \"acme/dash\", "
+			       "\"image-name\": \"dashboardImage\", "
+			       "\"directory-name\": \"dash\", "
+			       "\"environment\": \"prd\", "
+			       "\"digest\": \"" D1 "\"}", NULL), 0);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(dir, "show HEAD:%s", dash),
+			    "images:\n- name: dashboardImage\n  digest: " D1);
+}
+
 static void test_apply_refusals(void **state)
 {
 	const char *dir = *state;
@@ -555,6 +587,8 @@ int main(void)
 			test_apply_underscores_tag_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_precedence, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_apply_name_is_lookup_key,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_refusals, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_apply_workflow_dispatch,

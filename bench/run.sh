@@ -333,6 +333,11 @@ KPIN_BENCH_RESULTS=$RES sh bench/status.sh
 status_status=$?
 [ $status_status = 0 ] || say "bench: bench/status.sh failed (exit $status_status)"
 
+# ---- 8b. signing ----------------------------------------------------------------
+KPIN_BENCH_RESULTS=$RES sh bench/sign.sh
+sign_status=$?
+[ $sign_status = 0 ] || say "bench: bench/sign.sh failed (exit $sign_status)"
+
 # ---- 9. the table --------------------------------------------------------------
 result loadavg_end "$(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null)"
 result total_s "$(($(date +%s) - START))"
@@ -342,4 +347,4 @@ cp "$B/table.md" "$B/table.txt"
 say ""
 say "bench: raw numbers in $RES; the table in $B/table.md ($(get total_s) s in all)"
 [ $repo_status = 0 ] && [ $check_status = 0 ] && [ $history_status = 0 ] &&
-    [ $status_status = 0 ]
+    [ $status_status = 0 ] && [ $sign_status = 0 ]

@@ -22,6 +22,12 @@
 	F(BIO_new_mem_buf) \
 	F(BN_bin2bn) \
 	F(BN_bn2bin) \
+	F(BN_sub_word) \
+	F(BN_new) \
+	F(BN_dup) \
+	F(BN_div) \
+	F(BN_CTX_new) \
+	F(BN_CTX_free) \
 	F(BN_clear_free) \
 	F(BN_free) \
 	F(BN_num_bits) \
@@ -82,6 +88,12 @@ int kpin_crypto_load(void);
 #define BIO_new_mem_buf (*kpin_lazy_BIO_new_mem_buf)
 #define BN_bin2bn (*kpin_lazy_BN_bin2bn)
 #define BN_bn2bin (*kpin_lazy_BN_bn2bin)
+#define BN_sub_word (*kpin_lazy_BN_sub_word)
+#define BN_new (*kpin_lazy_BN_new)
+#define BN_dup (*kpin_lazy_BN_dup)
+#define BN_div (*kpin_lazy_BN_div)
+#define BN_CTX_new (*kpin_lazy_BN_CTX_new)
+#define BN_CTX_free (*kpin_lazy_BN_CTX_free)
 #define BN_clear_free (*kpin_lazy_BN_clear_free)
 #define BN_free (*kpin_lazy_BN_free)
 #define BN_num_bits (*kpin_lazy_BN_num_bits)

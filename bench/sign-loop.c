@@ -4,6 +4,9 @@
  *
  *   sign-loop RUNS KEYFILE            the private key in memory
  *   sign-loop RUNS PUBFILE SOCKET     the key's agent at SOCKET
+ *   sign-loop RUNS --openpgp ASCFILE PASSPHRASE
+ *                                     an armored OpenPGP secret key, as
+ *                                     KPIN_SIGNING_KEY (GPGME)
  *
  * Prints "median_us min_us" over RUNS signatures (after one unmeasured
  * signature that loads libcrypto and reads the key). Part of the
@@ -43,7 +46,7 @@ int main(int argc, char **argv)
 		"3f1c2a9b0d4e3f1c\nEnvironment: prd\n";
 	struct kpin_sign_opts o;
 	struct kpin_signer *s = NULL;
-	struct kpin_buf sig = KPIN_BUF_INIT;
+	struct kpin_buf sig = KPIN_BUF_INIT, asc = KPIN_BUF_INIT;
 	double *t;
 	int runs, i;
 
@@ -55,6 +58,18 @@ int main(int argc, char **argv)
 	o.format = KPIN_SIGN_SSH;
 	o.signing_key = argv[2];
 	o.agent_sock = argc > 3 ? argv[3] : NULL;
+	if (argc > 4 && !strcmp(argv[2], "--openpgp")) {
+		if (kpin_file_read(&asc, argv[3], 1 << 20, NULL)) {
+			fprintf(stderr, "sign-loop: %s\n",
+				kpin_error_last()->message);
+			return 1;
+		}
+		o.format = KPIN_SIGN_OPENPGP;
+		o.signing_key = NULL;
+		o.agent_sock = NULL;
+		o.key_data = asc.ptr;
+		o.passphrase = argv[4];
+	}
 	t = calloc((size_t)runs, sizeof(*t));
 	if (!t || kpin_signer_open(&s, &o) ||
 	    kpin_signer_sign(&sig, s, payload, sizeof(payload) - 1)) {
@@ -75,6 +90,7 @@ int main(int argc, char **argv)
 	qsort(t, (size_t)runs, sizeof(*t), cmp);
 	printf("%.1f %.1f\n", t[runs / 2], t[0]);
 	kpin_buf_release(&sig);
+	kpin_buf_release(&asc);
 	kpin_signer_free(s);
 	free(t);
 	return 0;

@@ -6,7 +6,8 @@
 #
 #  1. one signature of a commit-sized payload (bench/sign-loop.c, linked
 #     with libkpin.a): Ed25519, ECDSA P-256 and RSA 3072 in-process, and
-#     Ed25519 through a throwaway ssh-agent; median of many
+#     Ed25519 through a throwaway ssh-agent, and an OpenPGP Ed25519 key
+#     through GPGME (gpg-agent in a temporary GNUPGHOME); median of many
 #  2. a whole commit: `kpin set` in a checkout, unsigned and with --sign
 #     (Ed25519 key file), in alternating rounds of runs (bench/runseq.c);
 #     the difference of the medians is what signing adds (target: at most
@@ -55,6 +56,18 @@ set -- $("$B/sign-loop" "$RUNS" "$T/ed25519.pub" "$T/agent.sock")
 kill "$SSH_AGENT_PID"
 result sign_ed25519_agent_us "$1"
 say "  ed25519 through ssh-agent: $1 us"
+if command -v gpg >/dev/null 2>&1; then
+	mkdir -m 700 "$T/gnupg"
+	GNUPGHOME=$T/gnupg gpg -q --batch --pinentry-mode loopback \
+	    --passphrase bench --quick-gen-key 'B <b@example.com>' ed25519 \
+	    sign never &&
+	GNUPGHOME=$T/gnupg gpg -q --batch --pinentry-mode loopback \
+	    --passphrase bench --armor --export-secret-keys >"$T/secret.asc" &&
+	set -- $("$B/sign-loop" "$RUNS" --openpgp "$T/secret.asc" bench) &&
+	result sign_openpgp_ed25519_us "$1" &&
+	say "  OpenPGP ed25519 (GPGME, key in KPIN_SIGNING_KEY): $1 us"
+	gpgconf --homedir "$T/gnupg" --kill gpg-agent 2>/dev/null
+fi
 
 say "bench: kpin set, unsigned vs --sign with Ed25519 ($COMMITS per round, 3 rounds)"
 R=$T/repo

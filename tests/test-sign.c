@@ -835,6 +835,69 @@ static void test_sign_history_namespace_policy(void **state)
 	kpin_buf_release(&allowed);
 }
 
+/* OpenPGP: a key made by gpg, given as KPIN_SIGNING_KEY with its passphrase. */
+static void test_sign_commit_openpgp(void **state)
+{
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT, env = KPIN_BUF_INIT;
+	struct kpin_buf tmp = KPIN_BUF_INIT, home = KPIN_BUF_INIT;
+	const char *e[5] = { NULL, NULL, NULL, NULL, NULL };
+	const char *argv[] = { "kpin", "history", "--app", "web", "--env",
+			       "prd", "--verify", NULL };
+	struct h_result r;
+
+	if (h_sh(&r, w->dir, "mkdir -m 700 gnupg tmp && GNUPGHOME=gnupg "
+		 "gpg -q --batch --pinentry-mode loopback --passphrase " PASS
+		 " --quick-gen-key 'T <t@example.com>' ed25519 sign never && "
+		 "GNUPGHOME=gnupg gpg -q --batch --pinentry-mode loopback "
+		 "--passphrase " PASS " --armor --export-secret-keys "
+		 "t@example.com >secret.asc"))
+		fail_msg("gpg: %s", r.err.ptr);
+	h_result_release(&r);
+	assert_int_equal(h_read(&key, h_path(w->dir, "secret.asc")), 0);
+	assert_int_equal(h_git(&r, dir, "config --unset gpg.format"), 0);
+	h_result_release(&r);
+	kpin_buf_addf(&env, "KPIN_SIGNING_KEY=%s", key.ptr);
+	kpin_buf_addf(&tmp, "TMPDIR=%s", h_path(w->dir, "tmp"));
+	kpin_buf_addf(&home, "GNUPGHOME=%s", h_path(w->dir, "gnupg"));
+	e[0] = env.ptr;
+	e[1] = "KPIN_SIGNING_PASSPHRASE=" PASS;
+	e[2] = tmp.ptr;
+	if (kpin_set(&r, dir, e, 1, "--sign", NULL))
+		fail_msg("kpin: %s", r.err.ptr);
+	assert_null(strstr(r.err.ptr, PASS));
+	h_result_release(&r);
+	h_assert_contains(h_git_out(dir, "cat-file commit HEAD"),
+			  "\ngpgsig -----BEGIN PGP SIGNATURE-----\n");
+	/* the armor's blank line is " " as git writes it; none at the end */
+	h_assert_contains(h_git_out(dir, "cat-file commit HEAD"),
+			  "-----END PGP SIGNATURE-----\n\nweb/prd: ");
+	if (h_sh(&r, dir, "GNUPGHOME=../gnupg git verify-commit HEAD"))
+		fail_msg("git verify-commit: %s", r.err.ptr);
+	h_assert_contains(r.err.ptr, "Good signature from \"T <t@example.com>\"");
+	h_result_release(&r);
+	/* the temporary GNUPGHOME is gone, and its agent with it */
+	assert_int_equal(h_sh(&r, w->dir, "ls -A tmp; pgrep -f "
+			      "'[g]pg-agent.*kpin-gnupg' || true"), 0);
+	assert_string_equal(r.out.len ? r.out.ptr : "", "");
+	h_result_release(&r);
+	/* history --verify checks it with the user's keyring */
+	e[0] = h_env_home();
+	e[1] = home.ptr;
+	e[2] = NULL;
+	if (h_run(&r, dir, e, argv, NULL))
+		fail_msg("history: %s", r.err.ptr);
+	h_assert_contains(r.out.ptr, "  signed by T <t@example.com>\n");
+	h_result_release(&r);
+	h_sh(&r, w->dir, "gpgconf --homedir gnupg --kill gpg-agent");
+	h_result_release(&r);
+	kpin_buf_release(&key);
+	kpin_buf_release(&env);
+	kpin_buf_release(&tmp);
+	kpin_buf_release(&home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -865,6 +928,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sign_history_namespace_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign_commit_openpgp, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("sign", tests, NULL, NULL);

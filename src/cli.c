@@ -173,6 +173,8 @@ int cli_exit_code(int code)
 		return EXIT_POLICY;
 	case KPIN_EAUTH:
 		return EXIT_AUTH;
+	case KPIN_EREFUSED:
+		return EXIT_REFUSED;
 	case KPIN_EUSAGE:
 		return EXIT_USAGE;
 	case KPIN_EVERIFY:

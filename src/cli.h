@@ -22,6 +22,7 @@ enum cli_exit {
 	EXIT_CONFLICT = 5,	/* branch or remote moved; retries ran out */
 	EXIT_POLICY = 6,	/* refused by the promotion policy */
 	EXIT_AUTH = 7,		/* the remote refused the credentials */
+	EXIT_REFUSED = 8,	/* the remote refused the update (a hook...) */
 	EXIT_INTERNAL = 70	/* an edit failed its own verification */
 };
 

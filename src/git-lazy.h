@@ -24,6 +24,7 @@
 	F(git_blob_lookup) \
 	F(git_blob_rawcontent) \
 	F(git_blob_rawsize) \
+	F(git_branch_is_checked_out) \
 	F(git_buf_dispose) \
 	F(git_checkout_tree) \
 	F(git_commit_author) \
@@ -158,6 +159,7 @@ int kpin_git_load(void);
 #define git_blob_lookup (*kpin_lazy_git_blob_lookup)
 #define git_blob_rawcontent (*kpin_lazy_git_blob_rawcontent)
 #define git_blob_rawsize (*kpin_lazy_git_blob_rawsize)
+#define git_branch_is_checked_out (*kpin_lazy_git_branch_is_checked_out)
 #define git_buf_dispose (*kpin_lazy_git_buf_dispose)
 #define git_checkout_tree (*kpin_lazy_git_checkout_tree)
 #define git_commit_author (*kpin_lazy_git_commit_author)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kpin/error.h"
@@ -35,6 +36,8 @@ struct kpin_remote {
 	int cred_calls;		/* credential requests in this operation */
 	bool auth_failed;
 	char *rejected;		/* the first push status, if any */
+	struct kpin_buf said;	/* the server's messages ("remote: ...") */
+	struct kpin_buf line;	/* a message line still arriving */
 	bool completed;		/* a shallow history was completed */
 };
 
@@ -92,6 +95,18 @@ void kpin_redact(struct kpin_buf *out, const char *text, const char *secret)
 	kpin_buf_release(&tmp);
 }
 
+/*
+ * Is this failure one that no retry can mend: a URL no transport takes,
+ * a malformed one, a certificate that does not verify? Those fail at
+ * once instead of as a network error worth retrying.
+ */
+static bool cannot_heal(int rc, const char *msg)
+{
+	return rc == GIT_ECERTIFICATE || rc == GIT_EINVALIDSPEC ||
+	       strstr(msg, "unsupported URL") || strstr(msg, "malformed URL") ||
+	       strstr(msg, "invalid URL") || strstr(msg, "unknown scheme");
+}
+
 /* Set an error from libgit2's, classified and redacted. */
 static int remote_fail(struct kpin_remote *r, int rc, const char *what)
 {
@@ -118,9 +133,10 @@ static int remote_fail(struct kpin_remote *r, int rc, const char *what)
 					      "KPIN_TOKEN or GITHUB_TOKEN, or "
 					      "name the variable with "
 					      "--token-env)", r->url);
-	} else if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP ||
-			 e->klass == GIT_ERROR_SSL || e->klass == GIT_ERROR_SSH ||
-			 e->klass == GIT_ERROR_OS)) {
+	} else if (e && !cannot_heal(rc, msg.ptr) &&
+		   (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP ||
+		    e->klass == GIT_ERROR_SSL || e->klass == GIT_ERROR_SSH ||
+		    e->klass == GIT_ERROR_OS)) {
 		code = kpin_error_set(KPIN_ENETWORK, "cannot %s %s: %s", what,
 				      r->url, msg.ptr);
 	} else {
@@ -155,6 +171,60 @@ static int credentials(git_credential **out, const char *url,
 						     r->token);
 }
 
+/*
+ * What the server says on the sideband ("remote: ..." in git): its hooks'
+ * output, such as the reason a protected branch refused the push. Lines
+ * ended by '\r' are progress being redrawn and are dropped; control
+ * characters become '?', as git's sideband does, so a server cannot
+ * drive the terminal. Kept to a few lines.
+ */
+static int sideband(const char *data, int len, void *payload)
+{
+	struct kpin_remote *r = payload;
+	int i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)data[i];
+
+		if (ch == '\r') {
+			kpin_buf_reset(&r->line);
+		} else if (ch == '\n') {
+			if (r->line.len && r->said.len < 512) {
+				kpin_buf_adds(&r->said, r->said.len ? "; " :
+					      "");
+				kpin_buf_add(&r->said, r->line.ptr,
+					     r->line.len);
+			}
+			kpin_buf_reset(&r->line);
+		} else if (r->line.len < 256) {
+			kpin_buf_addch(&r->line, ch < 0x20 || ch == 0x7f ?
+				       '?' : (char)ch);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Did a push status report a lost race (the ref moved or was locked
+ * while the push ran), which another attempt on the new tip can win?
+ * Anything else is the server refusing the update: a hook, a protected
+ * branch, a checked-out branch. Trying again would only be refused again.
+ */
+static bool status_lost_race(const char *status)
+{
+	static const char *const race[] = {
+		"non-fast-forward", "fetch first", "cannot lock ref",
+		"failed to lock", "failed to update ref",
+		"incorrect old value", "stale info",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(race) / sizeof(race[0]); i++)
+		if (strstr(status, race[i]))
+			return true;
+	return false;
+}
+
 static int push_status(const char *refname, const char *status, void *payload)
 {
 	struct kpin_remote *r = payload;
@@ -169,6 +239,7 @@ static void callbacks(git_remote_callbacks *cb, struct kpin_remote *r)
 {
 	cb->credentials = credentials;
 	cb->push_update_reference = push_status;
+	cb->sideband_progress = sideband;
 	cb->payload = r;
 	r->cred_calls = 0;
 	r->auth_failed = false;
@@ -193,6 +264,34 @@ static char *local_path(const char *url)
 	if (colon && (!slash || colon < slash))
 		return NULL;
 	return xstrdup(url);
+}
+
+/*
+ * A remote given as a relative path names a directory relative to the
+ * top of the worktree (the git directory when bare), wherever kpin was
+ * started: git runs from there too. Point the remote at the absolute
+ * path, keeping its name for the remote-tracking refs.
+ */
+static int resolve_relative(struct kpin_remote *r)
+{
+	const char *top = git_repository_workdir(r->repo);
+	struct kpin_buf abs = KPIN_BUF_INIT;
+	git_remote *anon = NULL;
+	int rc;
+
+	kpin_buf_addf(&abs, "%s%s", top ? top : git_repository_path(r->repo),
+		      r->local);
+	rc = git_remote_create_anonymous(&anon, r->repo, abs.ptr);
+	if (rc) {
+		rc = remote_fail(r, rc, "resolve");
+		kpin_buf_release(&abs);
+		return rc;
+	}
+	git_remote_free(r->git);
+	r->git = anon;
+	free(r->local);
+	r->local = kpin_buf_detach(&abs, NULL);
+	return 0;
 }
 
 int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
@@ -226,6 +325,11 @@ int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
 		    NULL);
 	r->url = kpin_buf_detach(&b, NULL);
 	r->local = local_path(git_remote_url(r->git));
+	if (r->local && r->local[0] != '/') {
+		rc = resolve_relative(r);
+		if (rc)
+			goto fail;
+	}
 	if (token_env) {
 		r->token_env = xstrdup(token_env);
 		tok = getenv(token_env);
@@ -253,6 +357,8 @@ void kpin_remote_free(struct kpin_remote *r)
 	free(r->local);
 	free(r->token_env);
 	free(r->rejected);
+	kpin_buf_release(&r->said);
+	kpin_buf_release(&r->line);
 	free(r);
 }
 
@@ -531,6 +637,78 @@ static int copy_tree(git_odb *dst, git_odb *src, git_repository *repo,
 }
 
 /*
+ * The hook @name that a push to @there would run, when it is there and
+ * executable (git skips one that is not): in core.hooksPath, taken
+ * relative to where receive-pack runs hooks, else in the hooks directory.
+ */
+static bool has_hook(git_repository *there, const char *name)
+{
+	git_config *cfg = NULL;
+	git_buf dir = GIT_BUF_INIT;
+	struct kpin_buf path = KPIN_BUF_INIT;
+	const char *top = git_repository_workdir(there);
+	struct stat st;
+	bool found;
+
+	if (git_repository_config_snapshot(&cfg, there) == 0 &&
+	    git_config_get_string_buf(&dir, cfg, "core.hooksPath") == 0 &&
+	    dir.ptr[0])
+		kpin_buf_addf(&path, "%s%s/%s", dir.ptr[0] == '/' ? "" : top ?
+			      top : git_repository_path(there), dir.ptr, name);
+	else
+		kpin_buf_addf(&path, "%shooks/%s",
+			      git_repository_commondir(there), name);
+	git_error_clear();
+	found = stat(path.ptr, &st) == 0 && S_ISREG(st.st_mode) &&
+		access(path.ptr, X_OK) == 0;
+	git_buf_dispose(&dir);
+	git_config_free(cfg);
+	kpin_buf_release(&path);
+	return found;
+}
+
+/*
+ * What receive-pack would do that kpin cannot: run the receiving
+ * repository's pre-receive and update hooks (they are there to stop some
+ * pushes: skipping them would let this one through), and refuse to move
+ * a branch that one of its worktrees has checked out
+ * (receive.denyCurrentBranch). Either is a refusal, KPIN_EREFUSED.
+ */
+static int local_refusal(struct kpin_remote *r, git_repository *there,
+			 const char *refname)
+{
+	static const char *const hooks[] = { "pre-receive", "update" };
+	git_reference *ref = NULL;
+	size_t i;
+	int out;
+
+	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (has_hook(there, hooks[i]))
+			return kpin_error_set(KPIN_EREFUSED, "%s has a %s hook, "
+					      "which a push over ssh or https "
+					      "would run; kpin pushes to a "
+					      "repository on this machine "
+					      "without running hooks, so it "
+					      "refuses (push to its ssh or "
+					      "https URL instead); nothing "
+					      "pushed", r->url, hooks[i]);
+	if (git_reference_lookup(&ref, there, refname))
+		out = 0;	/* a new branch: nobody has it checked out */
+	else
+		out = git_branch_is_checked_out(ref);
+	git_reference_free(ref);
+	git_error_clear();
+	if (out == 1)
+		return kpin_error_set(KPIN_EREFUSED, "%s has '%s' checked out "
+				      "in a worktree; refusing to move it "
+				      "under that worktree, as git does "
+				      "(receive.denyCurrentBranch): push to "
+				      "a bare repository; nothing pushed",
+				      r->url, refname + 11);
+	return 0;
+}
+
+/*
  * Push to a repository on this machine as receive-pack would, without
  * libgit2's local transport (which sets refs without checking their old
  * value, and races when several processes push at once): copy the
@@ -543,7 +721,7 @@ static int push_local(struct kpin_remote *r, const git_oid *commit,
 	git_repository *there = NULL;
 	git_odb *src = NULL, *dst = NULL;
 	git_commit *c = NULL;
-	git_reference *ref = NULL, *head = NULL;
+	git_reference *ref = NULL;
 	struct kpin_buf name = KPIN_BUF_INIT;
 	unsigned i;
 	int rc;
@@ -554,16 +732,9 @@ static int push_local(struct kpin_remote *r, const git_oid *commit,
 		rc = remote_fail(r, rc, "open");
 		goto out;
 	}
-	if (!git_repository_is_bare(there) &&
-	    git_reference_lookup(&head, there, "HEAD") == 0 &&
-	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
-	    !strcmp(git_reference_symbolic_target(head), name.ptr)) {
-		rc = kpin_error_set(KPIN_ERROR, "%s has '%s' checked out; "
-				    "refusing to move it under its worktree "
-				    "(push to a bare repository)", r->url,
-				    branch);
+	rc = local_refusal(r, there, name.ptr);
+	if (rc)
 		goto out;
-	}
 	rc = git_repository_odb(&src, r->repo);
 	if (!rc)
 		rc = git_repository_odb(&dst, there);
@@ -593,12 +764,36 @@ static int push_local(struct kpin_remote *r, const git_oid *commit,
 		rc = remote_fail(r, rc, "update");
 out:
 	git_reference_free(ref);
-	git_reference_free(head);
 	git_commit_free(c);
 	git_odb_free(src);
 	git_odb_free(dst);
 	git_repository_free(there);
 	kpin_buf_release(&name);
+	return rc;
+}
+
+/*
+ * The error for a ref status: a lost race is KPIN_EREJECTED (retried),
+ * anything else KPIN_EREFUSED, with what the server said about it.
+ */
+static int push_rejected(struct kpin_remote *r, const char *branch)
+{
+	struct kpin_buf m = KPIN_BUF_INIT, said = KPIN_BUF_INIT;
+	int rc;
+
+	kpin_redact(&m, r->rejected, r->token);
+	if (status_lost_race(r->rejected)) {
+		rc = kpin_error_set(KPIN_EREJECTED, "%s rejected the push: %s",
+				    r->url, m.ptr);
+	} else {
+		kpin_redact(&said, r->said.len ? r->said.ptr : "", r->token);
+		rc = kpin_error_set(KPIN_EREFUSED, "%s refused the update of "
+				    "'%s' (%s)%s%s; not retried, nothing "
+				    "pushed", r->url, branch, m.ptr,
+				    said.len ? ": remote: " : "", said.ptr);
+	}
+	kpin_buf_release(&m);
+	kpin_buf_release(&said);
 	return rc;
 }
 
@@ -649,6 +844,8 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 	po.proxy_opts.type = GIT_PROXY_AUTO;
 	free(r->rejected);
 	r->rejected = NULL;
+	kpin_buf_reset(&r->said);
+	kpin_buf_reset(&r->line);
 	rc = git_remote_push(r->git, &refspecs, &po);
 	if (rc == GIT_ENONFASTFORWARD) {
 		rc = kpin_error_set(KPIN_EREJECTED, "%s refused the push: not a "
@@ -656,12 +853,7 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 	} else if (rc) {
 		rc = remote_fail(r, rc, "push to");
 	} else if (r->rejected) {
-		struct kpin_buf m = KPIN_BUF_INIT;
-
-		kpin_redact(&m, r->rejected, r->token);
-		rc = kpin_error_set(KPIN_EREJECTED, "%s rejected the push: %s",
-				    r->url, m.ptr);
-		kpin_buf_release(&m);
+		rc = push_rejected(r, branch);
 	} else if (r->name) {
 		update_tracking(r, commit, branch);
 	}

@@ -109,6 +109,26 @@ static int kpin_push(struct h_result *r, const char *dir, const char *token,
 	return h_run(r, dir, env, argv, NULL);
 }
 
+/*
+ * "kpin set --push [remote]" of digest @seed for app @app's prd overlay in
+ * @dir: assert the exit @status and, when given, that stderr has @needle.
+ */
+static void set_pushed(const char *dir, const char *token, const char *app,
+		       unsigned seed, const char *remote, int status,
+		       const char *needle)
+{
+	struct h_result r;
+
+	assert_int_equal(kpin_push(&r, dir, token, "set", "--app", app,
+				   "--env", "prd", "--image", app, "--digest",
+				   h_digest(seed), "--push", remote, NULL),
+			 status);
+	if (needle)
+		h_assert_contains(r.err.ptr, needle);
+	assert_null(strstr(r.err.ptr, "attempts"));
+	h_result_release(&r);
+}
+
 /* Clean status, and fsck without errors (a lost race leaves dangling commits). */
 static void assert_clean(const char *dir)
 {
@@ -304,6 +324,105 @@ static void test_push_local_ahead_refused(void **state)
 	assert_string_equal(h_git_out(w->remote, "rev-parse main"), before);
 }
 
+/*
+ * A relative remote path names a directory relative to the top of the
+ * worktree, as git reads it, even when kpin runs in a subdirectory; a URL
+ * no transport takes fails at once instead of being retried.
+ */
+static void test_push_relative_url(void **state)
+{
+	struct world *w = *state;
+	const char *c = clone_of(w, w->remote, "clone");
+	char sub[4200], head[64];
+	struct h_result r;
+
+	assert_int_equal(h_git(&r, c, "remote set-url origin ../remote.git"),
+			 0);
+	h_result_release(&r);
+	snprintf(sub, sizeof(sub), "%s", h_path(c, ROOT "a"));
+	set_pushed(sub, NULL, "a", 480, NULL, 0, NULL);
+	h_assert_contains(h_git_out(w->remote, "show main:%s", OV("a")),
+			  h_digest(480));
+	assert_string_equal(h_git_out(c, "rev-parse origin/main"),
+			    h_git_out(w->remote, "rev-parse main"));
+	assert_clean(c);
+	/* the same path given on the command line */
+	set_pushed(sub, NULL, "b", 481, "../remote.git", 0, NULL);
+	h_assert_contains(h_git_out(w->remote, "show main:%s", OV("b")),
+			  h_digest(481));
+
+	/* no transport for it: one attempt, not eleven */
+	assert_int_equal(h_git(&r, c, "remote set-url origin nosuch://x/y.git"),
+			 0);
+	h_result_release(&r);
+	snprintf(head, sizeof(head), "%s", h_git_out(c, "rev-parse HEAD"));
+	set_pushed(c, NULL, "a", 482, NULL, 1, "nosuch://x/y.git");
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"), head);
+	assert_clean(c);
+}
+
+/*
+ * A repository on this machine gets objects copied and its branch moved
+ * by kpin itself, so its hooks would not run: one with an executable
+ * pre-receive or update hook is refused (a push over ssh or https runs
+ * them), as is one whose branch a worktree of its own has checked out.
+ */
+static void test_push_local_refusals(void **state)
+{
+	struct world *w = *state;
+	const char *c = clone_of(w, w->remote, "clone");
+	char hook[4200], head[64], before[64], nonbare[4200];
+	struct h_result r;
+
+	snprintf(head, sizeof(head), "%s", h_git_out(c, "rev-parse HEAD"));
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(w->remote, "rev-parse main"));
+	snprintf(hook, sizeof(hook), "%s/hooks/update", w->remote);
+	h_writes(hook, "#!/bin/sh\nexit 1\n");
+	assert_int_equal(chmod(hook, 0755), 0);
+	set_pushed(c, NULL, "a", 490, NULL, 8, "update hook, which a push "
+		   "over ssh or https would run");
+	assert_string_equal(h_git_out(w->remote, "rev-parse main"), before);
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"), head);
+	assert_clean(c);
+	/* a hook git would skip (not executable) is no reason to refuse */
+	assert_int_equal(chmod(hook, 0644), 0);
+	/* but core.hooksPath is where git looks */
+	assert_int_equal(h_sh(&r, w->remote, "mkdir -p myhooks && cp "
+			      "hooks/update myhooks/pre-receive && chmod +x "
+			      "myhooks/pre-receive && git config core.hooksPath "
+			      "myhooks"), 0);
+	h_result_release(&r);
+	set_pushed(c, NULL, "a", 490, NULL, 8, "pre-receive hook");
+	assert_int_equal(h_git(&r, w->remote, "config --unset core.hooksPath"),
+			 0);
+	h_result_release(&r);
+	set_pushed(c, NULL, "a", 490, NULL, 0, NULL);
+	h_assert_contains(h_git_out(w->remote, "show main:%s", OV("a")),
+			  h_digest(490));
+
+	/* a linked worktree of the bare remote has main checked out */
+	assert_int_equal(h_git(&r, w->remote, "worktree add -q ../wt main"),
+			 0);
+	h_result_release(&r);
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(w->remote, "rev-parse main"));
+	set_pushed(c, NULL, "b", 491, NULL, 8, "checked out");
+	assert_string_equal(h_git_out(w->remote, "rev-parse main"), before);
+	assert_string_equal(h_git_out(h_path(w->dir, "wt"),
+				      "status --porcelain"), "");
+
+	/* a non-bare remote with main checked out: git refuses too */
+	snprintf(nonbare, sizeof(nonbare), "%s", clone_of(w, w->remote,
+							  "nonbare"));
+	assert_int_equal(h_git(&r, c, "remote set-url origin '%s'", nonbare),
+			 0);
+	h_result_release(&r);
+	set_pushed(c, NULL, "b", 491, NULL, 8, "checked out");
+	assert_clean(nonbare);
+	assert_string_equal(h_git_out(nonbare, "rev-parse main"), before);
+}
+
 /* ---- HTTP --------------------------------------------------------------- */
 
 static bool have_lighttpd(void)
@@ -461,6 +580,49 @@ static void test_push_shallow_http(void **state)
 				      "grep kpin-complete || true"), "");
 }
 
+/*
+ * A server-side refusal (GitHub's protected branch answers so, from its
+ * pre-receive hook) is final: one attempt, exit 8, the server's own words
+ * shown, nothing changed here or there.
+ */
+static void test_push_refused_by_hook(void **state)
+{
+	struct world *w = *state;
+	struct h_result r;
+	char url[256], head[64], before[64], hook[4200];
+	const char *c, *served;
+	int port;
+
+	if (!have_lighttpd())
+		skip();
+	served = h_path(start_http(w, &port), "repos/platform.git");
+	snprintf(hook, sizeof(hook), "%s/hooks/pre-receive", served);
+	h_writes(hook, "#!/bin/sh\n"
+		 "echo x >> \"$GIT_DIR/attempts\"\n"
+		 "echo 'GH006: Protected branch update failed for "
+		 "refs/heads/main.' >&2\n"
+		 "exit 1\n");
+	assert_int_equal(chmod(hook, 0755), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/git/platform.git",
+		 port);
+	c = clone_of(w, w->remote, "clone");
+	assert_int_equal(h_git(&r, c, "remote set-url origin '%s'", url), 0);
+	h_result_release(&r);
+	snprintf(head, sizeof(head), "%s", h_git_out(c, "rev-parse HEAD"));
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(served, "rev-parse main"));
+	set_pushed(c, TOKEN, "a", 470, NULL, 8, "refused the update of 'main' "
+		   "(pre-receive hook declined): remote: GH006: Protected "
+		   "branch update failed");
+	/* the hook ran once: no retry */
+	assert_int_equal(h_sh(&r, served, "test $(wc -l < attempts) -eq 1"), 0);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(served, "rev-parse main"), before);
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"), head);
+	assert_string_equal(h_git_out(c, "rev-parse origin/main"), head);
+	assert_clean(c);
+}
+
 static void test_push_http(void **state)
 {
 	struct world *w = *state;
@@ -566,6 +728,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_push_http, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_push_refused_by_hook,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_relative_url,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_local_refusals,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("push", tests, NULL, NULL);

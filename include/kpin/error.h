@@ -19,7 +19,8 @@ enum kpin_error_code {
 	KPIN_EPOLICY = -9,	/* refused by the promotion policy */
 	KPIN_EAUTH = -10,	/* the remote refused our credentials */
 	KPIN_ENETWORK = -11,	/* the remote could not be reached */
-	KPIN_EREJECTED = -12,	/* the remote rejected the push */
+	KPIN_EREJECTED = -12,	/* the push lost a race: the remote moved */
+	KPIN_EREFUSED = -13,	/* the remote refused the update for good */
 	KPIN_ELOCKED = -14,	/* a lock is held by another writer */
 	KPIN_EMODIFIED = -15,	/* the branch moved under us */
 	KPIN_EVERIFY = -70	/* an edit failed its own verification */

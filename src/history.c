@@ -341,6 +341,27 @@ void history_walk_settings(bool walking)
 			 walking ? 0 : 1);
 }
 
+/*
+ * The error for a walk that reached @c but not its first parent. In a
+ * shallow clone (actions/checkout makes one by default) that is the
+ * boundary: what @c changed, and everything before it, is unknown, and
+ * crediting @c with the overlay as it stands would be a wrong answer.
+ */
+static int history_cut(struct kpin_repo *repo, git_commit *c)
+{
+	char id[13];
+
+	git_oid_tostr(id, sizeof(id), git_commit_id(c));
+	if (git_repository_is_shallow(repo->git) != 1)
+		return kpin_git_fail(-1, "cannot read the parent of %s", id);
+	git_error_clear();
+	return kpin_error_set(KPIN_ERROR, "this is a shallow clone: its "
+			      "history stops at %s, before the answer; run "
+			      "'git fetch --unshallow' first (actions/checkout: "
+			      "fetch-depth: 0); with --push, kpin completes it "
+			      "from the remote itself", id);
+}
+
 int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 			 const char *dir, overlay_version_fn fn, void *arg)
 {
@@ -368,7 +389,8 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 	 * "newer" is the previous commit of the walk (a child of this one)
 	 * and "cur" its version of the overlay: newer changed the overlay
 	 * when this commit's version differs from cur. A parent that is
-	 * missing (a shallow clone's boundary) ends the walk.
+	 * missing (a shallow clone's boundary) fails the walk, unless @fn
+	 * had its answer already.
 	 */
 	while (!stop && c) {
 		git_tree *t = NULL;
@@ -390,9 +412,11 @@ int history_walk_versions(struct kpin_repo *repo, const git_oid *start,
 			cur.depth = depth - 1;
 			stop = fn(newer, &cur, has ? &here : &none, arg);
 		}
-		if (git_commit_parentcount(c) &&
-		    git_commit_parent(&parent, c, 0))
-			git_error_clear();
+		if (!stop && git_commit_parentcount(c) &&
+		    git_commit_parent(&parent, c, 0)) {
+			rc = history_cut(repo, c);
+			goto out;
+		}
 		git_commit_free(newer);
 		newer = c;
 		c = parent;

@@ -423,6 +423,79 @@ static void test_push_local_refusals(void **state)
 	assert_string_equal(h_git_out(nonbare, "rev-parse main"), before);
 }
 
+/*
+ * Without --push, a depth-1 clone (what actions/checkout makes) cannot
+ * answer a history question: its only commit is not the one that pinned
+ * what the overlay holds. history, rollback and "promotion: ordered" must
+ * say so, not credit the boundary commit, find nothing, or refuse a
+ * digest dev really held; once the history is complete they answer.
+ */
+static void test_shallow_history_refused(void **state)
+{
+	struct world *w = *state;
+	const char *o = clone_of(w, w->remote, "origin-work");
+	char url[4200], s[4200], held[80], head[64];
+	struct h_result r;
+
+	snprintf(held, sizeof(held), "%s", h_digest(500));
+	assert_int_equal(h_sh(&r, o, "mkdir -p " ROOT "a/overlays/dev && "
+			      "printf 'environments: [dev, prd]\\npromotion: "
+			      "ordered\\n' > .kpin.yaml && printf 'images:\\n- "
+			      "name: a\\n  digest: %s\\n' > " ROOT "a/overlays/"
+			      "dev/kustomization.yaml && printf 'images:\\n- "
+			      "name: a\\n  digest: %s\\n' > " OV("a") " && "
+			      "git add -A && git -c user.name=Pinner commit -qm "
+			      "'pin a' && printf 'images:\\n- name: a\\n  "
+			      "digest: %s\\n' > " ROOT "a/overlays/dev/"
+			      "kustomization.yaml && git commit -qam 'dev moves "
+			      "on' && echo x > unrelated && git add unrelated && "
+			      "git -c user.name=Bystander commit -qm unrelated && "
+			      "git push -q origin main", held, h_digest(501),
+			      h_digest(502)), 0);
+	h_result_release(&r);
+	snprintf(url, sizeof(url), "file://%s", w->remote);
+	assert_int_equal(h_git(&r, w->dir, "clone -q --depth 1 '%s' shallow && "
+			       "git -C shallow config user.name s && git -C "
+			       "shallow config user.email s@example.com", url),
+			 0);
+	h_result_release(&r);
+	snprintf(s, sizeof(s), "%s", h_path(w->dir, "shallow"));
+	snprintf(head, sizeof(head), "%s", h_git_out(s, "rev-parse HEAD"));
+
+	/* history: not the boundary commit "unrelated" by Bystander */
+	assert_int_equal(h_kpin_run(&r, s, "history", "--app", "a", "--env",
+				    "prd", NULL), 1);
+	h_assert_contains(r.err.ptr, "shallow clone");
+	h_assert_contains(r.err.ptr, "git fetch --unshallow");
+	assert_null(strstr(r.out.ptr, "Bystander"));
+	h_result_release(&r);
+	/* rollback: not "nothing to roll back to" */
+	assert_int_equal(h_kpin_run(&r, s, "rollback", "--app", "a", "--env",
+				    "prd", NULL), 1);
+	h_assert_contains(r.err.ptr, "shallow clone");
+	h_result_release(&r);
+	/* ordered: dev held it, two commits back; not a policy refusal */
+	assert_int_equal(h_kpin_run(&r, s, "set", "--app", "a", "--env", "prd",
+				    "--image", "a", "--digest", held, NULL), 1);
+	h_assert_contains(r.err.ptr, "shallow clone");
+	h_result_release(&r);
+	assert_string_equal(h_git_out(s, "rev-parse HEAD"), head);
+	assert_clean(s);
+
+	/* completed, every answer is right */
+	assert_int_equal(h_git(&r, s, "fetch -q --unshallow"), 0);
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, s, "history", "--app", "a", "--env",
+				    "prd", NULL), 0);
+	h_assert_contains(r.out.ptr, "Pinner");
+	assert_null(strstr(r.out.ptr, "Bystander"));
+	h_result_release(&r);
+	assert_int_equal(h_kpin_run(&r, s, "set", "--app", "a", "--env", "prd",
+				    "--image", "a", "--digest", held, NULL), 0);
+	h_result_release(&r);
+	h_assert_contains(h_git_out(s, "show HEAD:%s", OV("a")), held);
+}
+
 /* ---- HTTP --------------------------------------------------------------- */
 
 static bool have_lighttpd(void)
@@ -733,6 +806,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_relative_url,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_local_refusals,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shallow_history_refused,
 						setup, teardown),
 	};
 

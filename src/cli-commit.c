@@ -56,6 +56,7 @@ void cli_commit_init(struct cli_commit *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->retries = KPIN_RETRIES_DEFAULT;
+	c->timeout = KPIN_TIMEOUT_DEFAULT;
 	c->sign = -1;
 }
 
@@ -89,11 +90,27 @@ static char *trailer_of(const char *arg)
 	return kpin_buf_detach(&b, NULL);
 }
 
+/* A whole number from 0 to @max for option @name: 1, or -1 after usage. */
+static int count_option(int *out, const struct kpin_cmd *cmd,
+			const char *name, const char *arg, long max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || n < 0 || n > max) {
+		cli_usage_error(cmd, "invalid %s '%s'", name, arg);
+		return -1;
+	}
+	*out = (int)n;
+	return 1;
+}
+
 int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 		      int opt, const char *arg, int argc, char **argv)
 {
-	char *end, *t;
-	long n;
+	char *t;
 
 	switch (opt) {
 	case OPT_BRANCH:
@@ -135,14 +152,9 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 		c->trailers[c->ntrailers++] = t;
 		return 1;
 	case OPT_RETRIES:
-		errno = 0;
-		n = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || n < 0 || n > 1000) {
-			cli_usage_error(cmd, "invalid --retries '%s'", arg);
-			return -1;
-		}
-		c->retries = (int)n;
-		return 1;
+		return count_option(&c->retries, cmd, "--retries", arg, 1000);
+	case OPT_TIMEOUT:
+		return count_option(&c->timeout, cmd, "--timeout", arg, 86400);
 	case OPT_PUSH:
 		/* "--push", "--push=remote" or "--push remote" */
 		if (!arg && optind < argc && argv[optind][0] != '-')
@@ -286,7 +298,8 @@ int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
 	kpin_buf_release(&ref);
 	if (bad || (c && c->push &&
 		    kpin_repo_fetch_view(*repo, branch, c->push, c->token_env,
-					 !c->dry_run, c->retries))) {
+					 !c->dry_run, c->retries,
+					 c->timeout ? c->timeout : -1))) {
 		int status = cli_fail(NULL);
 
 		kpin_repo_free(*repo);
@@ -436,6 +449,7 @@ int cli_commit_in(struct cli_commit *c, struct kpin_repo *repo,
 	o.dry_run = c->dry_run;
 	o.push_remote = c->push;
 	o.token_env = c->token_env;
+	o.timeout = c->timeout ? c->timeout : -1;
 	o.policy = policy;
 	o.force = c->force;
 	o.signer = signer;

@@ -186,12 +186,12 @@ extern const struct kpin_cmd cmd_get_entry;
 	"[--branch branch] [--root path] [--author ident] [--message text] " \
 	"[--reason text] [--trailer key=value]... [--push [remote]] " \
 	"[--token-env name] " \
-	"[--retries n] [--force] [--sign | --no-sign] [--dry-run] [--json]"
+	"[--retries n] [--timeout seconds] [--force] [--sign | --no-sign] [--dry-run] [--json]"
 
 enum cli_commit_opt {
 	OPT_BRANCH = 1000, OPT_ROOT, OPT_AUTHOR, OPT_MESSAGE, OPT_TRAILER,
 	OPT_RETRIES, OPT_DRY_RUN_C, OPT_JSON_C, OPT_PUSH, OPT_TOKEN_ENV,
-	OPT_FORCE, OPT_SIGN, OPT_NO_SIGN, OPT_REASON
+	OPT_FORCE, OPT_SIGN, OPT_NO_SIGN, OPT_REASON, OPT_TIMEOUT
 };
 
 #define CLI_STR_(x) #x
@@ -226,6 +226,7 @@ enum cli_commit_opt {
 	{ "reason", required_argument, NULL, OPT_REASON }, \
 	{ "trailer", required_argument, NULL, OPT_TRAILER }, \
 	{ "retries", required_argument, NULL, OPT_RETRIES }, \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN_C }, \
 	{ "json", no_argument, NULL, OPT_JSON_C }, \
 	{ "push", optional_argument, NULL, OPT_PUSH }, \
@@ -244,6 +245,7 @@ enum cli_commit_opt {
  * @trailers: --trailer values turned into "Key: value"
  * @ntrailers: how many
  * @retries: --retries
+ * @timeout: --timeout: seconds a fetch or push may stall; 0: no bound
  * @push: --push: the remote, or NULL
  * @token_env: --token-env
  * @force: --force: override the promotion policy
@@ -261,6 +263,7 @@ struct cli_commit {
 	char **trailers;
 	size_t ntrailers;
 	int retries;
+	int timeout;
 	const char *push;
 	const char *token_env;
 	bool force;

@@ -12,13 +12,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kpin/error.h"
+#include "kpin/repo.h"
 #include "remote.h"
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
@@ -39,6 +44,9 @@ struct kpin_remote {
 	struct kpin_buf said;	/* the server's messages ("remote: ...") */
 	struct kpin_buf line;	/* a message line still arriving */
 	bool completed;		/* a shallow history was completed */
+	int timeout;		/* seconds without progress; 0: no bound */
+	struct watchdog *wd;	/* watching the operation under way */
+	bool cut;		/* the watchdog cut the last one off */
 };
 
 /*
@@ -116,7 +124,13 @@ static int remote_fail(struct kpin_remote *r, int rc, const char *what)
 
 	kpin_redact(&msg, e && e->message ? e->message : "libgit2 error",
 		    r->token);
-	if (r->auth_failed || rc == GIT_EAUTH ||
+	if (r->cut) {
+		code = kpin_error_set(KPIN_ERROR, "cannot %s %s: nothing came "
+				      "for %d s (--timeout), so kpin gave "
+				      "up%s", what, r->url, r->timeout,
+				      !strncmp(what, "push", 4) ? "; the push "
+				      "may have landed (fetch to see)" : "");
+	} else if (r->auth_failed || rc == GIT_EAUTH ||
 	    (e && e->klass == GIT_ERROR_HTTP && strstr(msg.ptr, "403"))) {
 		if (r->token)
 			code = kpin_error_set(KPIN_EAUTH, "authentication "
@@ -147,6 +161,192 @@ static int remote_fail(struct kpin_remote *r, int rc, const char *what)
 	return code;
 }
 
+/* ---- the bound on a stalled network (--timeout) ---------------------- */
+
+/*
+ * libgit2 1.5 has no network timeout (GIT_OPT_SET_SERVER_TIMEOUT came in
+ * 1.7), and a server that accepts a connection and then says nothing
+ * holds a blocking recv() forever. So a network operation runs under a
+ * watchdog thread: every callback libgit2 makes as data arrives or
+ * leaves counts as progress, and when none has come for the timeout the
+ * watchdog shuts down the sockets opened since the operation began.
+ * libgit2's blocked read then sees the end of the stream, fails, and
+ * unwinds as after any network error; nothing is left half-done,
+ * because the local branch moves only after a push succeeded. Sockets
+ * open before the operation (a caller's own) are left alone, and
+ * SIGPIPE from writing to a shut-down socket is held back on this
+ * thread and discarded, so it cannot kill the process.
+ */
+struct watchdog {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	long timeout_ms;
+	long last_ms;		/* last progress, CLOCK_MONOTONIC */
+	bool stop;		/* the operation ended */
+	bool fired;		/* the watchdog cut it off */
+	ino_t *before;		/* sockets open when it began */
+	size_t nbefore;
+	sigset_t oldmask;
+};
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Call @fn for every socket this process has open, with its descriptor
+ * and inode; /proc/self/fd lists them, else the first 1024 are tried.
+ */
+static void each_socket(void (*fn)(int fd, ino_t ino, void *arg), void *arg)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *d;
+	struct stat st;
+	int fd;
+
+	if (!dir) {
+		for (fd = 0; fd < 1024; fd++)
+			if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+				fn(fd, st.st_ino, arg);
+		return;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		fd = atoi(d->d_name);
+		if (d->d_name[0] != '.' && fd != dirfd(dir) &&
+		    fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			fn(fd, st.st_ino, arg);
+	}
+	closedir(dir);
+}
+
+static void note_socket(int fd, ino_t ino, void *arg)
+{
+	struct watchdog *wd = arg;
+
+	(void)fd;
+	wd->before = xreallocarray(wd->before, wd->nbefore + 1,
+				   sizeof(*wd->before));
+	wd->before[wd->nbefore++] = ino;
+}
+
+static void cut_socket(int fd, ino_t ino, void *arg)
+{
+	const struct watchdog *wd = arg;
+	size_t i;
+
+	for (i = 0; i < wd->nbefore; i++)
+		if (wd->before[i] == ino)
+			return;
+	shutdown(fd, SHUT_RDWR);
+}
+
+static void *watch(void *arg)
+{
+	struct watchdog *wd = arg;
+
+	pthread_mutex_lock(&wd->mu);
+	while (!wd->stop) {
+		long due = wd->last_ms + wd->timeout_ms, now = mono_ms();
+		struct timespec ts;
+
+		if (now >= due) {
+			each_socket(cut_socket, wd);
+			wd->fired = true;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (due - now) / 1000;
+		ts.tv_nsec += ((due - now) % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&wd->cv, &wd->mu, &ts);
+	}
+	pthread_mutex_unlock(&wd->mu);
+	return NULL;
+}
+
+/* Progress: the watchdog's clock starts again. */
+static void progress(struct kpin_remote *r)
+{
+	if (!r->wd)
+		return;
+	pthread_mutex_lock(&r->wd->mu);
+	r->wd->last_ms = mono_ms();
+	pthread_mutex_unlock(&r->wd->mu);
+}
+
+/* Start watching a network operation (none for a local remote or 0 s). */
+static void watch_start(struct kpin_remote *r)
+{
+	struct watchdog *wd;
+	pthread_condattr_t ca;
+	sigset_t pipe;
+
+	r->cut = false;
+	if (r->local || r->timeout <= 0)
+		return;
+	wd = xcalloc(1, sizeof(*wd));
+	wd->timeout_ms = (long)r->timeout * 1000;
+	wd->last_ms = mono_ms();
+	each_socket(note_socket, wd);
+	pthread_mutex_init(&wd->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wd->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &wd->oldmask);
+	if (pthread_create(&wd->thread, NULL, watch, wd)) {
+		/* no thread, no bound: the operation still runs */
+		pthread_sigmask(SIG_SETMASK, &wd->oldmask, NULL);
+		pthread_cond_destroy(&wd->cv);
+		pthread_mutex_destroy(&wd->mu);
+		free(wd->before);
+		free(wd);
+		return;
+	}
+	r->wd = wd;
+}
+
+/* Stop watching; true (and r->cut) when the watchdog cut it off. */
+static bool watch_stop(struct kpin_remote *r)
+{
+	struct watchdog *wd = r->wd;
+	struct timespec none = { 0, 0 };
+	sigset_t pipe;
+	bool fired;
+
+	if (!wd)
+		return false;
+	pthread_mutex_lock(&wd->mu);
+	wd->stop = true;
+	pthread_cond_signal(&wd->cv);
+	pthread_mutex_unlock(&wd->mu);
+	pthread_join(wd->thread, NULL);
+	fired = wd->fired;
+	/* a SIGPIPE held back while the socket was cut: discard it */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	while (sigtimedwait(&pipe, NULL, &none) == SIGPIPE)
+		;
+	pthread_sigmask(SIG_SETMASK, &wd->oldmask, NULL);
+	pthread_cond_destroy(&wd->cv);
+	pthread_mutex_destroy(&wd->mu);
+	free(wd->before);
+	free(wd);
+	r->wd = NULL;
+	r->cut = fired;
+	return fired;
+}
+
 static int credentials(git_credential **out, const char *url,
 		       const char *user_from_url, unsigned int allowed,
 		       void *payload)
@@ -154,6 +354,7 @@ static int credentials(git_credential **out, const char *url,
 	struct kpin_remote *r = payload;
 
 	(void)url;
+	progress(r);
 	if (allowed & GIT_CREDENTIAL_USERNAME)	/* SSH asks who first */
 		return git_credential_username_new(out, user_from_url ?
 						   user_from_url : "git");
@@ -183,6 +384,7 @@ static int sideband(const char *data, int len, void *payload)
 	struct kpin_remote *r = payload;
 	int i;
 
+	progress(r);
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)data[i];
 
@@ -230,13 +432,34 @@ static int push_status(const char *refname, const char *status, void *payload)
 	struct kpin_remote *r = payload;
 
 	(void)refname;
+	progress(r);
 	if (status && !r->rejected)
 		r->rejected = xstrdup(status);
 	return 0;
 }
 
+/* Objects arriving or leaving: progress, for the watchdog. */
+static int fetch_progress(const git_indexer_progress *stats, void *payload)
+{
+	(void)stats;
+	progress(payload);
+	return 0;
+}
+
+static int push_progress(unsigned int current, unsigned int total,
+			 size_t bytes, void *payload)
+{
+	(void)current;
+	(void)total;
+	(void)bytes;
+	progress(payload);
+	return 0;
+}
+
 static void callbacks(git_remote_callbacks *cb, struct kpin_remote *r)
 {
+	cb->transfer_progress = fetch_progress;
+	cb->push_transfer_progress = push_progress;
 	cb->credentials = credentials;
 	cb->push_update_reference = push_status;
 	cb->sideband_progress = sideband;
@@ -339,6 +562,7 @@ int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
 			tok = getenv("GITHUB_TOKEN");
 	}
 	r->token = tok && *tok ? tok : NULL;
+	r->timeout = KPIN_TIMEOUT_DEFAULT;
 	*out = r;
 	return 0;
 fail:
@@ -360,6 +584,12 @@ void kpin_remote_free(struct kpin_remote *r)
 	kpin_buf_release(&r->said);
 	kpin_buf_release(&r->line);
 	free(r);
+}
+
+void kpin_remote_set_timeout(struct kpin_remote *r, int seconds)
+{
+	r->timeout = seconds > 0 ? seconds : seconds < 0 ? 0 :
+		     KPIN_TIMEOUT_DEFAULT;
 }
 
 const char *kpin_remote_url(const struct kpin_remote *r)
@@ -495,8 +725,10 @@ static int complete_history(struct kpin_remote *r, const char *head)
 		fo.proxy_opts.type = GIT_PROXY_AUTO;
 		fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 		fo.update_fetchhead = 0;
+		watch_start(r);
 		rc = git_remote_fetch(remote, &refspecs, &fo,
 				      "kpin: complete a shallow history");
+		watch_stop(r);
 	}
 	git_remote_free(remote);
 	git_repository_free(scratch);
@@ -560,7 +792,9 @@ int kpin_remote_fetch(struct kpin_remote *r, const char *branch, git_oid *tip,
 	fo.proxy_opts.type = GIT_PROXY_AUTO;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
+	watch_start(r);
 	rc = git_remote_fetch(use, &refspecs, &fo, "kpin: fetch");
+	watch_stop(r);
 	if (rc) {
 		rc = remote_fail(r, rc, "fetch from");
 		goto out;
@@ -846,8 +1080,12 @@ int kpin_remote_push(struct kpin_remote *r, const git_oid *commit,
 	r->rejected = NULL;
 	kpin_buf_reset(&r->said);
 	kpin_buf_reset(&r->line);
+	watch_start(r);
 	rc = git_remote_push(r->git, &refspecs, &po);
-	if (rc == GIT_ENONFASTFORWARD) {
+	watch_stop(r);
+	if (rc && r->cut) {
+		rc = remote_fail(r, rc, "push to");
+	} else if (rc == GIT_ENONFASTFORWARD) {
 		rc = kpin_error_set(KPIN_EREJECTED, "%s refused the push: not a "
 				    "fast-forward", r->url);
 	} else if (rc) {

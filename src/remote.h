@@ -29,6 +29,17 @@ int kpin_remote_open(struct kpin_remote **out, git_repository *repo,
 		     const char *name, const char *token_env);
 void kpin_remote_free(struct kpin_remote *r);
 
+/*
+ * kpin_remote_set_timeout() - Bound each network operation
+ * @r: the remote
+ * @seconds: give up on a fetch or push when nothing has come or gone for
+ *           this long; 0: KPIN_TIMEOUT_DEFAULT (also until set);
+ *           negative: no bound
+ *
+ * An operation cut off fails with KPIN_ERROR, which is not retried.
+ */
+void kpin_remote_set_timeout(struct kpin_remote *r, int seconds);
+
 /* kpin_remote_url() - The remote's URL with any user info redacted. */
 const char *kpin_remote_url(const struct kpin_remote *r);
 

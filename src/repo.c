@@ -495,7 +495,7 @@ int kpin_repo_read_file(struct kpin_buf *out, struct kpin_repo *repo,
 
 int kpin_repo_fetch_view(struct kpin_repo *repo, const char *branch,
 			 const char *remote, const char *token_env, bool track,
-			 int retries)
+			 int retries, int timeout)
 {
 	struct kpin_buf ref = KPIN_BUF_INIT;
 	struct kpin_remote *r = NULL;
@@ -504,6 +504,8 @@ int kpin_repo_fetch_view(struct kpin_repo *repo, const char *branch,
 
 	if (!rc)
 		rc = kpin_remote_open(&r, repo->git, remote, token_env);
+	if (!rc)
+		kpin_remote_set_timeout(r, timeout);
 	for (attempt = 0; !rc; attempt++) {
 		long started = repo_now_ms();
 

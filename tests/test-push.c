@@ -496,6 +496,49 @@ static void test_shallow_history_refused(void **state)
 	h_assert_contains(h_git_out(s, "show HEAD:%s", OV("a")), held);
 }
 
+/*
+ * A server that accepts the connection and then says nothing: libgit2
+ * 1.5 would wait forever. With --timeout 2 kpin gives up (the run is
+ * itself bounded by timeout(1), so a hang fails the test instead of
+ * hanging it) and nothing changed.
+ */
+static void test_push_stalled_server(void **state)
+{
+	struct world *w = *state;
+	const char *c = clone_of(w, w->remote, "clone");
+	char head[64];
+	struct h_result r, k;
+	int port;
+
+	/* a listener that accepts and never answers, for 60 s at most */
+	assert_int_equal(h_sh(&r, w->dir, "timeout 60 python3 -c 'import "
+			      "socket\ns = socket.socket()\ns.bind((\""
+			      "127.0.0.1\", 0))\ns.listen(8)\nprint(s."
+			      "getsockname()[1], flush=True)\nheld = []\n"
+			      "while True:\n    held.append(s.accept())\n' "
+			      ">port 2>/dev/null </dev/null & echo $! >pid; "
+			      "i=0; while [ ! -s port ] && [ $i -lt 200 ]; do "
+			      "sleep 0.05; i=$((i + 1)); done; cat port"), 0);
+	port = atoi(r.out.ptr);
+	h_result_release(&r);
+	assert_true(port > 0);
+	assert_int_equal(h_git(&r, c, "remote set-url origin "
+			       "http://127.0.0.1:%d/platform.git", port), 0);
+	h_result_release(&r);
+	snprintf(head, sizeof(head), "%s", h_git_out(c, "rev-parse HEAD"));
+	h_sh(&r, c, "HOME=/nonexistent KPIN_TOKEN=%s timeout 30 '%s' set "
+	     "--app a --env prd --image a --digest %s --push --timeout 2",
+	     TOKEN, h_kpin(), h_digest(510));
+	h_sh(&k, w->dir, "kill $(cat pid)");
+	h_result_release(&k);
+	assert_int_equal(r.status, 1);
+	h_assert_contains(r.err.ptr, "nothing came for 2 s (--timeout)");
+	assert_null(strstr(r.err.ptr, "attempts"));
+	h_result_release(&r);
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"), head);
+	assert_clean(c);
+}
+
 /* ---- HTTP --------------------------------------------------------------- */
 
 static bool have_lighttpd(void)
@@ -808,6 +851,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_local_refusals,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shallow_history_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_stalled_server,
 						setup, teardown),
 	};
 

@@ -21,6 +21,7 @@ struct kpin_signer;
 
 #define KPIN_ROOT_DEFAULT ".platform/kubernetes"
 #define KPIN_RETRIES_DEFAULT 10
+#define KPIN_TIMEOUT_DEFAULT 120	/* seconds a network operation may stall */
 
 /*
  * struct kpin_origin - Where one change's image came from
@@ -121,6 +122,9 @@ typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
  *               retry on rejection; NULL for a local commit only
  * @token_env: the variable holding the push token (NULL: KPIN_TOKEN,
  *             then GITHUB_TOKEN)
+ * @timeout: give up a fetch or push that has made no progress for this
+ *           many seconds, without retrying (0: KPIN_TIMEOUT_DEFAULT;
+ *           negative: no bound)
  * @policy: the promotion policy to enforce, or NULL
  * @force: let requests the policy refuses pass, recording a
  *         Policy-Override trailer (with @meta's reason)
@@ -139,6 +143,7 @@ struct kpin_repo_opts {
 	bool dry_run;
 	const char *push_remote;
 	const char *token_env;
+	int timeout;
 	const struct kpin_policy *policy;
 	bool force;
 	struct kpin_signer *signer;
@@ -250,6 +255,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
  * @token_env: as for kpin_remote_open()
  * @track: update the remote-tracking ref (false for dry runs)
  * @retries: how many times to retry after a network error
+ * @timeout: as in struct kpin_repo_opts
  *
  * Fetches @branch from @remote; from then on kpin_repo_read_file(),
  * kpin_repo_overlay_path() and kpin_repo_history() read that branch at
@@ -261,7 +267,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
  */
 int kpin_repo_fetch_view(struct kpin_repo *repo, const char *branch,
 			 const char *remote, const char *token_env, bool track,
-			 int retries);
+			 int retries, int timeout);
 
 /*
  * kpin_repo_read_file() - Read a file at a branch tip

@@ -105,14 +105,16 @@ void kpin_redact(struct kpin_buf *out, const char *text, const char *secret)
 
 /*
  * Is this failure one that no retry can mend: a URL no transport takes,
- * a malformed one, a certificate that does not verify? Those fail at
- * once instead of as a network error worth retrying.
+ * a malformed one, a certificate that does not verify, an HTTP client
+ * error such as 404 (401 and 403 are authentication, handled before)?
+ * Those fail at once instead of as a network error worth retrying.
  */
 static bool cannot_heal(int rc, const char *msg)
 {
 	return rc == GIT_ECERTIFICATE || rc == GIT_EINVALIDSPEC ||
 	       strstr(msg, "unsupported URL") || strstr(msg, "malformed URL") ||
-	       strstr(msg, "invalid URL") || strstr(msg, "unknown scheme");
+	       strstr(msg, "invalid URL") || strstr(msg, "unknown scheme") ||
+	       strstr(msg, "status code: 4");	/* 404 and the like */
 }
 
 /* Set an error from libgit2's, classified and redacted. */

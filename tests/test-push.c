@@ -737,6 +737,11 @@ static void test_push_refused_by_hook(void **state)
 	assert_string_equal(h_git_out(c, "rev-parse HEAD"), head);
 	assert_string_equal(h_git_out(c, "rev-parse origin/main"), head);
 	assert_clean(c);
+	/* no repository at that URL (404): one attempt, not eleven */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/git/missing.git",
+		 port);
+	set_pushed(c, TOKEN, "a", 471, url, 1, "missing.git");
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"), head);
 }
 
 static void test_push_http(void **state)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -877,17 +878,15 @@ static int copy_tree(git_odb *dst, git_odb *src, git_repository *repo,
  * executable (git skips one that is not): in core.hooksPath, taken
  * relative to where receive-pack runs hooks, else in the hooks directory.
  */
-static bool has_hook(git_repository *there, const char *name)
+static bool has_hook(git_repository *there, git_config *cfg, const char *name)
 {
-	git_config *cfg = NULL;
 	git_buf dir = GIT_BUF_INIT;
 	struct kpin_buf path = KPIN_BUF_INIT;
 	const char *top = git_repository_workdir(there);
 	struct stat st;
 	bool found;
 
-	if (git_repository_config_snapshot(&cfg, there) == 0 &&
-	    git_config_get_string_buf(&dir, cfg, "core.hooksPath") == 0 &&
+	if (cfg && git_config_get_string_buf(&dir, cfg, "core.hooksPath") == 0 &&
 	    dir.ptr[0])
 		kpin_buf_addf(&path, "%s%s/%s", dir.ptr[0] == '/' ? "" : top ?
 			      top : git_repository_path(there), dir.ptr, name);
@@ -898,9 +897,33 @@ static bool has_hook(git_repository *there, const char *name)
 	found = stat(path.ptr, &st) == 0 && S_ISREG(st.st_mode) &&
 		access(path.ptr, X_OK) == 0;
 	git_buf_dispose(&dir);
-	git_config_free(cfg);
 	kpin_buf_release(&path);
 	return found;
+}
+
+/*
+ * Does @there refuse a push to a branch it has checked out, as git's
+ * receive.denyCurrentBranch says (unset: refuse)? "ignore" and "warn"
+ * let it through, as in git; "updateInstead" is refused too, because
+ * kpin cannot update that worktree as receive-pack would.
+ */
+static bool deny_current(git_config *cfg)
+{
+	static const char *const allow[] = {
+		"ignore", "warn", "false", "no", "off", "0"
+	};
+	git_buf v = GIT_BUF_INIT;
+	bool deny = true;
+	size_t i;
+
+	if (cfg && git_config_get_string_buf(&v, cfg,
+					     "receive.denyCurrentBranch") == 0)
+		for (i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
+			if (!strcasecmp(v.ptr, allow[i]))
+				deny = false;
+	git_error_clear();
+	git_buf_dispose(&v);
+	return deny;
 }
 
 /*
@@ -915,33 +938,37 @@ static int local_refusal(struct kpin_remote *r, git_repository *there,
 {
 	static const char *const hooks[] = { "pre-receive", "update" };
 	git_reference *ref = NULL;
+	git_config *cfg = NULL;
 	size_t i;
-	int out;
+	int rc = 0, out = 0;
 
-	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-		if (has_hook(there, hooks[i]))
-			return kpin_error_set(KPIN_EREFUSED, "%s has a %s hook, "
-					      "which a push over ssh or https "
-					      "would run; kpin pushes to a "
-					      "repository on this machine "
-					      "without running hooks, so it "
-					      "refuses (push to its ssh or "
-					      "https URL instead); nothing "
-					      "pushed", r->url, hooks[i]);
-	if (git_reference_lookup(&ref, there, refname))
-		out = 0;	/* a new branch: nobody has it checked out */
-	else
+	if (git_repository_config_snapshot(&cfg, there))
+		cfg = NULL;
+	for (i = 0; !rc && i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (has_hook(there, cfg, hooks[i]))
+			rc = kpin_error_set(KPIN_EREFUSED, "%s has a %s hook, "
+					    "which a push over ssh or https "
+					    "would run; kpin pushes to a "
+					    "repository on this machine "
+					    "without running hooks, so it "
+					    "refuses (push to its ssh or https "
+					    "URL instead); nothing pushed",
+					    r->url, hooks[i]);
+	/* a new branch (no ref yet) is nobody's checkout */
+	if (!rc && deny_current(cfg) &&
+	    git_reference_lookup(&ref, there, refname) == 0)
 		out = git_branch_is_checked_out(ref);
 	git_reference_free(ref);
+	git_config_free(cfg);
 	git_error_clear();
 	if (out == 1)
-		return kpin_error_set(KPIN_EREFUSED, "%s has '%s' checked out "
-				      "in a worktree; refusing to move it "
-				      "under that worktree, as git does "
-				      "(receive.denyCurrentBranch): push to "
-				      "a bare repository; nothing pushed",
-				      r->url, refname + 11);
-	return 0;
+		rc = kpin_error_set(KPIN_EREFUSED, "%s has '%s' checked out "
+				    "in a worktree; refusing to move it under "
+				    "that worktree, as git does "
+				    "(receive.denyCurrentBranch): push to a "
+				    "bare repository; nothing pushed", r->url,
+				    refname + 11);
+	return rc;
 }
 
 /*

@@ -421,6 +421,13 @@ static void test_push_local_refusals(void **state)
 	set_pushed(c, NULL, "b", 491, NULL, 8, "checked out");
 	assert_clean(nonbare);
 	assert_string_equal(h_git_out(nonbare, "rev-parse main"), before);
+	/* unless it lets such pushes through, as git then does */
+	assert_int_equal(h_git(&r, nonbare, "config receive.denyCurrentBranch "
+			       "ignore"), 0);
+	h_result_release(&r);
+	set_pushed(c, NULL, "b", 491, NULL, 0, NULL);
+	h_assert_contains(h_git_out(nonbare, "show main:%s", OV("b")),
+			  h_digest(491));
 }
 
 /*

@@ -212,6 +212,8 @@ enum cli_commit_opt {
 	"(default: KPIN_TOKEN, GITHUB_TOKEN)\n" \
 	"  --retries n           attempts after losing a race (default: " \
 	CLI_STR(KPIN_RETRIES_DEFAULT) ")\n" \
+	"  --timeout seconds     give up a fetch or push stalled this long " \
+	"(default: " CLI_STR(KPIN_TIMEOUT_DEFAULT) "; 0: never)\n" \
 	"  --force               let what the promotion order refuses through\n" \
 	"  --sign, --no-sign     sign the commit, or not, whatever " \
 	"commit.gpgsign says\n" \

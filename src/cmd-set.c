@@ -322,8 +322,9 @@ static int cmd_set(int argc, char **argv)
 	else if (o.file && o.repo_only)
 		status = cli_usage_error(&cmd_set_entry, "--branch, --root, "
 					 "--author, --message, --trailer, "
-					 "--push, --token-env, --retries and "
-					 "--force need --app and --env");
+					 "--push, --token-env, --retries, "
+					 "--timeout and --force need --app and "
+					 "--env");
 	else if (!o.change.image)
 		status = cli_usage_error(&cmd_set_entry, "--image (or --ref) is "
 					 "required");

@@ -27,7 +27,6 @@
 #include "kpin/xalloc.h"
 #include "git-lazy.h"
 
-#define LOCK_WAIT_MS 2000
 
 /* An entry that may be racily clean, to check before writing. */
 struct racy {
@@ -38,7 +37,7 @@ struct racy {
 struct kpin_gitindex {
 	git_repository *repo;
 	char *path;		/* .git/index */
-	struct kpin_lock lock;	/* index.lock, while we hold it */
+	struct kpin_lock *lock;	/* index.lock, held by the caller */
 	unsigned char *buf;	/* the index file, mapped copy-on-write */
 	size_t len;
 	struct stat st;		/* of the index file when read */
@@ -139,7 +138,8 @@ static void add_wanted(struct kpin_gitindex *ix, const char *const *paths,
 }
 
 int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
-		       const char *const *paths, size_t npaths)
+		       struct kpin_lock *lock, const char *const *paths,
+		       size_t npaths)
 {
 	struct kpin_gitindex *ix;
 	struct kpin_buf b = KPIN_BUF_INIT;
@@ -151,15 +151,12 @@ int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
 		return kpin_error_set(KPIN_ENOTSUP, "bare repository");
 	ix = xcalloc(1, sizeof(*ix));
 	ix->repo = repo;
-	ix->lock = (struct kpin_lock)KPIN_LOCK_INIT;
+	ix->lock = lock;
 	ix->buf = MAP_FAILED;
 	ix->may_filter = -1;
 	add_wanted(ix, paths, npaths);
 	kpin_buf_addf(&b, "%sindex", gitdir);
 	ix->path = kpin_buf_detach(&b, NULL);
-	rc = kpin_lock_take(&ix->lock, ix->path, LOCK_WAIT_MS);
-	if (rc)
-		goto fail;
 	fd = open(ix->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = errno == ENOENT ?
@@ -207,7 +204,6 @@ void kpin_gitindex_free(struct kpin_gitindex *ix)
 {
 	if (!ix)
 		return;
-	kpin_lock_release(&ix->lock);
 	if (ix->buf != MAP_FAILED)
 		munmap(ix->buf, ix->len);
 	while (ix->nwant)
@@ -661,11 +657,14 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* Write the patched index through index.lock and put it in place. */
+/*
+ * Stage the patched index through index.lock; the caller puts it in
+ * place (kpin_lock_commit()) once the branch has moved.
+ */
 static int write_index(struct kpin_gitindex *ix, const struct kpin_buf *ext,
 		       const unsigned char sum[KPIN_IXF_ID])
 {
-	int fd = kpin_lock_fd(&ix->lock);
+	int fd = kpin_lock_fd(ix->lock);
 
 	if (fd < 0)
 		return fd;
@@ -673,9 +672,40 @@ static int write_index(struct kpin_gitindex *ix, const struct kpin_buf *ext,
 	    write_all(fd, ext->ptr ? ext->ptr : "", ext->len) < 0 ||
 	    write_all(fd, sum, KPIN_IXF_ID) < 0)
 		return kpin_error_set(KPIN_ERROR, "cannot write the new index "
-				      "'%s': %s", ix->lock.stage,
+				      "'%s': %s", ix->lock->stage,
 				      strerror(errno));
-	return kpin_lock_commit(&ix->lock);
+	return 0;
+}
+
+int kpin_gitindex_restore(struct kpin_gitindex *ix,
+			  const struct kpin_index_edit *e, size_t n)
+{
+	size_t k;
+	int rc = 0;
+
+	for (k = 0; k < n; k++) {
+		git_buf filtered = GIT_BUF_INIT;
+		git_blob *blob = NULL;
+		struct stat st;
+		int one;
+
+		if (e[k].skipped)
+			continue;	/* its worktree was never written */
+		one = checkout_bytes(&filtered, &blob, ix, e[k].path,
+				     &e[k].old_id);
+		if (!one)
+			one = filtered.ptr ?
+			      write_worktree(ix, e[k].path, filtered.ptr,
+					     filtered.size, &st) :
+			      write_worktree(ix, e[k].path,
+					     git_blob_rawcontent(blob),
+					     (size_t)git_blob_rawsize(blob), &st);
+		if (one && !rc)
+			rc = one;
+		git_buf_dispose(&filtered);
+		git_blob_free(blob);
+	}
+	return rc;
 }
 
 /* What one edited path needs: its entry and its checked-out bytes. */

@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "index-format.h"
+#include "lock.h"
 
 
 /*
@@ -51,19 +52,22 @@ struct kpin_index_edit {
 struct kpin_gitindex;
 
 /*
- * kpin_gitindex_open() - Lock and read the repository's index
- * @out: receives the session; the lock is held until it is freed
+ * kpin_gitindex_open() - Read the repository's index under index.lock
+ * @out: receives the session
  * @repo: a non-bare repository
+ * @lock: index.lock, taken by the caller with kpin_lock_take() (lock.h)
+ *        before it read the branch tip, held until after the session is
+ *        freed (borrowed)
  * @paths: the paths that will be checked and updated (borrowed)
  * @npaths: how many
  *
  * Returns: 0, KPIN_ENOTSUP (index features this module leaves to
  * libgit2), KPIN_EINVALID (a split or sparse index, which libgit2 cannot
- * update either), KPIN_ELOCKED (index.lock stayed held for 2 s) or
- * KPIN_ERROR.
+ * update either) or KPIN_ERROR.
  */
 int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
-		       const char *const *paths, size_t npaths);
+		       struct kpin_lock *lock, const char *const *paths,
+		       size_t npaths);
 
 /*
  * kpin_gitindex_check() - Are these paths clean in index and worktree?
@@ -109,15 +113,28 @@ int kpin_gitindex_check_filters(git_repository *repo,
  * with its blob's content as checked out (filters applied) and its entry
  * gets the new id and the new file's stat data; a skip-worktree entry
  * gets the new id and no stat data, its worktree untouched (@e[].skipped
- * says so). Racily clean entries are smudged; the index is written to
- * index.lock and renamed over the index, which releases the lock.
+ * says so). Racily clean entries are smudged; the new index is staged
+ * through the lock (kpin_lock_fd()). It takes effect when the caller,
+ * having moved the branch, calls kpin_lock_commit(): git's order for a
+ * fast-forward of a checked-out branch, with the lock held from before
+ * the tip was read.
  *
  * Returns: 0 or KPIN_ERROR.
  */
 int kpin_gitindex_commit(struct kpin_gitindex *ix,
 			 struct kpin_index_edit *e, size_t n);
 
-/* kpin_gitindex_free() - Release the lock (if still held) and memory. */
+/*
+ * kpin_gitindex_restore() - The branch did not move after all: put the
+ * old blobs back in the worktree files kpin_gitindex_commit() wrote (the
+ * index was never changed; the caller releases the lock)
+ *
+ * Returns: 0 or the first error (the others are still tried).
+ */
+int kpin_gitindex_restore(struct kpin_gitindex *ix,
+			  const struct kpin_index_edit *e, size_t n);
+
+/* kpin_gitindex_free() - Release the memory (not the lock). */
 void kpin_gitindex_free(struct kpin_gitindex *ix);
 
 #endif

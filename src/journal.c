@@ -198,9 +198,11 @@ static bool is_head(git_repository *repo, const char *ref)
 }
 
 /*
- * The branch moved to the new commit but the checkout may not have
- * followed: bring each recorded file whose index entry and worktree copy
- * are the old or the new version to the new one.
+ * The checkout may not agree with the branch: kpin writes the worktree
+ * files and stages the index before the branch moves, and publishes the
+ * index after. Bring each recorded file whose index entry and worktree
+ * copy are the old or the new version to the version the branch holds:
+ * the new one when the branch moved, else the old one.
  */
 static int finish_checkout(git_repository *repo, const struct record *r,
 			   struct kpin_buf *notes)
@@ -210,15 +212,24 @@ static int finish_checkout(git_repository *repo, const struct record *r,
 	git_commit *c = NULL, *oc = NULL;
 	git_tree *t = NULL, *ot = NULL;
 	git_oid tip;
+	const git_oid *want, *other;
 	const char **todo;
 	size_t i, n = 0;
 	int rc = 0;
 
 	if (!r->npaths || git_oid_is_zero(&r->new) ||
 	    git_repository_is_bare(repo) || !is_head(repo, r->ref) ||
-	    git_reference_name_to_id(&tip, repo, r->ref) ||
-	    !git_oid_equal(&tip, &r->new))
+	    git_reference_name_to_id(&tip, repo, r->ref))
 		return 0;
+	if (git_oid_equal(&tip, &r->new)) {
+		want = &r->new;
+		other = &r->old;
+	} else if (git_oid_equal(&tip, &r->old)) {
+		want = &r->old;
+		other = &r->new;
+	} else {
+		return 0;	/* someone moved it since: theirs now */
+	}
 	rc = git_repository_index(&index, repo);
 	if (!rc)
 		rc = git_index_read(index, 1);
@@ -232,7 +243,7 @@ static int finish_checkout(git_repository *repo, const struct record *r,
 	for (i = 0; i < r->npaths; i++) {
 		struct kpin_buf full = KPIN_BUF_INIT;
 		const git_index_entry *e;
-		git_oid old, new, wt;
+		git_oid old, new, target, wt;
 
 		/* a worktree file's replacement that was cut off */
 		kpin_buf_addf(&full, "%s%s", git_repository_workdir(repo),
@@ -242,13 +253,14 @@ static int finish_checkout(git_repository *repo, const struct record *r,
 
 		blob_at(&old, repo, &r->old, r->paths[i]);
 		blob_at(&new, repo, &r->new, r->paths[i]);
+		blob_at(&target, repo, want, r->paths[i]);
 		e = git_index_get_bypath(index, r->paths[i], 0);
 		if (git_repository_hashfile(&wt, repo, r->paths[i],
 					    GIT_OBJECT_BLOB, NULL))
 			memset(&wt, 0, sizeof(wt));
-		if (e && git_oid_equal(&e->id, &new) &&
-		    git_oid_equal(&wt, &new))
-			continue;	/* it did follow */
+		if (e && git_oid_equal(&e->id, &target) &&
+		    git_oid_equal(&wt, &target))
+			continue;	/* it agrees with the branch */
 		if (e && old_or_new(&e->id, &old, &new) &&
 		    old_or_new(&wt, &old, &new))
 			todo[n++] = r->paths[i];
@@ -265,12 +277,12 @@ static int finish_checkout(git_repository *repo, const struct record *r,
 			       GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
 	co.paths.strings = (char **)todo;
 	co.paths.count = n;
-	/* from the old tree: compared with HEAD, nothing would change */
-	rc = git_commit_lookup(&oc, repo, &r->old);
+	/* from the other tree: compared with HEAD, nothing would change */
+	rc = git_commit_lookup(&oc, repo, other);
 	if (!rc)
 		rc = git_commit_tree(&ot, oc);
 	if (!rc)
-		rc = git_commit_lookup(&c, repo, &r->new);
+		rc = git_commit_lookup(&c, repo, want);
 	if (!rc)
 		rc = git_commit_tree(&t, c);
 	if (!rc) {
@@ -279,7 +291,7 @@ static int finish_checkout(git_repository *repo, const struct record *r,
 	}
 	if (rc) {
 		rc = kpin_error_set(KPIN_ERROR, "cannot bring the checkout to "
-				    "%.12s: %s", git_oid_tostr_s(&r->new),
+				    "%.12s: %s", git_oid_tostr_s(want),
 				    git_error_last() ?
 				    git_error_last()->message : "");
 		goto out;
@@ -287,7 +299,7 @@ static int finish_checkout(git_repository *repo, const struct record *r,
 	for (i = 0; i < n; i++)
 		kpin_buf_addf(notes, "brought '%s' in the checkout to %.12s, "
 			      "where the branch is\n", todo[i],
-			      git_oid_tostr_s(&r->new));
+			      git_oid_tostr_s(want));
 out:
 	git_tree_free(t);
 	git_commit_free(c);

@@ -20,8 +20,10 @@
 #include "kpin/file.h"
 #include "kpin/repo.h"
 #include "git-lazy.h"
+#include "lock.h"
 
 struct kpin_gitindex;
+struct kpin_index_edit;
 
 struct kpin_repo {
 	git_repository *git;
@@ -59,7 +61,12 @@ struct checkout {
 	bool active;			/* the branch is checked out */
 	bool fallback;			/* use libgit2's status and checkout */
 	struct kpin_gitindex *ix;	/* the direct session, or NULL */
+	struct kpin_lock lock;		/* index.lock */
+	struct kpin_index_edit *e;	/* what checkout_prepare() wrote */
+	size_t ne;
 };
+
+#define INDEX_LOCK_WAIT_MS 2000	/* how long to wait for another git */
 
 /* The pins of an overlay version, per image name (parsed once per blob). */
 struct overlay_version {
@@ -105,11 +112,22 @@ int repo_check_worktree_path(struct kpin_repo *repo, const char *path);
 void checkout_begin(struct checkout *co, struct kpin_repo *repo,
 		    const char *refname);
 void checkout_end(struct checkout *co);
+/* Take index.lock (before the tip is read); a no-op unless checked out. */
+int checkout_lock(struct checkout *co, struct kpin_repo *repo);
 int checkout_check(struct checkout *co, struct kpin_repo *repo,
 		   const struct edit_set *set);
+/*
+ * Before the branch moves: write the edited files and stage the new index
+ * (direct session only; restores the files itself when it fails).
+ */
+int checkout_prepare(struct checkout *co, const struct edit_set *set,
+		     struct kpin_buf *notes);
+/* The branch did not move: put the files back, release index.lock. */
+void checkout_undo(struct checkout *co);
+/* The branch moved: publish the staged index, or check out with libgit2. */
 int checkout_follow(struct checkout *co, struct kpin_repo *repo,
 		    git_tree *oldtree, const git_oid *commit,
-		    const struct edit_set *set, struct kpin_buf *notes);
+		    const struct edit_set *set);
 int checkout_full(struct kpin_repo *repo, git_tree *oldtree,
 		  const git_oid *commit, bool dry_run);
 

@@ -329,226 +329,410 @@ static int journal_stale_paths(struct kpin_journal *j, struct kpin_repo *repo,
 	return rc;
 }
 
-/* Did this attempt lose a race worth another try? */
+/*
+ * Did this attempt lose a race worth another try? A git lock held past
+ * the wait (KPIN_ELOCKED) is not: git does not wait at all, and a lock
+ * that outlived two seconds is a stuck process or a crash's leftover.
+ */
 static bool retryable(int rc)
 {
-	return rc == KPIN_EMODIFIED || rc == KPIN_ELOCKED ||
-	       rc == KPIN_EREJECTED || rc == KPIN_ENETWORK;
+	return rc == KPIN_EMODIFIED || rc == KPIN_EREJECTED ||
+	       rc == KPIN_ENETWORK;
+}
+
+/* What one attempt came to. */
+enum outcome {
+	ATTEMPT_DONE,		/* committed (a dry run: built) */
+	ATTEMPT_LOST_RACE,	/* someone else moved first: read again, retry */
+	ATTEMPT_FAILED		/* no point in retrying: u->rc says why */
+};
+
+/* One update, as its steps share it. */
+struct update {
+	struct kpin_repo *repo;
+	struct kpin_target *targets;
+	size_t n;
+	const struct kpin_repo_opts *o;
+	struct kpin_repo_result *res;
+	const char *ref;		/* the branch's full name */
+	struct kpin_remote *remote;	/* with --push, else NULL */
+	struct checkout co;		/* the branch's checkout, if any */
+	struct kpin_journal j;
+	struct edit_set set;
+	struct kpin_buf override;	/* the order policy's note */
+	git_commit *local, *base;	/* the local tip; what kpin builds on */
+	git_tree *local_tree, *base_tree;
+	git_oid tip;			/* the local tip as read */
+	git_oid commit;			/* kpin's commit */
+	bool push_unknown;		/* a push cut off may have landed */
+	int attempt;
+	int rc;				/* why an attempt failed */
+};
+
+static enum outcome outcome(struct update *u, int rc)
+{
+	u->rc = rc;
+	if (!rc)
+		return ATTEMPT_DONE;
+	return retryable(rc) ? ATTEMPT_LOST_RACE : ATTEMPT_FAILED;
+}
+
+static void drop_tips(struct update *u)
+{
+	git_tree_free(u->local_tree);
+	git_commit_free(u->local);
+	git_tree_free(u->base_tree);
+	git_commit_free(u->base);
+	u->local_tree = u->base_tree = NULL;
+	u->local = u->base = NULL;
+}
+
+/* Read the local tip, for a new attempt. */
+static int read_local(struct update *u)
+{
+	drop_tips(u);
+	return repo_read_tip(&u->tip, &u->local, &u->local_tree, u->repo,
+			     u->ref, false);
+}
+
+/* The commit to build on: @id. */
+static int read_base(struct update *u, const git_oid *id)
+{
+	return repo_commit_and_tree(&u->base, &u->base_tree, u->repo, id);
+}
+
+/* Edit every target at the base; the message; for a dry run, the diff. */
+static int build(struct update *u)
+{
+	struct kpin_repo_result *res = u->res;
+	int rc = order_check(u->repo, git_commit_id(u->base), u->targets,
+			     u->n, u->o, &u->override);
+
+	if (!rc)
+		rc = edit_at(&u->set, u->repo, u->base_tree, u->targets, u->n,
+			     u->o);
+	if (rc)
+		return rc;
+	git_oid_tostr(res->parent, sizeof(res->parent),
+		      git_commit_id(u->base));
+	kpin_buf_reset(&res->message);
+	kpin_message_build(&res->message, u->targets, u->n, u->o->meta);
+	kpin_buf_add(&res->message, u->override.ptr, u->override.len);
+	return u->o->dry_run ? make_diff(&res->diff, &u->set) : 0;
+}
+
+/* Move the branch from @from to @to, only if it is still at @from. */
+static int move_branch(struct update *u, const git_oid *to,
+		       const git_oid *from, const char *why)
+{
+	struct kpin_buf reflog = KPIN_BUF_INIT;
+	git_reference *moved = NULL;
+	int rc;
+
+	if (why)
+		kpin_buf_adds(&reflog, why);
+	else
+		kpin_buf_addf(&reflog, "kpin: %.*s",
+			      (int)strcspn(u->res->message.ptr, "\n"),
+			      u->res->message.ptr);
+	rc = git_reference_create_matching(&moved, u->repo->git, u->ref, to, 1,
+					   from, reflog.ptr);
+	git_reference_free(moved);
+	kpin_buf_release(&reflog);
+	return rc;
+}
+
+/* The CAS of the local branch lost: say so in kpin's terms. */
+static int cas_lost(struct update *u, int rc)
+{
+	if (rc != GIT_EMODIFIED && rc != GIT_ELOCKED)
+		return kpin_git_fail(rc, "cannot move '%s'", u->ref);
+	return kpin_error_set(KPIN_EMODIFIED, "'%s' moved", u->ref + 11);
+}
+
+/*
+ * Record the attempt in the journal and refuse a checkout with changes
+ * to the edited files (@stale: the checkout is behind the commit built
+ * on; checkout_full() checks it instead).
+ */
+static int check_checkout(struct update *u, bool stale)
+{
+	int rc;
+
+	journal_begin(&u->j, u->ref, &u->tip, &u->set);
+	if (!u->co.active)
+		return 0;
+	rc = kpin_journal_write(u->repo->git, &u->j);
+	if (!rc && !stale)
+		rc = checkout_check(&u->co, u->repo, &u->set);
+	return rc;
+}
+
+/*
+ * Write the commit, record where the branch is going, and stage the
+ * checkout (files written, new index staged under index.lock).
+ */
+static int write_and_stage(struct update *u, bool stage)
+{
+	int rc = write_commit(&u->commit, u->repo, u->base, u->base_tree,
+			      &u->set, u->res->message.ptr, u->o);
+
+	if (!rc) {
+		git_oid_cpy(&u->j.new, &u->commit);
+		rc = kpin_journal_write(u->repo->git, &u->j);
+	}
+	if (!rc && stage)
+		rc = checkout_prepare(&u->co, &u->set, &u->res->notes);
+	return rc;
+}
+
+/*
+ * An attempt without --push, in git's order for a fast-forward of a
+ * checked-out branch: take index.lock, then read the tip, edit, check the
+ * checkout, write the commit, the worktree files and the new index
+ * (staged), move the branch by CAS, publish the index. A concurrent git
+ * command either finished before the lock (and the CAS sees its commit)
+ * or waits for kpin; no git command can read the new tip with the old
+ * index, which is how a promotion used to be reverted.
+ */
+static enum outcome attempt_local(struct update *u)
+{
+	int rc = u->o->dry_run ? 0 : checkout_lock(&u->co, u->repo);
+
+	if (!rc)
+		rc = read_local(u);
+	if (!rc)
+		rc = read_base(u, &u->tip);
+	if (!rc)
+		rc = build(u);
+	if (rc || u->o->dry_run)
+		return outcome(u, rc);
+	rc = check_checkout(u, false);
+	if (!rc)
+		rc = write_and_stage(u, true);
+	if (rc)
+		return outcome(u, rc);
+	if (u->o->before_cas)
+		u->o->before_cas(u->repo, u->attempt, u->o->hook_arg);
+	rc = move_branch(u, &u->commit, &u->tip, NULL);
+	if (!rc)
+		return ATTEMPT_DONE;
+	checkout_undo(&u->co);
+	return outcome(u, cas_lost(u, rc));
+}
+
+/*
+ * An attempt with --push: fetch, build on the remote's tip, push. No
+ * lock of git's is held over the network; a checkout with changes to the
+ * files is refused before anything is pushed (checked under index.lock,
+ * then released), and checked again when the local branch follows.
+ */
+static enum outcome attempt_push(struct update *u)
+{
+	git_oid remote_tip;
+	int rc = read_local(u);
+
+	if (!rc)
+		rc = kpin_remote_fetch(u->remote, u->ref + 11, &remote_tip,
+				       !u->o->dry_run);
+	if (!rc)
+		u->push_unknown = false;	/* what landed is seen */
+	if (!rc)
+		rc = push_base(u->repo, &u->tip, &remote_tip, u->ref + 11,
+			       kpin_remote_url(u->remote));
+	if (!rc)
+		rc = read_base(u, &remote_tip);
+	if (!rc)
+		rc = build(u);
+	if (rc || u->o->dry_run)
+		return outcome(u, rc);
+	if (git_oid_equal(&u->tip, &remote_tip) && u->co.active) {
+		rc = checkout_lock(&u->co, u->repo);
+		if (!rc)
+			rc = checkout_check(&u->co, u->repo, &u->set);
+		checkout_end(&u->co);
+		if (rc)
+			return outcome(u, rc);
+	}
+	rc = write_commit(&u->commit, u->repo, u->base, u->base_tree, &u->set,
+			  u->res->message.ptr, u->o);
+	if (rc)
+		return outcome(u, rc);
+	if (u->o->before_cas)
+		u->o->before_cas(u->repo, u->attempt, u->o->hook_arg);
+	rc = kpin_remote_push(u->remote, &u->commit, u->ref + 11);
+	if (rc)
+		u->push_unknown = rc == KPIN_ENETWORK;
+	return outcome(u, rc);
+}
+
+/*
+ * Pushed: now bring the local branch and its checkout along, under
+ * index.lock, from the tip the attempt read. A local branch that moved
+ * meanwhile (not a kpin: kpin.lock is held) is left alone, with its
+ * checkout; the push stands.
+ */
+static int follow_push(struct update *u)
+{
+	bool stale = !git_oid_equal(&u->tip, git_commit_id(u->base));
+	git_oid now;
+	int rc = checkout_lock(&u->co, u->repo);
+
+	if (!rc && (git_reference_name_to_id(&now, u->repo->git, u->ref) ||
+		    !git_oid_equal(&now, &u->tip)))
+		rc = KPIN_EMODIFIED;
+	if (!rc)
+		rc = check_checkout(u, stale);
+	if (!rc && stale && u->co.active) {
+		/* the checkout follows over the remote's commits too */
+		rc = checkout_full(u->repo, u->local_tree, &u->commit, true);
+		if (!rc)
+			rc = journal_stale_paths(&u->j, u->repo, u->local_tree,
+						 &u->commit);
+	}
+	if (!rc) {
+		git_oid_cpy(&u->j.new, &u->commit);
+		rc = kpin_journal_write(u->repo->git, &u->j);
+	}
+	if (!rc && !stale)
+		rc = checkout_prepare(&u->co, &u->set, &u->res->notes);
+	if (!rc)
+		rc = move_branch(u, &u->commit, &u->tip, NULL) ?
+		     KPIN_EMODIFIED : 0;
+	if (rc == KPIN_EMODIFIED || rc == KPIN_ELOCKED) {
+		checkout_undo(&u->co);
+		kpin_error_clear();
+		u->res->local_moved = true;
+		return 1;
+	}
+	return rc;
+}
+
+/*
+ * The branch moved: the checkout follows. If it cannot (a file changed,
+ * the index stayed locked), put the branch back where it was, unless
+ * someone has built on it already. A pushed commit stays pushed; the
+ * local branch is then simply behind the remote.
+ */
+static int follow_or_undo(struct update *u)
+{
+	bool stale = !git_oid_equal(&u->tip, git_commit_id(u->base));
+	struct kpin_buf m = KPIN_BUF_INIT;
+	int rc;
+
+	if (!u->co.active)
+		return 0;
+	if (stale) {
+		checkout_end(&u->co);
+		rc = checkout_full(u->repo, u->local_tree, &u->commit, false);
+	} else {
+		rc = checkout_follow(&u->co, u->repo, u->local_tree,
+				     &u->commit, &u->set);
+	}
+	if (!rc) {
+		u->res->synced = true;
+		return 0;
+	}
+	checkout_undo(&u->co);
+	if (move_branch(u, &u->tip, &u->commit, "kpin: undo, the checkout "
+			"could not follow"))
+		return kpin_error_last()->code;
+	kpin_buf_addf(&m, "%s; the local branch was put back%s",
+		      kpin_error_last()->message, u->remote ? " (the remote "
+		      "has the commit)" : ", nothing changed");
+	rc = kpin_error_set(u->remote ? KPIN_ERROR : KPIN_EMODIFIED, "%s",
+			    m.ptr);
+	kpin_buf_release(&m);
+	return rc;
+}
+
+/* Attempt until done, failed, or out of retries, with backoff between. */
+static int retry(struct update *u)
+{
+	const char *what;
+	long started;
+
+	for (u->attempt = 0; ; u->attempt++) {
+		enum outcome how;
+
+		u->res->attempts = u->attempt + 1;
+		started = repo_now_ms();
+		how = u->remote ? attempt_push(u) : attempt_local(u);
+		if (how == ATTEMPT_DONE)
+			return 0;
+		/* never wait with git's lock held */
+		checkout_end(&u->co);
+		if (how == ATTEMPT_FAILED)
+			return u->rc;
+		if (u->attempt >= u->o->retries)
+			break;
+		repo_backoff(u->attempt, u->rc, repo_now_ms() - started);
+	}
+	what = !u->remote ? "nothing changed" : u->push_unknown ?
+	       "and a push cut off by the network may have landed (fetch "
+	       "to see)" : "nothing pushed";
+	return repo_give_up(u->rc, u->attempt + 1, what);
 }
 
 int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		     size_t n, const struct kpin_repo_opts *o,
 		     struct kpin_repo_result *res)
 {
-	struct kpin_buf ref = KPIN_BUF_INIT, reflog = KPIN_BUF_INIT;
-	struct kpin_buf override = KPIN_BUF_INIT;
-	struct edit_set set = { NULL, 0 };
-	struct kpin_remote *remote = NULL;
-	git_commit *local = NULL, *base = NULL;
-	git_tree *local_tree = NULL, *base_tree = NULL;
-	git_reference *moved = NULL;
-	struct checkout co = { false, false, NULL };
-	struct kpin_journal j;
-	git_oid tip, remote_tip, commit;
-	bool stale = false, push_unknown = false;
-	long started;
-	int rc, attempt;
+	struct kpin_buf ref = KPIN_BUF_INIT;
+	struct update u;
+	int rc;
 
 	memset(res, 0, sizeof(*res));
-	memset(&j, 0, sizeof(j));
+	memset(&u, 0, sizeof(u));
+	u.repo = repo;
+	u.targets = targets;
+	u.n = n;
+	u.o = o;
+	u.res = res;
+	checkout_begin(&u.co, repo, "");
 	rc = kpin_repo_branch_ref(&ref, repo, o->branch);
 	if (rc)
 		goto out;
+	u.ref = ref.ptr;
 	res->branch = xstrdup(ref.ptr);
 	if (!o->dry_run) {
 		rc = kpin_lock_repo(&repo->lock_fd,
-				    git_repository_path(repo->git), LOCK_WAIT_MS);
+				    git_repository_path(repo->git),
+				    LOCK_WAIT_MS);
 		if (!rc)
 			rc = kpin_journal_recover(repo->git, &res->notes);
 		if (rc)
 			goto out;
-		checkout_begin(&co, repo, ref.ptr);
+		checkout_begin(&u.co, repo, ref.ptr);
 	}
 	if (o->push_remote) {
-		rc = kpin_remote_open(&remote, repo->git, o->push_remote,
+		rc = kpin_remote_open(&u.remote, repo->git, o->push_remote,
 				      o->token_env);
 		if (rc)
 			goto out;
 		kpin_remote_set_timeout(remote, o->timeout);
 		snprintf(res->remote_url, sizeof(res->remote_url), "%s",
-			 kpin_remote_url(remote));
+			 kpin_remote_url(u.remote));
 	}
-	for (attempt = 0; ; attempt++) {
-		res->attempts = attempt + 1;
-		started = repo_now_ms();
-		git_tree_free(local_tree);
-		git_commit_free(local);
-		git_tree_free(base_tree);
-		git_commit_free(base);
-		local_tree = base_tree = NULL;
-		local = base = NULL;
-		rc = repo_read_tip(&tip, &local, &local_tree, repo, ref.ptr, false);
-		if (rc)
-			goto out;
-		stale = false;
-		if (remote) {
-			/* build on what the remote has now */
-			rc = kpin_remote_fetch(remote, ref.ptr + 11,
-					       &remote_tip, !o->dry_run);
-			if (!rc)
-				push_unknown = false;	/* what landed is seen */
-			if (!rc)
-				rc = push_base(repo, &tip, &remote_tip,
-					       ref.ptr + 11,
-					       kpin_remote_url(remote));
-			if (!rc)
-				rc = repo_commit_and_tree(&base, &base_tree, repo,
-						     &remote_tip);
-			stale = !rc && !git_oid_equal(&tip, &remote_tip);
-		} else {
-			rc = repo_commit_and_tree(&base, &base_tree, repo, &tip);
-		}
-		if (!rc)
-			rc = order_check(repo, git_commit_id(base), targets, n,
-					 o, &override);
-		if (!rc)
-			rc = edit_at(&set, repo, base_tree, targets, n, o);
-		if (rc)
-			goto lost;
-		git_oid_tostr(res->parent, sizeof(res->parent),
-			      git_commit_id(base));
-		kpin_buf_reset(&res->message);
-		kpin_message_build(&res->message, targets, n, o->meta);
-		kpin_buf_add(&res->message, override.ptr, override.len);
-		if (o->dry_run) {
-			rc = make_diff(&res->diff, &set);
-			goto out;
-		}
-		journal_begin(&j, ref.ptr, &tip, &set);
-		if (!stale && co.active) {
-			rc = kpin_journal_write(repo->git, &j);
-			if (!rc)
-				rc = checkout_check(&co, repo, &set);
-			if (rc)
-				goto out;
-		}
-		rc = write_commit(&commit, repo, base, base_tree, &set,
-				  res->message.ptr, o);
-		if (rc)
-			goto out;
-		if (stale && co.active) {
-			checkout_end(&co);
-			co.fallback = true;
-			rc = checkout_full(repo, local_tree, &commit, true);
-			if (!rc)
-				rc = journal_stale_paths(&j, repo, local_tree,
-							 &commit);
-			if (rc)
-				goto out;
-		}
-		/* the next step moves the branch: record where to */
-		git_oid_cpy(&j.new, &commit);
-		rc = kpin_journal_write(repo->git, &j);
-		if (rc)
-			goto out;
-		if (o->before_cas)
-			o->before_cas(repo, attempt, o->hook_arg);
-		if (remote) {
-			rc = kpin_remote_push(remote, &commit, ref.ptr + 11);
-			if (rc) {
-				push_unknown = rc == KPIN_ENETWORK;
-				goto lost;
-			}
-		}
-		kpin_buf_reset(&reflog);
-		kpin_buf_addf(&reflog, "kpin: %.*s",
-			      (int)strcspn(res->message.ptr, "\n"),
-			      res->message.ptr);
-		rc = git_reference_create_matching(&moved, repo->git, ref.ptr,
-						   &commit, 1, &tip,
-						   reflog.ptr);
-		git_reference_free(moved);
-		moved = NULL;
-		if (!rc)
-			break;
-		if (rc != GIT_EMODIFIED && rc != GIT_ELOCKED) {
-			rc = kpin_git_fail(rc, "cannot move '%s'", ref.ptr);
-			goto out;
-		}
-		if (remote) {
-			/*
-			 * Pushed: the job is done. Someone (not a kpin: we
-			 * hold the lock) moved the local branch meanwhile;
-			 * leave it and its checkout alone.
-			 */
-			res->local_moved = true;
-			git_oid_tostr(res->commit, sizeof(res->commit),
-				      &commit);
-			rc = 0;
-			goto out;
-		}
-		rc = kpin_error_set(KPIN_EMODIFIED, "'%s' moved", ref.ptr + 11);
-lost:
-		if (!retryable(rc))
-			goto out;
-		if (attempt >= o->retries) {
-			rc = repo_give_up(rc, attempt + 1, !remote ?
-				     "nothing changed" : push_unknown ?
-				     "and a push cut off by the network may "
-				     "have landed (fetch to see)" :
-				     "nothing pushed");
-			goto out;
-		}
-		repo_backoff(attempt, rc, repo_now_ms() - started);
-	}
-	if (co.active) {
-		rc = stale ? checkout_full(repo, local_tree, &commit, false) :
-		     checkout_follow(&co, repo, local_tree, &commit, &set,
-				     &res->notes);
-		if (rc) {
-			/*
-			 * The checkout could not follow (a file was changed or
-			 * the index stayed locked): put the branch back where
-			 * it was, unless someone has built on it already. A
-			 * pushed commit stays pushed; the local branch is then
-			 * simply behind the remote.
-			 */
-			int back = git_reference_create_matching(&moved,
-				repo->git, ref.ptr, &tip, 1, &commit,
-				"kpin: undo, the checkout could not follow");
-
-			git_reference_free(moved);
-			if (!back) {
-				struct kpin_buf m = KPIN_BUF_INIT;
-
-				kpin_buf_addf(&m, "%s; the local branch was put "
-					      "back%s", kpin_error_last()->message,
-					      remote ? " (the remote has the "
-					      "commit)" : ", nothing changed");
-				kpin_error_set(remote ? KPIN_ERROR :
-					       KPIN_EMODIFIED, "%s", m.ptr);
-				kpin_buf_release(&m);
-			}
-			rc = kpin_error_last()->code;
-			goto out;
-		}
-		res->synced = true;
-	}
-	git_oid_tostr(res->commit, sizeof(res->commit), &commit);
+	rc = retry(&u);
+	if (!rc && !o->dry_run && u.remote)
+		rc = follow_push(&u);
+	if (!rc && !o->dry_run)
+		rc = follow_or_undo(&u);
+	if (rc == 1)
+		rc = 0;		/* pushed; the local branch was left alone */
+	if (!rc && !o->dry_run)
+		git_oid_tostr(res->commit, sizeof(res->commit), &u.commit);
 out:
-	checkout_end(&co);
+	checkout_end(&u.co);
 	if (repo->lock_fd >= 0)
 		kpin_journal_clear(repo->git);
-	journal_release(&j);
-	kpin_remote_free(remote);
+	journal_release(&u.j);
+	kpin_remote_free(u.remote);
 	kpin_unlock_repo(&repo->lock_fd);
-	edit_set_release(&set);
-	git_tree_free(local_tree);
-	git_commit_free(local);
-	git_tree_free(base_tree);
-	git_commit_free(base);
+	edit_set_release(&u.set);
+	drop_tips(&u);
 	kpin_buf_release(&ref);
-	kpin_buf_release(&reflog);
-	kpin_buf_release(&override);
+	kpin_buf_release(&u.override);
 	return rc;
 }

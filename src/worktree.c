@@ -14,6 +14,7 @@
 #include "kpin/error.h"
 #include "kpin/xalloc.h"
 #include "gitindex.h"
+#include "lock.h"
 #include "repo-internal.h"
 
 /* Is @refname the branch HEAD names, in a repository with a worktree? */
@@ -65,13 +66,37 @@ void checkout_begin(struct checkout *co, struct kpin_repo *repo,
 			   const char *refname)
 {
 	memset(co, 0, sizeof(*co));
+	co->lock = (struct kpin_lock)KPIN_LOCK_INIT;
 	co->active = repo_checked_out(repo, refname);
+}
+
+/* Close the direct index session, keeping index.lock. */
+static void session_end(struct checkout *co)
+{
+	kpin_gitindex_free(co->ix);
+	co->ix = NULL;
 }
 
 void checkout_end(struct checkout *co)
 {
-	kpin_gitindex_free(co->ix);
-	co->ix = NULL;
+	session_end(co);
+	kpin_lock_release(&co->lock);
+	free(co->e);
+	co->e = NULL;
+	co->ne = 0;
+}
+
+int checkout_lock(struct checkout *co, struct kpin_repo *repo)
+{
+	struct kpin_buf index = KPIN_BUF_INIT;
+	int rc;
+
+	if (!co->active || co->lock.held)
+		return 0;
+	kpin_buf_addf(&index, "%sindex", git_repository_path(repo->git));
+	rc = kpin_lock_take(&co->lock, index.ptr, INDEX_LOCK_WAIT_MS);
+	kpin_buf_release(&index);
+	return rc;
 }
 
 /* The changed files as index edits; returns how many. */
@@ -113,24 +138,28 @@ int checkout_check(struct checkout *co, struct kpin_repo *repo,
 
 		/*
 		 * Open (or, after a retry that resolved other files, reopen)
-		 * the direct index session for the changed files; it holds
-		 * index.lock until the checkout has followed.
+		 * the direct index session for the changed files, under the
+		 * index.lock taken before the tip was read.
 		 */
 		n = index_edits(&e, set);
 		paths = xcalloc(n + 1, sizeof(*paths));
 		for (i = 0; i < n; i++)
 			paths[i] = e[i].path;
-		checkout_end(co);
-		rc = kpin_gitindex_open(&co->ix, repo->git, paths, n);
+		session_end(co);
+		rc = kpin_gitindex_open(&co->ix, repo->git, &co->lock, paths,
+					n);
 		if (!rc)
 			rc = kpin_gitindex_check(co->ix, e, n);
 		free(paths);
 		free(e);
 		if (rc != KPIN_ENOTSUP)
 			return rc;
-		/* something it leaves to libgit2: release index.lock */
+		/*
+		 * Something it leaves to libgit2, whose checkout takes
+		 * index.lock itself: kpin keeps it until the branch moves.
+		 */
 		kpin_error_clear();
-		checkout_end(co);
+		session_end(co);
 		co->fallback = true;
 	}
 	for (i = 0; i < set->n; i++) {
@@ -204,29 +233,53 @@ out:
 }
 
 /*
- * Bring the edited files of a checkout to the new commit; a line in
- * @notes for each one left out of the worktree (skip-worktree), so that
- * the user knows the file on disk did not change.
+ * Before the branch moves: write the edited files and stage the new
+ * index; a line in @notes for each file left out of the worktree
+ * (skip-worktree), so that the user knows the file on disk did not
+ * change. The edits are kept for checkout_undo().
  */
-int checkout_follow(struct checkout *co, struct kpin_repo *repo,
-		    git_tree *oldtree, const git_oid *commit,
-		    const struct edit_set *set, struct kpin_buf *notes)
+int checkout_prepare(struct checkout *co, const struct edit_set *set,
+		     struct kpin_buf *notes)
 {
-	struct kpin_index_edit *e;
-	size_t n, i;
+	size_t i;
 	int rc;
 
 	if (!co->ix)
-		return follow_libgit2(repo, oldtree, commit, set);
-	n = index_edits(&e, set);
-	rc = kpin_gitindex_commit(co->ix, e, n);
-	for (i = 0; i < n && !rc; i++)
-		if (e[i].skipped)
+		return 0;
+	free(co->e);
+	co->ne = index_edits(&co->e, set);
+	rc = kpin_gitindex_commit(co->ix, co->e, co->ne);
+	for (i = 0; i < co->ne && !rc; i++)
+		if (co->e[i].skipped)
 			kpin_buf_addf(notes, "'%s' is outside the sparse "
 				      "checkout (skip-worktree): committed and "
 				      "staged, the worktree left alone, as git "
-				      "does\n", e[i].path);
-	free(e);
+				      "does\n", co->e[i].path);
+	if (rc)
+		kpin_gitindex_restore(co->ix, co->e, co->ne);
+	return rc;
+}
+
+void checkout_undo(struct checkout *co)
+{
+	if (co->ix && co->e)
+		kpin_gitindex_restore(co->ix, co->e, co->ne);
+	checkout_end(co);
+}
+
+int checkout_follow(struct checkout *co, struct kpin_repo *repo,
+		    git_tree *oldtree, const git_oid *commit,
+		    const struct edit_set *set)
+{
+	int rc;
+
+	if (!co->ix) {
+		/* libgit2 takes index.lock itself */
+		checkout_end(co);
+		return follow_libgit2(repo, oldtree, commit, set);
+	}
+	session_end(co);
+	rc = kpin_lock_commit(&co->lock);
 	checkout_end(co);
 	return rc;
 }
@@ -245,8 +298,10 @@ int checkout_full(struct kpin_repo *repo, git_tree *oldtree,
 
 	if (rc)
 		return rc;
+	/* a dry run writes no index either: kpin may hold index.lock */
 	co.checkout_strategy = GIT_CHECKOUT_SAFE |
-			       (dry_run ? GIT_CHECKOUT_DRY_RUN : 0);
+			       (dry_run ? GIT_CHECKOUT_DRY_RUN |
+				GIT_CHECKOUT_DONT_WRITE_INDEX : 0);
 	co.baseline = oldtree;
 	rc = git_checkout_tree(repo->git, (git_object *)t, &co);
 	if (rc == GIT_ECONFLICT)

@@ -19,8 +19,11 @@
 static const char *const files[] = {
 	OV, "images:\n- name: web\n  newTag: v1\n",
 	"README.md", "platform\n",
+	"other.txt", "0\n",
 	NULL
 };
+
+#define RACE_RUNS 80	/* kpin updates beside a loop of git commit */
 
 static int setup(void **state)
 {
@@ -72,12 +75,106 @@ static void test_worktree_stale_journal_foreign_lock(void **state)
 	kpin_buf_release(&j);
 }
 
+/*
+ * Start "/bin/sh -c @script" in @dir, its output discarded; the pid.
+ */
+static pid_t spawn_sh(const char *dir, const char *script)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) ||
+		    !freopen("/dev/null", "w", stderr) || chdir(dir) < 0)
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * The revert race: a loop of `git add other.txt && git commit` on another
+ * file beside a loop of kpin updates of the overlay. Every kpin update
+ * must stay in history: no later commit may put the overlay back (which
+ * a git commit did when it read the new tip with the old index, about 1
+ * update in 25 when kpin moved the branch before its index was in place),
+ * and the checkout ends clean.
+ */
+static void test_worktree_commit_race(void **state)
+{
+	const char *dir = *state;
+	struct kpin_buf log = KPIN_BUF_INIT;
+	char *line, *next, want[80] = "";
+	int i, ok = 0, commits = 0, reverted = 0;
+	struct h_result r;
+	pid_t loop;
+	int st;
+
+	loop = spawn_sh(dir, "i=0; while [ ! -e stop ] && [ $i -lt 5000 ]; "
+			"do i=$((i+1)); echo $i > other.txt; "
+			"git add other.txt && git commit -q -m \"other $i\"; "
+			"done");
+	for (i = 0; i < RACE_RUNS; i++) {
+		int rc = set_web(&r, dir, 1000 + (unsigned)i, NULL);
+
+		/* index.lock held by git past kpin's retries: a refusal */
+		if (rc && rc != 5)
+			fail_msg("kpin exited %d: %s", rc, r.err.ptr);
+		ok += rc == 0;
+		h_result_release(&r);
+	}
+	h_writes(h_path(dir, "stop"), "");
+	assert_int_equal(waitpid(loop, &st, 0), loop);
+	unlink(h_path(dir, "stop"));
+	assert_true(ok > RACE_RUNS / 2);
+	/* oldest first: each commit's overlay, and whether kpin made it */
+	assert_int_equal(h_git(&r, dir, "log --reverse --format='%%H %%s'"), 0);
+	kpin_buf_add(&log, r.out.ptr, r.out.len);
+	h_result_release(&r);
+	for (line = log.ptr; line && *line; line = next) {
+		const char *ov;
+		char id[41];
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		snprintf(id, sizeof(id), "%.40s", line);
+		ov = h_git_out(dir, "show %s:%s", id, OV);
+		if (strstr(line + 41, "web/prd: set web to ")) {
+			const char *d = strstr(ov, "sha256:");
+
+			assert_non_null(d);
+			snprintf(want, sizeof(want), "%.71s", d);
+			continue;
+		}
+		commits++;
+		if (*want && !strstr(ov, want)) {
+			reverted++;
+			print_message("# %.12s (%s) reverted %s\n", id,
+				      line + 41, want);
+		}
+	}
+	print_message("# %d kpin updates (%d refused), %d git commits\n", ok,
+		      RACE_RUNS - ok, commits);
+	assert_int_equal(reverted, 0);
+	/* the last update is where the branch, the index and the file are */
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV), want);
+	h_assert_contains(h_git_out(dir, "show :%s", OV), want);
+	h_assert_git_clean(dir);
+	kpin_buf_release(&log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_worktree_stale_journal_foreign_lock, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_worktree_commit_race,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("worktree", tests, NULL, NULL);

@@ -45,6 +45,7 @@
 	F(git_config_free) \
 	F(git_config_get_bool) \
 	F(git_config_get_string_buf) \
+	F(git_config_open_ondisk) \
 	F(git_credential_ssh_key_from_agent) \
 	F(git_credential_username_new) \
 	F(git_credential_userpass_plaintext_new) \
@@ -106,6 +107,7 @@
 	F(git_remote_url) \
 	F(git_repository_commondir) \
 	F(git_repository_config_snapshot) \
+	F(git_repository_discover) \
 	F(git_repository_free) \
 	F(git_repository_hashfile) \
 	F(git_repository_index) \
@@ -116,6 +118,7 @@
 	F(git_repository_open) \
 	F(git_repository_open_ext) \
 	F(git_repository_path) \
+	F(git_repository_state) \
 	F(git_repository_workdir) \
 	F(git_signature_default) \
 	F(git_signature_free) \
@@ -180,6 +183,7 @@ int kpin_git_load(void);
 #define git_config_free (*kpin_lazy_git_config_free)
 #define git_config_get_bool (*kpin_lazy_git_config_get_bool)
 #define git_config_get_string_buf (*kpin_lazy_git_config_get_string_buf)
+#define git_config_open_ondisk (*kpin_lazy_git_config_open_ondisk)
 #define git_credential_ssh_key_from_agent (*kpin_lazy_git_credential_ssh_key_from_agent)
 #define git_credential_username_new (*kpin_lazy_git_credential_username_new)
 #define git_credential_userpass_plaintext_new (*kpin_lazy_git_credential_userpass_plaintext_new)
@@ -241,6 +245,7 @@ int kpin_git_load(void);
 #define git_remote_url (*kpin_lazy_git_remote_url)
 #define git_repository_commondir (*kpin_lazy_git_repository_commondir)
 #define git_repository_config_snapshot (*kpin_lazy_git_repository_config_snapshot)
+#define git_repository_discover (*kpin_lazy_git_repository_discover)
 #define git_repository_free (*kpin_lazy_git_repository_free)
 #define git_repository_hashfile (*kpin_lazy_git_repository_hashfile)
 #define git_repository_index (*kpin_lazy_git_repository_index)
@@ -251,6 +256,7 @@ int kpin_git_load(void);
 #define git_repository_open (*kpin_lazy_git_repository_open)
 #define git_repository_open_ext (*kpin_lazy_git_repository_open_ext)
 #define git_repository_path (*kpin_lazy_git_repository_path)
+#define git_repository_state (*kpin_lazy_git_repository_state)
 #define git_repository_workdir (*kpin_lazy_git_repository_workdir)
 #define git_signature_default (*kpin_lazy_git_signature_default)
 #define git_signature_free (*kpin_lazy_git_signature_free)

@@ -109,6 +109,11 @@ int repo_give_up(int rc, int attempts, const char *outcome);
 /* worktree.c */
 bool repo_checked_out(struct kpin_repo *repo, const char *refname);
 int repo_check_worktree_path(struct kpin_repo *repo, const char *path);
+/*
+ * Refuse a branch kpin must not move: checked out in another worktree, or
+ * in the middle of a merge, rebase, cherry-pick, revert, am or bisect.
+ */
+int worktree_check_branch(struct kpin_repo *repo, const char *refname);
 void checkout_begin(struct checkout *co, struct kpin_repo *repo,
 		    const char *refname);
 void checkout_end(struct checkout *co);

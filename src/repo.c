@@ -57,6 +57,47 @@ int kpin_git_fail(int rc, const char *fmt, ...)
 			      e && e->message ? e->message : "libgit2 error");
 }
 
+/*
+ * libgit2 1.5 refuses a repository with an extension it does not know,
+ * naming only the extension: say what it is, in git's terms, and that
+ * kpin cannot work there (exit 3, nothing changed). 0 when neither
+ * applies.
+ */
+static int unsupported_extension(const char *path)
+{
+	git_buf gitdir = GIT_BUF_INIT, val = GIT_BUF_INIT;
+	struct kpin_buf cfg = KPIN_BUF_INIT;
+	git_config *c = NULL;
+	int rc = 0, on = 0;
+
+	if (git_repository_discover(&gitdir, path, 0, NULL))
+		return 0;
+	kpin_buf_addf(&cfg, "%sconfig", gitdir.ptr);
+	if (git_config_open_ondisk(&c, cfg.ptr))
+		goto out;
+	if (!git_config_get_string_buf(&val, c, "extensions.objectformat") &&
+	    strcmp(val.ptr, "sha1"))
+		rc = kpin_error_set(KPIN_EINVALID, "the repository at '%s' "
+				    "uses the %s object format "
+				    "(extensions.objectFormat), which kpin "
+				    "cannot read: libgit2 1.5 knows only sha1; "
+				    "nothing changed", path, val.ptr);
+	else if (!git_config_get_bool(&on, c, "extensions.worktreeconfig") &&
+		 on)
+		rc = kpin_error_set(KPIN_EINVALID, "the repository at '%s' "
+				    "uses extensions.worktreeConfig "
+				    "(per-worktree configuration, as git "
+				    "sparse-checkout sets), which libgit2 1.5 "
+				    "cannot read; nothing changed", path);
+out:
+	git_error_clear();
+	git_config_free(c);
+	git_buf_dispose(&val);
+	git_buf_dispose(&gitdir);
+	kpin_buf_release(&cfg);
+	return rc;
+}
+
 int kpin_repo_open(struct kpin_repo **out, const char *path)
 {
 	struct kpin_repo *repo;
@@ -70,7 +111,10 @@ int kpin_repo_open(struct kpin_repo **out, const char *path)
 	git_libgit2_init();
 	rc = git_repository_open_ext(&git, path, 0, NULL);
 	if (rc) {
-		int code = rc == GIT_ENOTFOUND ?
+		int code = unsupported_extension(path);
+
+		if (!code)
+			code = rc == GIT_ENOTFOUND ?
 			kpin_error_set(KPIN_ENOTFOUND, "not a git repository: "
 				       "'%s' (or any parent)", path) :
 			rc == GIT_EOWNER ?
@@ -79,7 +123,6 @@ int kpin_repo_open(struct kpin_repo **out, const char *path)
 				 "safe.directory DIR)") :
 			kpin_git_fail(rc, "cannot open the repository at '%s'",
 				 path);
-
 		git_libgit2_shutdown();
 		return code;
 	}
@@ -171,6 +214,9 @@ int kpin_repo_branch_ref(struct kpin_buf *out, struct kpin_repo *repo,
 
 	kpin_buf_reset(out);
 	if (branch) {
+		/* "refs/heads/main" means the branch main, as in git */
+		if (!strncmp(branch, "refs/heads/", 11))
+			branch += 11;
 		kpin_buf_addf(out, "refs/heads/%s", branch);
 		if (!git_reference_is_valid_name(out->ptr))
 			return kpin_error_set(KPIN_EINVALID, "invalid branch "

@@ -695,6 +695,9 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		goto out;
 	u.ref = ref.ptr;
 	res->branch = xstrdup(ref.ptr);
+	rc = worktree_check_branch(repo, ref.ptr);
+	if (rc)
+		goto out;
 	if (!o->dry_run) {
 		rc = kpin_lock_repo(&repo->lock_fd,
 				    git_repository_path(repo->git),

@@ -5,6 +5,7 @@
  * path-limited checkout.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "kpin/error.h"
+#include "kpin/file.h"
 #include "kpin/xalloc.h"
 #include "gitindex.h"
 #include "lock.h"
@@ -29,6 +31,123 @@ bool repo_checked_out(struct kpin_repo *repo, const char *refname)
 	      !strcmp(git_reference_symbolic_target(head), refname);
 	git_reference_free(head);
 	return yes;
+}
+
+/* Does "<dir><file>" hold "refs/heads/..." naming @refname? */
+static bool names_branch(const char *dir, const char *file,
+			 const char *refname)
+{
+	struct kpin_buf path = KPIN_BUF_INIT, text = KPIN_BUF_INIT;
+	bool yes = false;
+
+	kpin_buf_addf(&path, "%s%s", dir, file);
+	if (kpin_file_read(&text, path.ptr, 4096, NULL) == 0) {
+		size_t n = strcspn(text.ptr, "\r\n");
+
+		yes = n == strlen(refname) && !strncmp(text.ptr, refname, n);
+		/* BISECT_START holds the branch's short name */
+		yes = yes || (n == strlen(refname + 11) &&
+			      !strncmp(text.ptr, refname + 11, n));
+	}
+	kpin_error_clear();
+	kpin_buf_release(&path);
+	kpin_buf_release(&text);
+	return yes;
+}
+
+/*
+ * The operation under way on @refname in the worktree whose git
+ * directory is @dir ("" for none): a rebase (either backend) or bisect
+ * started from the branch, even on a detached HEAD, as git's
+ * wt_status_check_rebase() and _bisect() see it.
+ */
+static const char *operation_on(const char *dir, const char *refname)
+{
+	if (names_branch(dir, "rebase-merge/head-name", refname) ||
+	    names_branch(dir, "rebase-apply/head-name", refname))
+		return "a rebase";
+	if (names_branch(dir, "BISECT_START", refname))
+		return "a bisect";
+	return NULL;
+}
+
+/* The operation git_repository_state() reports, in git's words. */
+static const char *state_name(int state)
+{
+	switch (state) {
+	case GIT_REPOSITORY_STATE_NONE:
+		return NULL;
+	case GIT_REPOSITORY_STATE_MERGE:
+		return "a merge";
+	case GIT_REPOSITORY_STATE_REVERT:
+	case GIT_REPOSITORY_STATE_REVERT_SEQUENCE:
+		return "a revert";
+	case GIT_REPOSITORY_STATE_CHERRYPICK:
+	case GIT_REPOSITORY_STATE_CHERRYPICK_SEQUENCE:
+		return "a cherry-pick";
+	case GIT_REPOSITORY_STATE_BISECT:
+		return "a bisect";
+	case GIT_REPOSITORY_STATE_APPLY_MAILBOX:
+		return "an am";
+	case GIT_REPOSITORY_STATE_APPLY_MAILBOX_OR_REBASE:
+		return "an am or rebase";
+	default:
+		return "a rebase";
+	}
+}
+
+int worktree_check_branch(struct kpin_repo *repo, const char *refname)
+{
+	struct kpin_buf wt = KPIN_BUF_INIT;
+	const char *common = git_repository_commondir(repo->git);
+	const char *op = NULL, *where = "this checkout";
+	git_reference *ref = NULL;
+	struct dirent *de;
+	bool other;
+	DIR *d;
+
+	/* in another worktree: git branch -f and git push refuse too */
+	other = !git_reference_lookup(&ref, repo->git, refname) &&
+		git_branch_is_checked_out(ref) == 1 &&
+		!repo_checked_out(repo, refname);
+	git_reference_free(ref);
+	git_error_clear();
+	if (other)
+		return kpin_error_set(KPIN_EINVALID, "'%s' is checked out in "
+				      "another worktree (git worktree list): "
+				      "moving it would leave that checkout "
+				      "with a staged revert; run kpin there, "
+				      "or use another branch (nothing changed)",
+				      refname + 11);
+	if (repo_checked_out(repo, refname))
+		op = state_name(git_repository_state(repo->git));
+	if (!op)
+		op = operation_on(git_repository_path(repo->git), refname);
+	if (!op && strcmp(common, git_repository_path(repo->git))) {
+		where = "the main worktree";
+		op = operation_on(common, refname);
+	}
+	kpin_buf_addf(&wt, "%sworktrees", common);
+	d = op ? NULL : opendir(wt.ptr);
+	while (d && !op && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		kpin_buf_reset(&wt);
+		kpin_buf_addf(&wt, "%sworktrees/%s/", common, de->d_name);
+		if (strcmp(wt.ptr, git_repository_path(repo->git))) {
+			op = operation_on(wt.ptr, refname);
+			where = "another worktree";
+		}
+	}
+	if (d)
+		closedir(d);
+	kpin_buf_release(&wt);
+	if (op)
+		return kpin_error_set(KPIN_EINVALID, "%s is in progress on '%s' "
+				      "in %s: finish it or abort it first "
+				      "(git status says how); nothing changed",
+				      op, refname + 11, where);
+	return 0;
 }
 
 /* Refuse a worktree path with a symlink (or non-directory) on the way. */

@@ -841,6 +841,60 @@ static void test_push_http(void **state)
 	}
 }
 
+/*
+ * No git lock over the network: while kpin pushes (the server's hook
+ * makes the push take two seconds), `git add` in the same checkout must
+ * work. kpin then moves the local branch and syncs the checkout, keeping
+ * what was staged meanwhile.
+ */
+static void test_push_index_free_while_pushing(void **state)
+{
+	struct world *w = *state;
+	const char *argv[] = { "kpin", "set", "--app", "a", "--env", "prd",
+			       "--image", "a", "--digest", NULL, "--push",
+			       NULL };
+	const char *env[] = { NULL, "XDG_CONFIG_HOME=", "GITHUB_TOKEN=",
+			      "KPIN_TOKEN=" TOKEN, NULL };
+	char url[256], hook[4096], pushing[4096];
+	const char *c, *served;
+	struct h_result r;
+	FILE *fp;
+	int pid, port, i;
+
+	if (!have_lighttpd())
+		skip();
+	served = h_path(start_http(w, &port), "repos/platform.git");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/git/platform.git",
+		 port);
+	c = clone_of(w, w->remote, "clone");
+	assert_int_equal(h_git(&r, c, "remote set-url origin '%s'", url), 0);
+	h_result_release(&r);
+	snprintf(pushing, sizeof(pushing), "%s", h_path(w->dir, "pushing"));
+	snprintf(hook, sizeof(hook), "%s/hooks/pre-receive", served);
+	fp = fopen(hook, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#!/bin/sh\ntouch '%s'\nsleep 2\n", pushing);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(hook, 0755), 0);
+	h_writes(h_path(c, "notes.txt"), "staged while kpin pushed\n");
+	argv[9] = h_digest(450);
+	env[0] = h_env_home();
+	pid = h_spawn(c, env, argv);
+	for (i = 0; i < 1000 && access(pushing, F_OK) < 0; i++)
+		usleep(10000);
+	assert_int_equal(access(pushing, F_OK), 0);
+	if (h_git(&r, c, "add notes.txt"))
+		fail_msg("git add during the push: %s", r.err.ptr);
+	h_result_release(&r);
+	assert_int_equal(h_wait(pid), 0);
+	assert_string_equal(h_git_out(c, "rev-parse HEAD"),
+			    h_git_out(served, "rev-parse main"));
+	h_assert_contains(h_git_out(c, "show HEAD:%s", OV("a")),
+			  h_digest(450));
+	assert_string_equal(h_git_out(c, "status --porcelain"),
+			    "A  notes.txt");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +908,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_shallow_http, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_push_index_free_while_pushing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_http, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_push_refused_by_hook,

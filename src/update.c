@@ -713,7 +713,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 				      o->token_env);
 		if (rc)
 			goto out;
-		kpin_remote_set_timeout(remote, o->timeout);
+		kpin_remote_set_timeout(u.remote, o->timeout);
 		snprintf(res->remote_url, sizeof(res->remote_url), "%s",
 			 kpin_remote_url(u.remote));
 	}

@@ -120,10 +120,13 @@ $(B)/tests/%: tests/%.c $(B)/tests/harness.o $(LIBKPIN) tests/harness.h | $(B)/t
 		$(B)/tests/harness.o $(LIBKPIN) $(DEP_LIBS) $(CMOCKA_LIBS)
 
 # Each test program runs from the top of the tree with KPIN=./kpin.
+# The scripts: the docs, the shell completions, the GitHub action and
+# example workflows, the README's pre-commit snippet.
+TEST_SCRIPTS = tests/doc-sync.sh tests/man-examples.sh tests/completion.sh \
+	tests/action.sh tests/workflows.sh tests/pre-commit.sh
 check: $(KPIN_BIN) $(TESTS) lint
 	@KPIN="$(CURDIR)/$(KPIN_BIN)" TESTDATA="$(CURDIR)/testdata" \
-		sh tests/run-tests.sh $(TESTS) tests/doc-sync.sh \
-		tests/man-examples.sh tests/completion.sh
+		sh tests/run-tests.sh $(TESTS) $(TEST_SCRIPTS)
 
 # The whole suite against an AddressSanitizer + UBSan build (build/asan).
 # Every program links tests/sanitizer-options.c: sanitizer reports go to

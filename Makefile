@@ -10,6 +10,8 @@
 #   make demo            the quick-start demo
 #   make install PREFIX=/usr/local DESTDIR=   (binary, man pages, bash
 #                        and zsh completion)
+#   make deb             the Debian package, into build/ (debian/)
+#   make check-deb       build the package, install it in a scratch root, run it
 #
 # DEVELOPER=1 (set by .ci/run) turns warnings into errors.
 
@@ -65,7 +67,7 @@ CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(CFLAGS) $(FYAML_PIN) \
+	-Iinclude $(WARNINGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(FYAML_PIN) \
 	$(if $(GIT2_SONAME),-DKPIN_GIT2_SONAME='"$(GIT2_SONAME)"') \
 	-DKPIN_MANDIR='"$(MANDIR)"'
 
@@ -95,7 +97,7 @@ TESTS = $(TEST_NAMES:%=$(B)/tests/%)
 MANS = $(wildcard man/*.1 man/*.5)
 
 .PHONY: all check check-asan check-valgrind fuzz fuzz-run lint install \
-	uninstall clean bench demo deps
+	uninstall clean bench demo deps deb check-deb
 
 all: $(KPIN_BIN) $(LIBKPIN)
 
@@ -239,6 +241,27 @@ demo: kpin
 
 deps:
 	@sh tools/deps
+
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of
+# the tree under $(B)/deb, so that neither its build (debian/rules clean
+# runs make clean) nor its output (dpkg-buildpackage writes to the parent
+# directory) touches the tree; the .deb files are moved into $(B). The
+# package's own make must not inherit this one's variables (B=...).
+# sh tools/deps --deb installs what it needs.
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/kpin
+	tar -cf - --exclude=./build --exclude=./$(B) --exclude=./.git \
+		--exclude=./kpin --exclude=./libkpin.a . | \
+		tar -xf - -C $(B)/deb/kpin
+	cd $(B)/deb/kpin && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -b -us -uc
+	mv $(B)/deb/*.deb $(B)/deb/*.buildinfo $(B)/deb/*.changes $(B)/
+	@ls $(B)/*.deb
+
+# The package installed into a scratch root (tests/deb.sh: about a
+# minute, so outside make check; tools/quickstart check runs it).
+check-deb:
+	@sh tests/run-tests.sh tests/deb.sh
 
 install: kpin
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \

@@ -33,17 +33,19 @@ check "make deb leaves the tree as it was" [ "$(git status --porcelain --ignored
 check "make deb writes nothing beside the tree" \
 	[ "$(ls "$top/.." | grep '^kpin[_-]' || true)" = "$parent_before" ]
 
-# What it depends on: each library kpin links, and libgit2.
-depends=$(dpkg-deb -f "$deb" Depends)
-echo "# Depends: $depends"
-for lib in libfyaml libpcre2-8 libgit2; do
-	so=$(pkg-config --variable=libdir "$lib")/$(objdump -p \
-		"$(pkg-config --variable=libdir "$lib")/$lib.so" |
-		awk '/SONAME/ { print $2 }')
-	pkg=$(dpkg-query -S "$so" 2>/dev/null | sed 's/: .*//; s/:.*//')
-	check "the package depends on $pkg ($so)" \
-		sh -c 'printf "%s\n" "$1" | tr "," "\n" | grep -q "^ *$2 "' \
-		- "$depends" "$pkg"
+# What it depends on: each library kpin links, and libgit2 (dlopen);
+# what it recommends: libcrypto (dlopen, for signing only).
+for field in Depends:libfyaml:libpcre2-8:libgit2 Recommends:libcrypto; do
+	value=$(dpkg-deb -f "$deb" "${field%%:*}")
+	echo "# ${field%%:*}: $value"
+	for lib in $(echo "${field#*:}" | tr : ' '); do
+		dir=$(pkg-config --variable=libdir "$lib")
+		so=$dir/$(objdump -p "$dir/$lib.so" | awk '/SONAME/ { print $2 }')
+		pkg=$(dpkg-query -S "$so" 2>/dev/null | sed 's/:.*//')
+		check "the package's ${field%%:*} names $pkg ($so)" \
+			sh -c 'printf "%s\n" "$1" | tr "," "\n" |
+				grep -q "^ *$2 "' - "$value" "$pkg"
+	done
 done
 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"

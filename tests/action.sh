@@ -6,7 +6,8 @@
 # its "origin" made here. The git CLI is the witness.
 #
 #   1. inputs by name: the build runs (cache miss), the commit is pushed,
-#      outputs commit/changed, trailers, author from GITHUB_ACTOR;
+#      outputs commit/changed, trailers (Reason, Run), author from
+#      GITHUB_ACTOR and GITHUB_ACTOR_ID;
 #   2. the same again: cache hit (no build), nothing changes;
 #   3. no inputs on a repository_dispatch: the event file is the request;
 #   4. push: 'false' commits without pushing;
@@ -91,7 +92,7 @@ show_log() { sed 's/^/# /' "$tmp/log$1"; }
 
 # 1. Inputs by name; the cache is empty, so kpin is built.
 action 1 repository=acme/web image-name=web directory-name=web \
-	environment=dev digest="$d2" tag=1.1
+	environment=dev digest="$d2" tag=1.1 reason="CVE-2026-1234 fix"
 rc=$?
 commit=$(output 1 commit)
 check "1: the action succeeds (exit $rc)" [ "$rc" -eq 0 ]
@@ -109,12 +110,17 @@ git -C "$tmp/ws" show "$seed:$overlay" |
 	sed -e "s/$d1/$d2/" -e 's/"1.0"/"1.1"/' >"$tmp/want"
 check "1: only the digest and the tag changed, byte for byte" \
 	cmp -s "$tmp/want" "$tmp/got"
-git -C "$tmp/origin.git" log -1 --format='%an%n%B' "$commit" >"$tmp/msg" 2>/dev/null
+git -C "$tmp/origin.git" log -1 --format='%an <%ae>%n%B' "$commit" \
+	>"$tmp/msg" 2>/dev/null
 for t in "Image: web" "Digest: $d2" "Environment: dev" "Tag: 1.1" \
-	"Source-Repository: acme/web" "Promoted-By: octocat"; do
+	"Source-Repository: acme/web" "Promoted-By: octocat" \
+	"Reason: CVE-2026-1234 fix" \
+	"Run: https://github.com/acme/platform/actions/runs/4242"; do
 	check "1: trailer '$t'" grep -qxF "$t" "$tmp/msg"
 done
-check "1: the author is the actor" [ "$(head -n 1 "$tmp/msg")" = octocat ]
+check "1: the author is the actor, with GitHub's noreply address" \
+	[ "$(head -n 1 "$tmp/msg")" = \
+	"octocat <583231+octocat@users.noreply.github.com>" ]
 check "1: the checkout follows" \
 	[ "$(git -C "$tmp/ws" rev-parse main)" = "$commit" ]
 check "1: the checkout is clean" \

@@ -34,7 +34,8 @@ check "make deb writes nothing beside the tree" \
 	[ "$(ls "$top/.." | grep '^kpin[_-]' || true)" = "$parent_before" ]
 
 # What it depends on: each library kpin links, and libgit2 (dlopen);
-# what it recommends: libcrypto (dlopen, for signing only).
+# what it recommends: libcrypto (dlopen, for signing only). libfyaml at
+# the one version kpin runs with (src/yaml.c), and none newer.
 for field in Depends:libfyaml:libpcre2-8:libgit2 Recommends:libcrypto; do
 	value=$(dpkg-deb -f "$deb" "${field%%:*}")
 	echo "# ${field%%:*}: $value"
@@ -64,6 +65,12 @@ make -s -C "$tmp/out/deb/kpin" install DESTDIR="$tmp/staged" PREFIX=/usr \
 while read -r f; do
 	check "the package holds $f (make install)" grep -qx "$f" "$tmp/files"
 done <"$tmp/staged.list"
+
+fy=$(sed -n 's/^LIBFYAML_VERSION = //p' Makefile)
+check "the package's Depends pins libfyaml $fy" sh -c \
+	'd=$(dpkg-deb -f "$1" Depends | tr , "\n")
+	echo "$d" | grep -qx " *libfyaml[^ ]* (>= $2)" &&
+	echo "$d" | grep -qx " *libfyaml[^ ]* (<< $2\.0~)"' - "$deb" "$fy"
 
 # Unpacked into a scratch root, it runs.
 mkdir "$tmp/root"

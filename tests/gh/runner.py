@@ -249,8 +249,10 @@ def run(action_path, args):
     env0 = os.environ
     temp = env0["RUNNER_TEMP"]
     token = env0.get("GITHUB_TOKEN", "")
+    # nothing of the make check that runs this reaches the steps
     base = {k: v for k, v in env0.items()
-            if not k.startswith("INPUT_") and k != "GITHUB_TOKEN"}
+            if not k.startswith("INPUT_") and k not in
+            ("GITHUB_TOKEN", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     base["GITHUB_ACTION_PATH"] = os.path.dirname(os.path.abspath(action_path))
     base.setdefault("GITHUB_ACTIONS", "true")
     base.setdefault("CI", "true")

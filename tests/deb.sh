@@ -63,8 +63,14 @@ make -s -C "$tmp/out/deb/kpin" install DESTDIR="$tmp/staged" PREFIX=/usr \
 (cd "$tmp/staged" && find . -type f | sed 's|^\.||' |
 	grep -v '^/usr/share/man/') >"$tmp/staged.list"
 while read -r f; do
-	check "the package holds $f (make install)" grep -qx "$f" "$tmp/files"
+	check "the package holds ${f##*/} (make install: $f)" \
+		grep -q "/${f##*/}\$" "$tmp/files"
 done <"$tmp/staged.list"
+# The completions where Debian's bash and zsh look for them.
+for f in /usr/share/bash-completion/completions/kpin \
+	/usr/share/zsh/vendor-completions/_kpin; do
+	check "the package holds $f" grep -qx "$f" "$tmp/files"
+done
 
 fy=$(sed -n 's/^LIBFYAML_VERSION = //p' Makefile)
 check "the package's Depends pins libfyaml $fy" sh -c \

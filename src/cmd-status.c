@@ -92,8 +92,8 @@ static void cells(char *cell[NCOLS], const struct kpin_status_row *r)
 	if (r->since_commit[0])
 		cli_format_time(tmp, sizeof(tmp), r->since_time, false);
 	cell[C_SINCE] = xstrdup(r->since_commit[0] ? tmp : "-");
-	cell[C_COMMIT] = xstrndup(r->since_commit[0] ? r->since_commit : "-",
-				  12);
+	cell[C_COMMIT] = r->since_commit[0] ?
+			 xstrndup(r->since_commit, 12) : xstrdup("-");
 	cell[C_BY] = xstrdup(r->since_by ? r->since_by : "-");
 	describe(&b, r);
 	cell[C_DRIFT] = kpin_buf_detach(&b, NULL);

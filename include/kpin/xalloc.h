@@ -14,6 +14,7 @@ void *xrealloc(void *ptr, size_t size);
 /* xreallocarray() - Resize to @nmemb * @size bytes, aborting on overflow. */
 void *xreallocarray(void *ptr, size_t nmemb, size_t size);
 char *xstrdup(const char *s);
+/* xstrndup() - The first @n bytes of @s, which must have that many, and a NUL. */
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
 

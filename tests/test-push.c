@@ -22,8 +22,24 @@ static const char *const files[] = {
 	OV("a"), "images:\n- name: a\n  newTag: v1\n",
 	OV("b"), "images:\n- name: b\n  newTag: v1\n",
 	OV("c"), "images:\n- name: c\n  newTag: v1\n",
+	OV("d"), "images:\n- name: d\n  newTag: v1\n",
+	OV("e"), "images:\n- name: e\n  newTag: v1\n",
 	NULL
 };
+
+/* The apps of the race tests, one per racer. */
+static const char *const apps[] = { "a", "b", "c", "d", "e" };
+#define NAPPS (sizeof(apps) / sizeof(apps[0]))
+
+/* The prd overlay of @app. */
+static const char *ov(const char *app)
+{
+	static char path[128];
+
+	snprintf(path, sizeof(path), ROOT "%s/overlays/prd/kustomization.yaml",
+		 app);
+	return path;
+}
 
 struct world {
 	char *dir;		/* scratch */
@@ -89,7 +105,7 @@ static const char *clone_of(const struct world *w, const char *url,
 static int kpin_push(struct h_result *r, const char *dir, const char *token,
 		     ...)
 {
-	const char *argv[32], *env[6];
+	const char *argv[32], *env[8];
 	char tok[256];
 	va_list ap;
 	int n = 0, k = 0;
@@ -105,6 +121,9 @@ static int kpin_push(struct h_result *r, const char *dir, const char *token,
 	env[k++] = "GITHUB_TOKEN=";
 	snprintf(tok, sizeof(tok), "KPIN_TOKEN=%s", token ? token : "");
 	env[k++] = tok;
+	/* signing uses the key user.signingkey names, not one from here */
+	env[k++] = "SSH_AUTH_SOCK=";
+	env[k++] = "KPIN_SIGNING_KEY=";
 	env[k] = NULL;
 	return h_run(r, dir, env, argv, NULL);
 }
@@ -137,21 +156,83 @@ static void assert_clean(const char *dir)
 			    "");
 }
 
+/* Clones "clone0".."clone<n-1>" of @url, with origin set to @origin. */
+static void make_clones(const struct world *w, const char *url,
+			const char *origin, size_t n, char (*c)[4200])
+{
+	struct h_result r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "clone%zu", i);
+		snprintf(c[i], sizeof(c[i]), "%s", clone_of(w, url, name));
+		if (origin && h_git(&r, c[i], "remote set-url origin '%s'",
+				    origin))
+			fail_msg("set-url: %s", r.err.ptr);
+		if (origin)
+			h_result_release(&r);
+	}
+}
+
+/*
+ * @n kpin processes at once, the i-th in @c[i] setting apps[i] to the
+ * digest of @seed + i (kept in @digests) and pushing it, with the extra
+ * environment @env and --sign when @sign: each must succeed.
+ */
+static void race(char (*c)[4200], size_t n, const char *const *env,
+		 bool sign, unsigned seed, char (*digests)[80])
+{
+	int pids[NAPPS];
+	size_t i;
+
+	assert_true(n <= NAPPS);
+	for (i = 0; i < n; i++) {
+		const char *argv[] = { "kpin", "set", "--app", apps[i], "--env",
+				       "prd", "--image", apps[i], "--digest",
+				       digests[i], "--push", "--retries", "30",
+				       sign ? "--sign" : NULL, NULL };
+
+		snprintf(digests[i], sizeof(digests[i]), "%s",
+			 h_digest(seed + (unsigned)i));
+		pids[i] = h_spawn(c[i], env, argv);
+	}
+	for (i = 0; i < n; i++)
+		assert_int_equal(h_wait(pids[i]), 0);
+}
+
+/*
+ * After a race of @n from @before: every digest is on the remote's main,
+ * which gained exactly @n commits, only moved forward, and is sound.
+ */
+static void assert_all_landed(const char *remote, const char *before,
+			      size_t n, char (*digests)[80])
+{
+	struct h_result r;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h_assert_contains(h_git_out(remote, "show main:%s",
+					    ov(apps[i])), digests[i]);
+	assert_int_equal(atoi(h_git_out(remote, "rev-list --count %s..main",
+					before)), (int)n);
+	assert_int_equal(h_git(&r, remote, "merge-base --is-ancestor %s "
+			       "main", before), 0);
+	h_result_release(&r);
+	assert_string_equal(h_git_out(remote, "fsck --strict --no-dangling "
+				      "2>&1"), "");
+}
+
 static void test_push_stale_clones_race(void **state)
 {
 	struct world *w = *state;
-	const char *c[3], *outside;
-	char before[64], digests[3][80];
-	const char *apps[] = { "a", "b", "c" };
+	char c[3][4200], before[64], digests[3][80];
+	const char *outside;
 	struct h_result r;
-	int pids[3], i;
+	size_t i;
 
-	for (i = 0; i < 3; i++) {
-		char name[24];
-
-		snprintf(name, sizeof(name), "clone%d", i);
-		c[i] = clone_of(w, w->remote, name);
-	}
+	make_clones(w, w->remote, NULL, 3, c);
 	/* after the clones were made, an outside commit changes c's overlay */
 	outside = clone_of(w, w->remote, "outside");
 	h_writes(h_path(outside, OV("c")),
@@ -161,44 +242,40 @@ static void test_push_stale_clones_race(void **state)
 	h_result_release(&r);
 	snprintf(before, sizeof(before), "%s",
 		 h_git_out(w->remote, "rev-parse main"));
-	for (i = 0; i < 3; i++) {
-		const char *argv[] = { "kpin", "set", "--app", apps[i], "--env",
-				       "prd", "--image", apps[i], "--digest",
-				       NULL, "--push", NULL };
-
-		snprintf(digests[i], sizeof(digests[i]), "%s",
-			 h_digest(400 + (unsigned)i));
-		argv[9] = digests[i];
-		pids[i] = h_spawn(c[i], NULL, argv);
-	}
-	for (i = 0; i < 3; i++)
-		assert_int_equal(h_wait(pids[i]), 0);
+	race(c, 3, NULL, false, 400, digests);
 	/* every update and the outside commit are there */
-	for (i = 0; i < 3; i++)
-		h_assert_contains(h_git_out(w->remote, "show main:%s", i == 0 ?
-					    OV("a") : i == 1 ? OV("b") : OV("c")),
-				  digests[i]);
+	assert_all_landed(w->remote, before, 3, digests);
 	h_assert_contains(h_git_out(w->remote, "show main:%s", OV("c")),
 			  "newTag: v2 # outside");
-	assert_int_equal(atoi(h_git_out(w->remote, "rev-list --count "
-					"%s..main", before)), 3);
-	/* the remote only moved forward, and is sound */
-	assert_int_equal(h_git(&r, w->remote, "merge-base --is-ancestor %s "
-			       "main", before), 0);
-	h_result_release(&r);
-	assert_string_equal(h_git_out(w->remote, "fsck --strict --no-dangling "
-				      "2>&1"), "");
 	/* each clone ends at what it pushed, clean */
 	for (i = 0; i < 3; i++) {
 		assert_clean(c[i]);
-		h_assert_contains(h_git_out(c[i], "show HEAD:%s", i == 0 ?
-					    OV("a") : i == 1 ? OV("b") :
-					    OV("c")), digests[i]);
+		h_assert_contains(h_git_out(c[i], "show HEAD:%s", ov(apps[i])),
+				  digests[i]);
 		assert_int_equal(h_git(&r, w->remote, "merge-base --is-ancestor "
 				       "%s main", h_git_out(c[i],
 				       "rev-parse HEAD")), 0);
 		h_result_release(&r);
 	}
+}
+
+/* An executable pre-receive hook in @remote, the script printf'd. */
+static void install_hook(const char *remote, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void install_hook(const char *remote, const char *fmt, ...)
+{
+	struct kpin_buf text = KPIN_BUF_INIT;
+	char hook[4300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kpin_buf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	snprintf(hook, sizeof(hook), "%s/hooks/pre-receive", remote);
+	h_writes(hook, text.ptr);
+	assert_int_equal(chmod(hook, 0755), 0);
+	kpin_buf_release(&text);
 }
 
 /*
@@ -208,13 +285,7 @@ static void test_push_stale_clones_race(void **state)
  */
 static void install_mover(const char *remote, int times)
 {
-	char hook[4096];
-	FILE *fp;
-
-	snprintf(hook, sizeof(hook), "%s/hooks/pre-receive", remote);
-	fp = fopen(hook, "w");
-	assert_non_null(fp);
-	fprintf(fp, "#!/bin/sh\n"
+	install_hook(remote, "#!/bin/sh\n"
 		"n=$(cat \"$GIT_DIR/moves\" 2>/dev/null || echo 0)\n"
 		"[ \"$n\" -ge %d ] && exit 0\n"
 		"echo $((n + 1)) > \"$GIT_DIR/moves\"\n"
@@ -225,8 +296,6 @@ static void install_mover(const char *remote, int times)
 		"GIT_AUTHOR_EMAIL=o@o GIT_COMMITTER_NAME=o "
 		"GIT_COMMITTER_EMAIL=o@o git commit-tree $tree -p main)\n"
 		"git update-ref refs/heads/main $c\n", times);
-	assert_int_equal(fclose(fp), 0);
-	assert_int_equal(chmod(hook, 0755), 0);
 }
 
 /*
@@ -578,6 +647,21 @@ static char *start_http(struct world *w, int *port)
 	return srv;
 }
 
+/*
+ * Serve a copy of the remote (skip the test without lighttpd): its
+ * path in @served, its URL in @url.
+ */
+static void serve(struct world *w, char served[4200], char url[256])
+{
+	int port;
+
+	if (!have_lighttpd())
+		skip();
+	snprintf(served, 4200, "%s",
+		 h_path(start_http(w, &port), "repos/platform.git"));
+	snprintf(url, 256, "http://127.0.0.1:%d/git/platform.git", port);
+}
+
 /* Does @token appear anywhere under @dir (files, refs, objects)? */
 static bool token_in_tree(const char *dir)
 {
@@ -663,14 +747,8 @@ static void test_push_shallow_http(void **state)
 	struct world *w = *state;
 	struct h_result r;
 	char url[256], c[4200], served[4200], before[64];
-	int port;
 
-	if (!have_lighttpd())
-		skip();
-	snprintf(served, sizeof(served), "%s",
-		 h_path(start_http(w, &port), "repos/platform.git"));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/git/platform.git",
-		 port);
+	serve(w, served, url);
 	snprintf(c, sizeof(c), "%s", h_path(w->dir, "shallow"));
 	assert_int_equal(h_git(&r, w->dir, "-c 'http.extraHeader=Authorization:"
 			       " Basic %s' clone -q --depth 1 '%s' shallow && "
@@ -895,6 +973,160 @@ static void test_push_index_free_while_pushing(void **state)
 			    "A  notes.txt");
 }
 
+/* ---- signed pushes ----------------------------------------------------- */
+
+/*
+ * An Ed25519 key "dir/signer" allowed for t@example.com in "dir/allowed",
+ * made on the first call; @clone signs with it (user.signingkey, a file).
+ */
+static void sign_with_file_key(const struct world *w, const char *clone)
+{
+	struct h_result r;
+
+	if (access(h_path(w->dir, "signer"), F_OK) < 0) {
+		assert_int_equal(h_sh(&r, w->dir, "ssh-keygen -q -t ed25519 "
+				      "-N '' -C t -f signer && printf "
+				      "'t@example.com %%s\\n' \"$(cat "
+				      "signer.pub)\" >allowed"), 0);
+		h_result_release(&r);
+	}
+	assert_int_equal(h_git(&r, clone, "config gpg.format ssh && git config "
+			       "user.signingkey '%s/signer'", w->dir), 0);
+	h_result_release(&r);
+}
+
+/* git verify-commit says good for @commit in @repo; no lone-space line. */
+static void assert_verifies(const struct world *w, const char *repo,
+			    const char *commit)
+{
+	struct h_result r;
+	const char *raw;
+
+	if (h_git(&r, repo, "-c gpg.ssh.allowedSignersFile='%s/allowed' "
+		  "verify-commit %s", w->dir, commit))
+		fail_msg("git verify-commit %s: %s", commit, r.err.ptr);
+	h_assert_contains(r.err.ptr, "Good \"git\" signature for "
+			  "t@example.com");
+	h_result_release(&r);
+	raw = h_git_out(repo, "cat-file commit %s", commit);
+	h_assert_contains(raw, "\ngpgsig -----BEGIN SSH SIGNATURE-----\n");
+	assert_null(strstr(raw, "\n \n"));
+}
+
+/*
+ * --push --sign over HTTP: the commit that lands verifies, and is the
+ * commit an unsigned push of the same change makes (tree, parents,
+ * author, message) plus its signature.
+ */
+#define SAME "log -1 --format='%%T %%P%%n%%an <%%ae>%%n%%B' main"
+
+static void test_push_http_signed(void **state)
+{
+	struct world *w = *state;
+	struct h_result r;
+	char url[256], served[4200], c[1][4200], plain[4200];
+
+	serve(w, served, url);
+	make_clones(w, w->remote, url, 1, c);
+	sign_with_file_key(w, c[0]);
+	/* the same change, unsigned, pushed to the local remote, whose
+	 * history the served one copies */
+	snprintf(plain, sizeof(plain), "%s", clone_of(w, w->remote, "plain"));
+	assert_int_equal(h_git(&r, plain, "config user.name clone0 && git "
+			       "config user.email clone0@example.com"), 0);
+	h_result_release(&r);
+	if (kpin_push(&r, c[0], TOKEN, "set", "--app", "a", "--env", "prd",
+		      "--image", "a", "--digest", h_digest(490), "--push",
+		      "--sign", NULL))
+		fail_msg("kpin: %s", r.err.ptr);
+	h_result_release(&r);
+	set_pushed(plain, NULL, "a", 490, NULL, 0, NULL);
+	assert_verifies(w, served, "main");
+	assert_string_equal(h_git_out(c[0], "rev-parse HEAD"),
+			    h_git_out(served, "rev-parse main"));
+	{
+		char want[8192];
+
+		snprintf(want, sizeof(want), "%s", h_git_out(w->remote, SAME));
+		assert_string_equal(h_git_out(served, SAME), want);
+	}
+	assert_null(strstr(h_git_out(w->remote, "cat-file commit main"),
+			   "gpgsig"));
+	assert_clean(c[0]);
+}
+
+/*
+ * A pre-receive hook that counts every push in "arrivals" and holds the
+ * first @n until all @n have come (or 20 s passed): they are all built on
+ * the same tip, so all but one lose and must retry on a new one.
+ */
+static void install_barrier(const char *remote, size_t n)
+{
+	install_hook(remote, "#!/bin/sh\n"
+		"echo x >> arrivals\n"
+		"[ $(wc -l < arrivals) -gt %zu ] && exit 0\n"
+		"i=0\n"
+		"while [ $(wc -l < arrivals) -lt %zu ] && [ $i -lt 400 ]; do\n"
+		"\tsleep 0.05\n"
+		"\ti=$((i + 1))\n"
+		"done\n"
+		"exit 0\n", n, n);
+}
+
+/*
+ * Five signed pushes race over HTTP: every update lands, at least four
+ * retries happened, and every commit on the remote verifies, so each
+ * retry signed its commit anew on the new parent.
+ */
+static void test_push_http_signed_race(void **state)
+{
+	struct world *w = *state;
+	const char *env[] = { NULL, "XDG_CONFIG_HOME=", "GITHUB_TOKEN=",
+			      "KPIN_TOKEN=" TOKEN, "SSH_AUTH_SOCK=",
+			      "KPIN_SIGNING_KEY=", NULL };
+	char url[256], served[4200], before[64], c[NAPPS][4200];
+	char digests[NAPPS][80];
+	const char *list, *end;
+	struct h_result r;
+	int pushes;
+	size_t i;
+
+	serve(w, served, url);
+	make_clones(w, w->remote, url, NAPPS, c);
+	for (i = 0; i < NAPPS; i++)
+		sign_with_file_key(w, c[i]);
+	install_barrier(served, NAPPS);
+	snprintf(before, sizeof(before), "%s",
+		 h_git_out(served, "rev-parse main"));
+	env[0] = h_env_home();
+	race(c, NAPPS, env, true, 600, digests);
+	assert_all_landed(served, before, NAPPS, digests);
+	/* the losers of the first round pushed again */
+	assert_int_equal(h_sh(&r, served, "wc -l < arrivals"), 0);
+	pushes = atoi(r.out.ptr);
+	h_result_release(&r);
+	printf("# %zu signed pushes took %d attempts\n", NAPPS, pushes);
+	assert_true(pushes >= (int)(2 * NAPPS - 1));
+	list = h_git_out(served, "rev-list %s..main | tr '\\n' ' '", before);
+	{
+		char commits[NAPPS * 41 + 8];
+
+		snprintf(commits, sizeof(commits), "%s", list);
+		for (list = commits; *list; list = end + (*end != 0)) {
+			char one[41];
+
+			end = strchr(list, ' ');
+			if (!end)
+				end = list + strlen(list);
+			snprintf(one, sizeof(one), "%.*s", (int)(end - list),
+				 list);
+			assert_verifies(w, served, one);
+		}
+	}
+	for (i = 0; i < NAPPS; i++)
+		assert_clean(c[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -912,6 +1144,10 @@ int main(void)
 			test_push_index_free_while_pushing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_http, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_push_http_signed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_push_http_signed_race,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_refused_by_hook,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_relative_url,

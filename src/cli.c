@@ -280,3 +280,55 @@ void cli_md_cell(struct kpin_buf *b, const char *s, int len)
 	}
 	kpin_buf_adds(b, " |");
 }
+
+void cli_sig_text(struct kpin_buf *b, const struct kpin_sig_check *c)
+{
+	switch (c->status) {
+	case KPIN_SIG_GOOD:
+		kpin_buf_addf(b, "signed by %s", c->signer);
+		break;
+	case KPIN_SIG_UNKNOWN_KEY:
+		kpin_buf_addf(b, "signed by an unknown key %s", c->key);
+		break;
+	case KPIN_SIG_BAD:
+		kpin_buf_addf(b, "BAD signature: %s", c->reason);
+		break;
+	default:
+		kpin_buf_adds(b, "unsigned");
+	}
+}
+
+void cli_json_key(struct kpin_buf *b, const char *key, const char *v)
+{
+	kpin_buf_addf(b, ",\"%s\":", key);
+	kpin_buf_add_json(b, v);
+}
+
+void cli_sig_json(struct kpin_buf *b, const struct kpin_sig_check *c)
+{
+	kpin_buf_adds(b, ",\"signature\":{\"status\":");
+	kpin_buf_add_json(b, kpin_sig_status_name(c->status));
+	cli_json_key(b, "signer", c->signer);
+	cli_json_key(b, "key", c->key);
+	cli_json_key(b, "reason", c->reason);
+	kpin_buf_addch(b, '}');
+}
+
+bool cli_sig_failed(const struct kpin_sig_check *c, bool required)
+{
+	return c->status == KPIN_SIG_BAD ||
+	       (required && c->status != KPIN_SIG_GOOD);
+}
+
+int cli_verify_commits(struct kpin_sig_check *out, struct kpin_repo *repo,
+		       const char *const *commits, size_t n)
+{
+	struct kpin_sign_config cfg;
+	int rc;
+
+	if (kpin_sign_config_read(&cfg, repo))
+		return cli_fail(NULL);
+	rc = kpin_verify_commits(out, repo, commits, n, cfg.allowed_signers);
+	kpin_sign_config_release(&cfg);
+	return rc ? cli_fail(NULL) : EXIT_OK;
+}

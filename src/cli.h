@@ -164,6 +164,36 @@ void cli_format_time(char *out, size_t size, long long t, bool iso);
  */
 void cli_md_cell(struct kpin_buf *b, const char *s, int len);
 
+/* cli_json_key() - Append ',"KEY":VALUE', VALUE a JSON string or null. */
+void cli_json_key(struct kpin_buf *b, const char *key, const char *v);
+
+/*
+ * cli_sig_text() - A signature's verdict in words: "signed by WHO",
+ * "signed by an unknown key KEY", "BAD signature: WHY" or "unsigned"
+ */
+void cli_sig_text(struct kpin_buf *b, const struct kpin_sig_check *c);
+
+/*
+ * cli_sig_json() - Append ',"signature":{...}' with the verdict's
+ * "status", "signer", "key" and "reason" (null when absent)
+ */
+void cli_sig_json(struct kpin_buf *b, const struct kpin_sig_check *c);
+
+/*
+ * cli_sig_failed() - Does --verify fail on @c: a bad signature, or under
+ * "signing: required" (@required), anything but a good one
+ */
+bool cli_sig_failed(const struct kpin_sig_check *c, bool required);
+
+/*
+ * cli_verify_commits() - kpin_verify_commits() against the repository's
+ * gpg.ssh.allowedSignersFile (else each commit's .kpin/allowed_signers)
+ *
+ * Returns: EXIT_OK, or an exit status after the message.
+ */
+int cli_verify_commits(struct kpin_sig_check *out, struct kpin_repo *repo,
+		       const char *const *commits, size_t n);
+
 /*
  * cli_parse_size() - Parse a byte count ("4194304", "4M", "512K")
  *

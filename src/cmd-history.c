@@ -27,44 +27,10 @@ static const char history_help[] =
 	"  --json                print the changes as JSON\n"
 	"  --markdown            print them as a release notes' Markdown table\n";
 
-static void add_opt_json(struct kpin_buf *b, const char *key, const char *v)
-{
-	kpin_buf_addf(b, ",\"%s\":", key);
-	kpin_buf_add_json(b, v);
-}
-
 /* The author's name: "Name <email>" without " <email>". */
 static int name_len(const char *author)
 {
 	return (int)strcspn(author, "<") - (strchr(author, '<') ? 1 : 0);
-}
-
-/* What --verify found for one commit, on its text line. */
-static void add_check_text(struct kpin_buf *b, const struct kpin_sig_check *c)
-{
-	switch (c->status) {
-	case KPIN_SIG_GOOD:
-		kpin_buf_addf(b, "  signed by %s", c->signer);
-		break;
-	case KPIN_SIG_UNKNOWN_KEY:
-		kpin_buf_addf(b, "  signed by an unknown key %s", c->key);
-		break;
-	case KPIN_SIG_BAD:
-		kpin_buf_addf(b, "  BAD signature: %s", c->reason);
-		break;
-	default:
-		kpin_buf_adds(b, "  unsigned");
-	}
-}
-
-static void add_check_json(struct kpin_buf *b, const struct kpin_sig_check *c)
-{
-	kpin_buf_adds(b, ",\"signature\":{\"status\":");
-	kpin_buf_add_json(b, kpin_sig_status_name(c->status));
-	add_opt_json(b, "signer", c->signer);
-	add_opt_json(b, "key", c->key);
-	add_opt_json(b, "reason", c->reason);
-	kpin_buf_addch(b, '}');
 }
 
 static void print_text(const struct kpin_history_entry *v, size_t n,
@@ -103,8 +69,10 @@ static void print_text(const struct kpin_history_entry *v, size_t n,
 			kpin_buf_addf(&b, "  run %s", v[i].run);
 		for (k = 0; k < v[i].ntrailers; k++)
 			kpin_buf_addf(&b, "  [%s]", v[i].trailers[k]);
-		if (checks)
-			add_check_text(&b, &checks[i]);
+		if (checks) {
+			kpin_buf_adds(&b, "  ");
+			cli_sig_text(&b, &checks[i]);
+		}
 		kpin_buf_addch(&b, '\n');
 	}
 	cli_print_buf(&b);
@@ -123,22 +91,22 @@ static void print_json(const struct kpin_history_entry *v, size_t n,
 		cli_format_time(when, sizeof(when), v[i].time, true);
 		kpin_buf_adds(&b, i ? ",{\"commit\":" : "{\"commit\":");
 		kpin_buf_add_json(&b, v[i].commit);
-		add_opt_json(&b, "date", when);
-		add_opt_json(&b, "author", v[i].author);
-		add_opt_json(&b, "subject", v[i].subject);
-		add_opt_json(&b, "image", v[i].image);
-		add_opt_json(&b, "digest", v[i].pin.digest);
-		add_opt_json(&b, "tag", v[i].pin.tag);
-		add_opt_json(&b, "promoted_by", v[i].promoted_by);
-		add_opt_json(&b, "source_repository", v[i].source_repository);
-		add_opt_json(&b, "release", v[i].release);
-		add_opt_json(&b, "app", v[i].app);
-		add_opt_json(&b, "env", v[i].env);
-		add_opt_json(&b, "promoted_from", v[i].promoted_from);
-		add_opt_json(&b, "rollback_from", v[i].rollback_from);
-		add_opt_json(&b, "rollback_to", v[i].rollback_to);
-		add_opt_json(&b, "reason", v[i].reason);
-		add_opt_json(&b, "run", v[i].run);
+		cli_json_key(&b, "date", when);
+		cli_json_key(&b, "author", v[i].author);
+		cli_json_key(&b, "subject", v[i].subject);
+		cli_json_key(&b, "image", v[i].image);
+		cli_json_key(&b, "digest", v[i].pin.digest);
+		cli_json_key(&b, "tag", v[i].pin.tag);
+		cli_json_key(&b, "promoted_by", v[i].promoted_by);
+		cli_json_key(&b, "source_repository", v[i].source_repository);
+		cli_json_key(&b, "release", v[i].release);
+		cli_json_key(&b, "app", v[i].app);
+		cli_json_key(&b, "env", v[i].env);
+		cli_json_key(&b, "promoted_from", v[i].promoted_from);
+		cli_json_key(&b, "rollback_from", v[i].rollback_from);
+		cli_json_key(&b, "rollback_to", v[i].rollback_to);
+		cli_json_key(&b, "reason", v[i].reason);
+		cli_json_key(&b, "run", v[i].run);
 		kpin_buf_adds(&b, ",\"policy_overrides\":[");
 		for (k = 0; k < v[i].noverrides; k++) {
 			if (k)
@@ -153,13 +121,13 @@ static void print_json(const struct kpin_history_entry *v, size_t n,
 
 			kpin_buf_adds(&b, k ? ",{\"key\":" : "{\"key\":");
 			kpin_buf_add_json(&b, key);
-			add_opt_json(&b, "value", colon + 2);
+			cli_json_key(&b, "value", colon + 2);
 			kpin_buf_addch(&b, '}');
 			free(key);
 		}
 		kpin_buf_addch(&b, ']');
 		if (checks)
-			add_check_json(&b, &checks[i]);
+			cli_sig_json(&b, &checks[i]);
 		kpin_buf_addch(&b, '}');
 	}
 	kpin_buf_adds(&b, "]\n");
@@ -263,41 +231,26 @@ static int read_history(struct kpin_history_entry **v, size_t *n,
 }
 
 /*
- * Check each entry's commit (once per commit); set @failed when one is
- * bad, or, under "signing: required", anything but good. Returns 0 or
- * an exit status after an error.
+ * Check each entry's commit; set @failed when one fails --verify.
+ * Returns 0 or an exit status after an error.
  */
 static int verify_all(struct kpin_sig_check **out, bool *failed,
 		      struct kpin_repo *repo,
 		      const struct kpin_history_entry *v, size_t n,
 		      bool required)
 {
-	struct kpin_sign_config cfg;
-	struct kpin_sig_check *c = xcalloc(n + 1, sizeof(*c));
-	size_t i, j;
-	int status = EXIT_OK;
+	const char **ids = xcalloc(n + 1, sizeof(*ids));
+	size_t i;
+	int status;
 
+	*out = xcalloc(n + 1, sizeof(**out));
+	for (i = 0; i < n; i++)
+		ids[i] = v[i].commit;
+	status = cli_verify_commits(*out, repo, ids, n);
+	free(ids);
 	*failed = false;
-	*out = c;
-	if (kpin_sign_config_read(&cfg, repo))
-		return cli_fail(NULL);
-	for (i = 0; i < n && !status; i++) {
-		for (j = 0; j < i && strcmp(v[j].commit, v[i].commit); j++)
-			;
-		if (j < i) {
-			c[i].status = c[j].status;
-			c[i].signer = c[j].signer ? xstrdup(c[j].signer) : NULL;
-			c[i].key = c[j].key ? xstrdup(c[j].key) : NULL;
-			c[i].reason = c[j].reason ? xstrdup(c[j].reason) : NULL;
-		} else if (kpin_verify_commit(&c[i], repo, v[i].commit,
-					      cfg.allowed_signers)) {
-			status = cli_fail(NULL);
-		}
-		if (c[i].status == KPIN_SIG_BAD ||
-		    (required && c[i].status != KPIN_SIG_GOOD))
-			*failed = true;
-	}
-	kpin_sign_config_release(&cfg);
+	for (i = 0; i < n && !status; i++)
+		*failed |= cli_sig_failed(&(*out)[i], required);
 	return status;
 }
 

@@ -22,8 +22,8 @@
 
 static const char status_usage[] =
 	"kpin status [--app app] [--env env] [--branch branch] [--root path] "
-	"[--remote [remote]] [--token-env name] [--json | --markdown] "
-	"[--check]";
+	"[--remote [remote]] [--token-env name] [--verify] "
+	"[--json | --markdown] [--check]";
 
 static const char status_help[] =
 	"  --app app             only this application\n"
@@ -33,6 +33,8 @@ static const char status_help[] =
 	"  --remote [remote]     read the branch as remote has it (default: "
 	"origin)\n"
 	"  --token-env name      with --remote: the token's variable\n"
+	"  --verify              check who signed the commit that set each "
+	"value\n"
 	"  --json                print the board as JSON (schema 1)\n"
 	"  --markdown            print it as Markdown, also to "
 	"$GITHUB_STEP_SUMMARY\n"
@@ -74,7 +76,13 @@ static void describe(struct kpin_buf *b, const struct kpin_status_row *r)
 }
 
 enum { C_APP, C_ENV, C_IMAGE, C_TAG, C_DIGEST, C_SINCE, C_COMMIT, C_BY,
-       C_DRIFT, NCOLS };
+       C_SIGNED, C_DRIFT, NCOLS };
+
+/* Is column @k shown? SIGNED only after --verify. */
+static bool shown(const struct kpin_status *s, size_t k)
+{
+	return k != C_SIGNED || s->verified;
+}
 
 /* The cells of one row of the table, each a new string. */
 static void cells(char *cell[NCOLS], const struct kpin_status_row *r)
@@ -95,6 +103,11 @@ static void cells(char *cell[NCOLS], const struct kpin_status_row *r)
 	cell[C_COMMIT] = r->since_commit[0] ?
 			 xstrndup(r->since_commit, 12) : xstrdup("-");
 	cell[C_BY] = xstrdup(r->since_by ? r->since_by : "-");
+	if (r->since_commit[0])
+		cli_sig_text(&b, &r->sig);
+	else
+		kpin_buf_adds(&b, "-");
+	cell[C_SIGNED] = kpin_buf_detach(&b, NULL);
 	describe(&b, r);
 	cell[C_DRIFT] = kpin_buf_detach(&b, NULL);
 }
@@ -122,7 +135,7 @@ static void print_table(const struct kpin_status *s)
 {
 	static const char *const head[NCOLS] = {
 		"APP", "ENV", "IMAGE", "TAG", "DIGEST", "SINCE", "COMMIT",
-		"BY", "DRIFT"
+		"BY", "SIGNED", "DRIFT"
 	};
 	struct kpin_buf out = KPIN_BUF_INIT;
 	size_t width[NCOLS], i, k;
@@ -138,14 +151,16 @@ static void print_table(const struct kpin_status *s)
 				width[k] = strlen(cell[i][k]);
 	}
 	for (k = 0; k + 1 < NCOLS; k++)
-		kpin_buf_addf(&out, "%-*s  ", (int)width[k], head[k]);
+		if (shown(s, k))
+			kpin_buf_addf(&out, "%-*s  ", (int)width[k], head[k]);
 	kpin_buf_addf(&out, "%s\n", head[C_DRIFT]);
 	for (i = 0; i < s->n; i++) {
 		const char *c = colour ? colour_of(s->rows[i].drift) : NULL;
 
 		for (k = 0; k + 1 < NCOLS; k++)
-			kpin_buf_addf(&out, "%-*s  ", (int)width[k],
-				      cell[i][k]);
+			if (shown(s, k))
+				kpin_buf_addf(&out, "%-*s  ", (int)width[k],
+					      cell[i][k]);
 		kpin_buf_addf(&out, "%s%s%s\n", c ? c : "", cell[i][C_DRIFT],
 			      c ? "\033[0m" : "");
 		for (k = 0; k < NCOLS; k++)
@@ -156,12 +171,6 @@ static void print_table(const struct kpin_status *s)
 	kpin_buf_release(&out);
 }
 
-static void add_key(struct kpin_buf *b, const char *key, const char *v)
-{
-	kpin_buf_addf(b, ",\"%s\":", key);
-	kpin_buf_add_json(b, v);
-}
-
 static void print_json(const struct kpin_status *s,
 		       const struct kpin_policy *p)
 {
@@ -170,8 +179,8 @@ static void print_json(const struct kpin_status *s,
 	size_t i;
 
 	kpin_buf_addf(&b, "{\"schema\":%d", STATUS_SCHEMA);
-	add_key(&b, "branch", s->branch + 11);
-	add_key(&b, "commit", s->tip);
+	cli_json_key(&b, "branch", s->branch + 11);
+	cli_json_key(&b, "commit", s->tip);
 	kpin_buf_adds(&b, ",\"environments\":[");
 	for (i = 0; i < p->nenvs; i++) {
 		if (i)
@@ -186,30 +195,32 @@ static void print_json(const struct kpin_status *s,
 
 		kpin_buf_adds(&b, i ? ",{\"app\":" : "{\"app\":");
 		kpin_buf_add_json(&b, r->app);
-		add_key(&b, "env", r->env);
-		add_key(&b, "image", r->image);
-		add_key(&b, "file", r->file);
-		add_key(&b, "tag", r->pin.tag);
-		add_key(&b, "digest", r->pin.digest);
+		cli_json_key(&b, "env", r->env);
+		cli_json_key(&b, "image", r->image);
+		cli_json_key(&b, "file", r->file);
+		cli_json_key(&b, "tag", r->pin.tag);
+		cli_json_key(&b, "digest", r->pin.digest);
 		if (r->since_commit[0]) {
 			cli_format_time(when, sizeof(when), r->since_time,
 					true);
 			kpin_buf_adds(&b, ",\"since\":{\"commit\":");
 			kpin_buf_add_json(&b, r->since_commit);
-			add_key(&b, "date", when);
-			add_key(&b, "author", r->since_author);
-			add_key(&b, "by", r->since_by);
+			cli_json_key(&b, "date", when);
+			cli_json_key(&b, "author", r->since_author);
+			cli_json_key(&b, "by", r->since_by);
+			if (s->verified)
+				cli_sig_json(&b, &r->sig);
 			kpin_buf_addch(&b, '}');
 		} else {
 			kpin_buf_adds(&b, ",\"since\":null");
 		}
-		add_key(&b, "drift", kpin_drift_name(r->drift));
-		add_key(&b, "against", r->against);
+		cli_json_key(&b, "drift", kpin_drift_name(r->drift));
+		cli_json_key(&b, "against", r->against);
 		if (r->drift == KPIN_DRIFT_BEHIND) {
 			cli_format_time(when, sizeof(when), r->pending_since,
 					true);
 			kpin_buf_addf(&b, ",\"behind\":%zu", r->behind);
-			add_key(&b, "pending_since", when);
+			cli_json_key(&b, "pending_since", when);
 		} else {
 			kpin_buf_adds(&b, ",\"behind\":0,"
 				      "\"pending_since\":null");
@@ -228,16 +239,18 @@ static void markdown(struct kpin_buf *b, const struct kpin_status *s)
 
 	kpin_buf_addf(b, "## Status of %s at %.12s\n\n", s->branch + 11,
 		      s->tip);
-	kpin_buf_adds(b, "| App | Environment | Image | Tag | Digest | Since | "
-		      "Commit | By | Drift |\n| --- | --- | --- | --- | --- | "
-		      "--- | --- | --- | --- |\n");
+	kpin_buf_addf(b, "| App | Environment | Image | Tag | Digest | Since | "
+		      "Commit | By |%s Drift |\n| --- | --- | --- | --- | --- | "
+		      "--- | --- | --- |%s --- |\n", s->verified ? " Signed |" :
+		      "", s->verified ? " --- |" : "");
 	for (i = 0; i < s->n; i++) {
 		char *cell[NCOLS];
 
 		cells(cell, &s->rows[i]);
 		kpin_buf_addch(b, '|');
 		for (k = 0; k < NCOLS; k++) {
-			cli_md_cell(b, cell[k], INT_MAX);
+			if (shown(s, k))
+				cli_md_cell(b, cell[k], INT_MAX);
 			free(cell[k]);
 		}
 		kpin_buf_addch(b, '\n');
@@ -272,6 +285,39 @@ static int print_markdown(const struct kpin_status *s)
 	return status;
 }
 
+/* --verify: the verdict on each row's since_commit. */
+static int verify_rows(struct kpin_status *s, struct kpin_repo *repo)
+{
+	struct kpin_sign_config cfg;
+	int status = EXIT_OK;
+
+	if (kpin_sign_config_read(&cfg, repo) ||
+	    kpin_status_verify(s, repo, cfg.allowed_signers))
+		status = cli_fail(NULL);
+	kpin_sign_config_release(&cfg);
+	return status;
+}
+
+/*
+ * After --verify, say so when a value was set by a badly signed commit,
+ * or, under "signing: required", by one not signed by an allowed signer.
+ */
+static bool badly_signed(const struct kpin_status *s, bool required)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (s->rows[i].since_commit[0] &&
+		    cli_sig_failed(&s->rows[i].sig, required))
+			n++;
+	if (n)
+		cli_error("%zu value%s set by a commit %s", n, n == 1 ?
+			  " was" : "s were", required ? "not signed by an "
+			  "allowed signer (signing: required in "
+			  KPIN_POLICY_FILE ")" : "badly signed");
+	return n != 0;
+}
+
 static const struct option status_options[] = {
 	{ "app", required_argument, NULL, 'a' },
 	{ "env", required_argument, NULL, 'e' },
@@ -282,6 +328,7 @@ static const struct option status_options[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "markdown", no_argument, NULL, 'm' },
 	{ "check", no_argument, NULL, 'c' },
+	{ "verify", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -293,7 +340,7 @@ static int cmd_status(int argc, char **argv)
 	struct kpin_policy policy;
 	struct kpin_status s;
 	struct cli_commit view;
-	bool json = false, md = false, check = false;
+	bool json = false, md = false, check = false, verify = false;
 	int c, status;
 
 	memset(&s, 0, sizeof(s));
@@ -335,6 +382,9 @@ static int cmd_status(int argc, char **argv)
 		case 'c':
 			check = true;
 			break;
+		case 'V':
+			verify = true;
+			break;
 		case 'h':
 			return cli_usage(&cmd_status_entry, true);
 		default:
@@ -358,6 +408,11 @@ static int cmd_status(int argc, char **argv)
 		status = cli_fail(NULL);
 		goto out;
 	}
+	if (verify) {
+		status = verify_rows(&s, repo);
+		if (status)
+			goto out;
+	}
 	if (json)
 		print_json(&s, &policy);
 	else if (md)
@@ -372,6 +427,8 @@ static int cmd_status(int argc, char **argv)
 			 "shallow clone?): dates, 'behind' and 'unpromoted' "
 			 "only see that far (git fetch --unshallow completes "
 			 "it)");
+	if (verify && badly_signed(&s, policy.signing_required))
+		status = EXIT_FAIL;
 	if (check && s.anomalies) {
 		cli_note("%zu anomal%s found", s.anomalies,
 			 s.anomalies == 1 ? "y" : "ies");

@@ -721,6 +721,27 @@ out:
 	return rc;
 }
 
+int kpin_status_verify(struct kpin_status *s, struct kpin_repo *repo,
+		       const char *allowed_signers)
+{
+	const char **ids = xcalloc(s->n + 1, sizeof(*ids));
+	struct kpin_sig_check *c = xcalloc(s->n + 1, sizeof(*c));
+	size_t i;
+	int rc;
+
+	for (i = 0; i < s->n; i++)
+		ids[i] = s->rows[i].since_commit;
+	rc = kpin_verify_commits(c, repo, ids, s->n, allowed_signers);
+	for (i = 0; !rc && i < s->n; i++) {
+		kpin_sig_check_release(&s->rows[i].sig);
+		s->rows[i].sig = c[i];
+	}
+	s->verified = !rc;
+	free(c);
+	free(ids);
+	return rc;
+}
+
 void kpin_status_release(struct kpin_status *s)
 {
 	size_t i;
@@ -736,6 +757,7 @@ void kpin_status_release(struct kpin_status *s)
 		free(r->since_author);
 		free(r->since_by);
 		free(r->against);
+		kpin_sig_check_release(&r->sig);
 	}
 	free(s->rows);
 	free(s->branch);

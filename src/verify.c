@@ -289,3 +289,36 @@ int kpin_verify_commit(struct kpin_sig_check *out, struct kpin_repo *repo,
 		kpin_sig_check_release(out);
 	return rc;
 }
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int kpin_verify_commits(struct kpin_sig_check *out, struct kpin_repo *repo,
+			const char *const *commits, size_t n,
+			const char *allowed_signers)
+{
+	size_t i, j;
+	int rc = 0;
+
+	memset(out, 0, n * sizeof(*out));
+	for (i = 0; i < n && !rc; i++) {
+		if (!commits[i][0])
+			continue;
+		for (j = 0; j < i && strcmp(commits[j], commits[i]); j++)
+			;
+		if (j == i) {
+			rc = kpin_verify_commit(&out[i], repo, commits[i],
+						allowed_signers);
+			continue;
+		}
+		out[i].status = out[j].status;
+		out[i].signer = dup_or_null(out[j].signer);
+		out[i].key = dup_or_null(out[j].key);
+		out[i].reason = dup_or_null(out[j].reason);
+	}
+	for (i = 0; rc && i < n; i++)
+		kpin_sig_check_release(&out[i]);
+	return rc;
+}

@@ -483,6 +483,20 @@ int h_git(struct h_result *r, const char *dir, const char *fmt, ...)
 	return status;
 }
 
+void h_ssh_signer(const char *dir, const char *name, const char *principal)
+{
+	struct h_result r;
+
+	if (h_sh(&r, dir, "ssh-keygen -q -t ed25519 -N '' -C t -f '%s'", name))
+		fail_msg("ssh-keygen: %s", r.err.ptr);
+	h_result_release(&r);
+	if (principal && h_sh(&r, dir, "printf '%%s %%s\\n' '%s' \"$(cat "
+			      "'%s.pub')\" >>allowed", principal, name))
+		fail_msg("allowed signers: %s", r.err.ptr);
+	if (principal)
+		h_result_release(&r);
+}
+
 const char *h_git_out(const char *dir, const char *fmt, ...)
 {
 	static char out[8][8192];

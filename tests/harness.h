@@ -139,6 +139,13 @@ int h_git(struct h_result *r, const char *dir, const char *fmt, ...)
 const char *h_git_out(const char *dir, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * h_ssh_signer() - An Ed25519 key without passphrase "dir/name" (and
+ * name.pub), made by ssh-keygen; with @principal, also allowed for it in
+ * the allowed-signers file "dir/allowed"
+ */
+void h_ssh_signer(const char *dir, const char *name, const char *principal);
+
 /* h_env_home() - "HOME=<empty dir>" so that no global git config leaks in. */
 const char *h_env_home(void);
 

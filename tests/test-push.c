@@ -983,13 +983,8 @@ static void sign_with_file_key(const struct world *w, const char *clone)
 {
 	struct h_result r;
 
-	if (access(h_path(w->dir, "signer"), F_OK) < 0) {
-		assert_int_equal(h_sh(&r, w->dir, "ssh-keygen -q -t ed25519 "
-				      "-N '' -C t -f signer && printf "
-				      "'t@example.com %%s\\n' \"$(cat "
-				      "signer.pub)\" >allowed"), 0);
-		h_result_release(&r);
-	}
+	if (access(h_path(w->dir, "signer"), F_OK) < 0)
+		h_ssh_signer(w->dir, "signer", "t@example.com");
 	assert_int_equal(h_git(&r, clone, "config gpg.format ssh && git config "
 			       "user.signingkey '%s/signer'", w->dir), 0);
 	h_result_release(&r);

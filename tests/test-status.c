@@ -37,6 +37,7 @@ static int kpin(struct h_result *r, const char *dir, const char *extra, ...)
 	const char *argv[32], *env[] = { h_env_home(), "XDG_CONFIG_HOME=",
 					 "GITHUB_ACTOR=", "GITHUB_ACTIONS=",
 					 "GITHUB_STEP_SUMMARY=", "NO_COLOR=",
+					 "SSH_AUTH_SOCK=", "KPIN_SIGNING_KEY=",
 					 extra, NULL };
 	va_list ap;
 	int n = 0;
@@ -348,6 +349,94 @@ static void test_get_repository_mode(void **state)
 	h_result_release(&r);
 }
 
+/*
+ * --verify: who signed the commit that set each value, by the code
+ * history --verify uses: a key of the allowed signers (good, with its
+ * principal), a key no allowed signer has, no signature at all; a
+ * tampered commit fails the run. Without --verify nothing is checked.
+ */
+static void test_status_verify(void **state)
+{
+	const char *dir = *state;
+	char *keys = h_tmpdir();
+	struct kpin_buf raw = KPIN_BUF_INIT;
+	struct h_result r;
+	const char *j;
+
+	h_ssh_signer(keys, "good", "t@example.com");
+	h_ssh_signer(keys, "stranger", NULL);
+	assert_int_equal(h_git(&r, dir, "config gpg.format ssh && git config "
+			       "gpg.ssh.allowedSignersFile '%s/allowed' && git "
+			       "config user.signingkey '%s/good'", keys, keys),
+			 0);
+	h_result_release(&r);
+	if (kpin(&r, dir, NULL, "set", "--app", "tagonly", "--env", "dev",
+		 "--image", "img", "--digest", D(5), "--sign", NULL))
+		fail_msg("set: %s", r.err.ptr);
+	h_result_release(&r);
+	assert_int_equal(h_git(&r, dir, "config user.signingkey '%s/stranger'",
+			       keys), 0);
+	h_result_release(&r);
+	if (kpin(&r, dir, NULL, "set", "--app", "missing", "--env", "prd",
+		 "--image", "img", "--digest", D(6), "--sign", NULL))
+		fail_msg("set: %s", r.err.ptr);
+	h_result_release(&r);
+
+	/* --json: the verdict inside each row's "since" */
+	assert_int_equal(kpin(&r, dir, NULL, "status", "--verify", "--json",
+			      NULL), 0);
+	j = row(r.out.ptr, "tagonly", "dev");
+	h_assert_contains(j, ",\"signature\":{\"status\":\"good\",\"signer\":"
+			  "\"t@example.com\",\"key\":\"SHA256:");
+	j = row(r.out.ptr, "missing", "prd");
+	h_assert_contains(j, ",\"signature\":{\"status\":\"unknown key\","
+			  "\"signer\":null,\"key\":\"SHA256:");
+	j = row(r.out.ptr, "sync", "dev");
+	h_assert_contains(j, ",\"signature\":{\"status\":\"unsigned\","
+			  "\"signer\":null,\"key\":null,\"reason\":null}}");
+	h_assert_contains(row(r.out.ptr, "missing", "stg"), "\"since\":null");
+	h_result_release(&r);
+	/* the table's SIGNED column */
+	assert_int_equal(kpin(&r, dir, NULL, "status", "--verify", NULL), 0);
+	h_assert_contains(r.out.ptr, "  BY  ");
+	h_assert_contains(r.out.ptr, "  SIGNED  ");
+	h_assert_contains(r.out.ptr, "  signed by t@example.com  ");
+	h_assert_contains(r.out.ptr, "  signed by an unknown key SHA256:");
+	h_assert_contains(r.out.ptr, "  unsigned  ");
+	h_result_release(&r);
+	assert_int_equal(kpin(&r, dir, NULL, "status", "--verify",
+			      "--markdown", NULL), 0);
+	h_assert_contains(r.out.ptr, "| By | Signed | Drift |\n");
+	h_assert_contains(r.out.ptr, "| signed by t@example.com |");
+	h_result_release(&r);
+	/* not asked: no column, no key */
+	assert_int_equal(kpin(&r, dir, NULL, "status", NULL), 0);
+	assert_null(strstr(r.out.ptr, "SIGNED"));
+	h_result_release(&r);
+	assert_int_equal(kpin(&r, dir, NULL, "status", "--json", NULL), 0);
+	assert_null(strstr(r.out.ptr, "signature"));
+	h_result_release(&r);
+
+	/* the commit that set missing/prd, its message changed: bad */
+	assert_int_equal(h_read(&raw, h_path(keys, "allowed")), 0);
+	kpin_buf_reset(&raw);
+	kpin_buf_addf(&raw, "%s\n\ntampered\n",
+		      h_git_out(dir, "cat-file commit HEAD"));
+	h_write(h_path(keys, "raw"), raw.ptr, raw.len);
+	assert_int_equal(h_git(&r, dir, "update-ref refs/heads/main $(git "
+			       "hash-object -t commit -w '%s/raw') && git reset "
+			       "-q --hard", keys), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin(&r, dir, NULL, "status", "--verify", NULL), 1);
+	h_assert_contains(r.out.ptr, "  BAD signature: ");
+	h_assert_contains(r.err.ptr, "1 value was set by a commit badly "
+			  "signed");
+	h_result_release(&r);
+	kpin_buf_release(&raw);
+	h_rmrf(keys);
+	free(keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_status_check_and_filters),
 		cmocka_unit_test(test_status_remote),
 		cmocka_unit_test(test_get_repository_mode),
+		cmocka_unit_test(test_status_verify),
 	};
 
 	return cmocka_run_group_tests_name("status", tests, setup,

@@ -149,4 +149,19 @@ const char *kpin_sig_status_name(enum kpin_sig_status s);
 int kpin_verify_commit(struct kpin_sig_check *out, struct kpin_repo *repo,
 		       const char *commit, const char *allowed_signers);
 
+/*
+ * kpin_verify_commits() - kpin_verify_commit() for a list of commits
+ * @out: @n verdicts, one per commit, in order
+ * @commits: @n commit ids in hex; an empty one is left unchecked (its
+ *           verdict stays "unsigned", with no key)
+ *
+ * A commit listed more than once is checked once.
+ *
+ * Returns: as kpin_verify_commit(); after an error, @out holds nothing
+ * to release.
+ */
+int kpin_verify_commits(struct kpin_sig_check *out, struct kpin_repo *repo,
+			const char *const *commits, size_t n,
+			const char *allowed_signers);
+
 #endif

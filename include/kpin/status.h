@@ -13,6 +13,7 @@
 #include "kust.h"
 #include "policy.h"
 #include "repo.h"
+#include "sign.h"
 
 /*
  * enum kpin_drift - How an overlay's image stands against the previous
@@ -64,6 +65,8 @@ bool kpin_drift_anomaly(enum kpin_drift d);
  *          @against took since it held this one
  * @pending_since: with KPIN_DRIFT_BEHIND, when @against took the first
  *                 of them
+ * @sig: after kpin_status_verify(), the verdict on @since_commit's
+ *       signature (left "unsigned", with no key, when there is none)
  */
 struct kpin_status_row {
 	char *app;
@@ -79,6 +82,7 @@ struct kpin_status_row {
 	char *against;
 	size_t behind;
 	long long pending_since;
+	struct kpin_sig_check sig;
 };
 
 /*
@@ -92,6 +96,7 @@ struct kpin_status_row {
  * @truncated: the walk stopped at a commit whose parent is missing (a
  *             shallow clone): dates, "behind" and "unpromoted" only see
  *             the history down to there
+ * @verified: kpin_status_verify() filled each row's @sig
  */
 struct kpin_status {
 	char *branch;
@@ -100,6 +105,7 @@ struct kpin_status {
 	size_t n;
 	size_t anomalies;
 	bool truncated;
+	bool verified;
 };
 
 /*
@@ -126,6 +132,20 @@ struct kpin_status {
 int kpin_repo_status(struct kpin_status *out, struct kpin_repo *repo,
 		     const char *branch, const struct kpin_policy *policy,
 		     const char *root, const char *app, const char *env);
+
+/*
+ * kpin_status_verify() - Check the signature of each row's since_commit
+ * @s: the board, from kpin_repo_status()
+ * @repo: the repository it was read from
+ * @allowed_signers: as for kpin_verify_commit()
+ *
+ * Each distinct commit is checked once, with kpin_verify_commits().
+ *
+ * Returns: 0 (every row's @sig is set, @s->verified), or as
+ * kpin_verify_commit().
+ */
+int kpin_status_verify(struct kpin_status *s, struct kpin_repo *repo,
+		       const char *allowed_signers);
 
 void kpin_status_release(struct kpin_status *s);
 

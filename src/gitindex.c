@@ -785,3 +785,73 @@ int kpin_gitindex_commit(struct kpin_gitindex *ix,
 	kpin_buf_release(&ext);
 	return rc;
 }
+
+/*
+ * Is @path's entry and worktree copy each at @from or @to, and not both at
+ * @to already? 1 when it is kpin's to bring to @to, 0 when it is there,
+ * -1 when someone changed the file or its entry since.
+ */
+static int settle_one(struct kpin_gitindex *ix, const char *path,
+		      const git_oid *from, const git_oid *to)
+{
+	struct kpin_buf full = KPIN_BUF_INIT;
+	struct kpin_ixf_entry ent;
+	long off = find(ix, path);
+	bool at_to, at_from;
+	struct stat st;
+	git_oid wt;
+	int rc = -1;
+
+	if (off < 0)
+		return -1;
+	kpin_ixf_entry_read(&ix->ixf, (size_t)off, &ent);
+	at_to = !memcmp(ent.id, to->id, KPIN_IXF_ID);
+	at_from = !memcmp(ent.id, from->id, KPIN_IXF_ID);
+	if (ent.stage || (!at_to && !at_from))
+		return -1;
+	if (ent.flags & KPIN_IXF_SKIP_WORKTREE)
+		return at_from;
+	kpin_buf_addf(&full, "%s%s", git_repository_workdir(ix->repo), path);
+	if (lstat(full.ptr, &st) == 0 && S_ISREG(st.st_mode) &&
+	    !hash_worktree(&wt, ix, full.ptr, path, &st)) {
+		if (git_oid_equal(&wt, from))
+			rc = 1;
+		else if (git_oid_equal(&wt, to))
+			rc = at_from;
+	}
+	kpin_error_clear();
+	kpin_buf_release(&full);
+	return rc;
+}
+
+int kpin_gitindex_settle(struct kpin_gitindex *ix,
+			 const struct kpin_index_edit *e, size_t n,
+			 const bool *keep, bool *staged,
+			 struct kpin_buf *notes)
+{
+	struct kpin_index_edit *to = xcalloc(n + 1, sizeof(*to));
+	size_t k, nt = 0;
+	int rc = 0;
+
+	for (k = 0; k < n; k++) {
+		int ours;
+
+		to[nt] = e[k];
+		if (!keep[k]) {
+			to[nt].old_id = e[k].new_id;
+			to[nt].new_id = e[k].old_id;
+		}
+		ours = settle_one(ix, e[k].path, &to[nt].old_id,
+				  &to[nt].new_id);
+		if (ours < 0)
+			kpin_buf_addf(notes, "left '%s' in the checkout "
+				      "alone: it changed while kpin's "
+				      "version was staged\n", e[k].path);
+		nt += ours > 0;
+	}
+	*staged = nt > 0;
+	if (nt)
+		rc = kpin_gitindex_commit(ix, to, nt);
+	free(to);
+	return rc;
+}

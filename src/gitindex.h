@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "index-format.h"
+#include "kpin/buf.h"
 #include "lock.h"
 
 
@@ -135,6 +136,33 @@ int kpin_gitindex_restore(struct kpin_gitindex *ix,
 			  const struct kpin_index_edit *e, size_t n);
 
 /* kpin_gitindex_free() - Release the memory (not the lock). */
+/*
+ * kpin_gitindex_settle() - Bring published changes where the branch is,
+ * after its CAS went to someone else
+ * @ix: a session opened (under index.lock) on the paths of @e
+ * @e: the edits kpin_gitindex_commit() made and kpin_lock_commit()
+ *     published
+ * @n: how many
+ * @keep: for each edit, whether the branch holds kpin's version (a git
+ *        commit took it from the index): the file stays at or comes back
+ *        to it; else it goes back to the old version
+ * @staged: set when a new index was written to index.lock (the caller
+ *          publishes it), clear when everything was where it belongs
+ * @notes: a line for each file left alone
+ *
+ * Only a file whose entry and worktree copy each hold the old or kpin's
+ * version is changed (entry and file); a file someone changed otherwise
+ * since is left alone and named in @notes. (A git commit that read the
+ * index before kpin published its own writes that copy back when it
+ * locks the index: kpin's version then comes back too.)
+ *
+ * Returns: 0, or an error from writing the files or the new index.
+ */
+int kpin_gitindex_settle(struct kpin_gitindex *ix,
+			 const struct kpin_index_edit *e, size_t n,
+			 const bool *keep, bool *staged,
+			 struct kpin_buf *notes);
+
 void kpin_gitindex_free(struct kpin_gitindex *ix);
 
 #endif

@@ -199,8 +199,7 @@ static bool is_head(git_repository *repo, const char *ref)
 
 /*
  * The checkout may not agree with the branch: kpin writes the worktree
- * files and stages the index before the branch moves, and publishes the
- * index after. Bring each recorded file whose index entry and worktree
+ * files and puts the new index in place just before the branch moves. Bring each recorded file whose index entry and worktree
  * copy are the old or the new version to the version the branch holds:
  * the new one when the branch moved, else the old one.
  */

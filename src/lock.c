@@ -211,7 +211,7 @@ int kpin_lock_fd(struct kpin_lock *lk)
 	return lk->fd;
 }
 
-int kpin_lock_commit(struct kpin_lock *lk)
+int kpin_lock_publish(struct kpin_lock *lk)
 {
 	int fd = lk->fd;
 
@@ -220,8 +220,16 @@ int kpin_lock_commit(struct kpin_lock *lk)
 		return lock_fail("write", lk->stage);
 	if (rename(lk->stage, lk->target) < 0)
 		return lock_fail("rename", lk->stage);
-	kpin_lock_release(lk);
 	return 0;
+}
+
+int kpin_lock_commit(struct kpin_lock *lk)
+{
+	int rc = kpin_lock_publish(lk);
+
+	if (!rc)
+		kpin_lock_release(lk);
+	return rc;
 }
 
 void kpin_lock_release(struct kpin_lock *lk)

@@ -70,6 +70,18 @@ int kpin_lock_take(struct kpin_lock *lk, const char *target, long wait_ms);
 int kpin_lock_fd(struct kpin_lock *lk);
 
 /*
+ * kpin_lock_publish() - Put what was written through kpin_lock_fd() in
+ * place of the target, and keep the lock
+ *
+ * Readers see the new content at once (a rename); writers, who take the
+ * lock first, stay out until kpin_lock_release(). Another write through
+ * kpin_lock_fd() starts a new file.
+ *
+ * Returns: 0 or KPIN_ERROR.
+ */
+int kpin_lock_publish(struct kpin_lock *lk);
+
+/*
  * kpin_lock_commit() - Put what was written through kpin_lock_fd() in
  * place of the target, then release the lock
  *

@@ -129,12 +129,23 @@ int checkout_prepare(struct checkout *co, const struct edit_set *set,
 		     struct kpin_buf *notes);
 /* The branch did not move: put the files back, release index.lock. */
 void checkout_undo(struct checkout *co);
-/* The branch moved: publish the staged index, or check out with libgit2. */
-int checkout_follow(struct checkout *co, struct kpin_repo *repo,
-		    git_tree *oldtree, const git_oid *commit,
-		    const struct edit_set *set);
-int checkout_full(struct kpin_repo *repo, git_tree *oldtree,
-		  const git_oid *commit, bool dry_run);
+/*
+ * Before the branch moves from @from to @to: publish the staged index, or
+ * check the files out with libgit2; releases index.lock.
+ */
+int checkout_publish(struct checkout *co, struct kpin_repo *repo,
+		     git_tree *from, git_tree *to, const struct edit_set *set);
+/*
+ * The branch moved elsewhere, to @tip, instead: bring each file where the
+ * checkout still has kpin's version or the old one to @tip's choice:
+ * kpin's version when @tip holds it (a git commit took it from the
+ * index), else the old one, from @from (notes for what is left alone).
+ */
+void checkout_settle(struct checkout *co, struct kpin_repo *repo,
+			git_tree *from, git_tree *to, git_tree *tip,
+			const struct edit_set *set, struct kpin_buf *notes);
+int checkout_full(struct kpin_repo *repo, git_tree *from, git_tree *to,
+		  bool dry_run);
 
 /* history.c */
 bool history_reachable(struct kpin_repo *repo, const git_oid *tip,

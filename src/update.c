@@ -169,8 +169,8 @@ static int edit_at(struct edit_set *set, struct kpin_repo *repo,
 }
 
 /* Write the edited blobs, the updated tree and the commit. */
-static int write_commit(git_oid *out, struct kpin_repo *repo,
-			git_commit *parent, git_tree *tree,
+static int write_commit(git_oid *out, git_tree **tree_out,
+			struct kpin_repo *repo, git_commit *parent, git_tree *tree,
 			struct edit_set *set, const char *message,
 			const struct kpin_repo_opts *o)
 {
@@ -212,6 +212,10 @@ static int write_commit(git_oid *out, struct kpin_repo *repo,
 	}
 	rc = kpin_sign_commit_create(out, repo->git, o->signer, sig, message,
 				     newtree, parent);
+	if (!rc) {
+		*tree_out = newtree;
+		newtree = NULL;
+	}
 out:
 	git_signature_free(sig);
 	git_tree_free(newtree);
@@ -364,6 +368,7 @@ struct update {
 	git_tree *local_tree, *base_tree;
 	git_oid tip;			/* the local tip as read */
 	git_oid commit;			/* kpin's commit */
+	git_tree *commit_tree;		/* its tree */
 	bool push_unknown;		/* a push cut off may have landed */
 	int attempt;
 	int rc;				/* why an attempt failed */
@@ -383,7 +388,8 @@ static void drop_tips(struct update *u)
 	git_commit_free(u->local);
 	git_tree_free(u->base_tree);
 	git_commit_free(u->base);
-	u->local_tree = u->base_tree = NULL;
+	git_tree_free(u->commit_tree);
+	u->local_tree = u->base_tree = u->commit_tree = NULL;
 	u->local = u->base = NULL;
 }
 
@@ -474,8 +480,8 @@ static int check_checkout(struct update *u, bool stale)
  */
 static int write_and_stage(struct update *u, bool stage)
 {
-	int rc = write_commit(&u->commit, u->repo, u->base, u->base_tree,
-			      &u->set, u->res->message.ptr, u->o);
+	int rc = write_commit(&u->commit, &u->commit_tree, u->repo, u->base,
+			      u->base_tree, &u->set, u->res->message.ptr, u->o);
 
 	if (!rc) {
 		git_oid_cpy(&u->j.new, &u->commit);
@@ -487,13 +493,42 @@ static int write_and_stage(struct update *u, bool stage)
 }
 
 /*
+ * The branch moved elsewhere after kpin published its checkout: take
+ * kpin's version back out of the index and worktree where it is still
+ * kpin's and the branch's new tip does not hold it.
+ */
+static void take_back(struct update *u)
+{
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	git_oid now;
+
+	if (!u->co.active)
+		return;
+	if (!git_reference_name_to_id(&now, u->repo->git, u->ref) &&
+	    !repo_commit_and_tree(&c, &t, u->repo, &now))
+		checkout_settle(&u->co, u->repo, u->local_tree,
+				   u->commit_tree, t, &u->set, &u->res->notes);
+	else
+		kpin_buf_addf(&u->res->notes, "'%s' cannot be read: kpin's "
+			      "version of the files stays in the checkout\n",
+			      u->ref);
+	kpin_error_clear();
+	git_tree_free(t);
+	git_commit_free(c);
+}
+
+/*
  * An attempt without --push, in git's order for a fast-forward of a
  * checked-out branch: take index.lock, then read the tip, edit, check the
- * checkout, write the commit, the worktree files and the new index
- * (staged), move the branch by CAS, publish the index. A concurrent git
- * command either finished before the lock (and the CAS sees its commit)
- * or waits for kpin; no git command can read the new tip with the old
- * index, which is how a promotion used to be reverted.
+ * checkout, write the commit, the worktree files and the new index,
+ * publish the index (which releases index.lock), then move the branch by
+ * CAS. A git command that reads the new tip reads the new index too; one
+ * that read the old index before takes index.lock after kpin and loses
+ * its CAS of the branch to kpin's, or wins it and kpin takes its version
+ * back out of the checkout and tries again on the new tip. No git command
+ * can commit the old index on kpin's commit, which is how a promotion
+ * used to be reverted.
  */
 static enum outcome attempt_local(struct update *u)
 {
@@ -510,15 +545,22 @@ static enum outcome attempt_local(struct update *u)
 	rc = check_checkout(u, false);
 	if (!rc)
 		rc = write_and_stage(u, true);
+	if (!rc)
+		rc = checkout_publish(&u->co, u->repo, u->local_tree,
+				      u->commit_tree, &u->set);
 	if (rc)
 		return outcome(u, rc);
 	if (u->o->before_cas)
 		u->o->before_cas(u->repo, u->attempt, u->o->hook_arg);
 	rc = move_branch(u, &u->commit, &u->tip, NULL);
-	if (!rc)
+	if (!rc) {
+		checkout_end(&u->co);
+		u->res->synced = u->co.active;
 		return ATTEMPT_DONE;
-	checkout_undo(&u->co);
-	return outcome(u, cas_lost(u, rc));
+	}
+	rc = cas_lost(u, rc);
+	take_back(u);
+	return outcome(u, rc);
 }
 
 /*
@@ -554,8 +596,8 @@ static enum outcome attempt_push(struct update *u)
 		if (rc)
 			return outcome(u, rc);
 	}
-	rc = write_commit(&u->commit, u->repo, u->base, u->base_tree, &u->set,
-			  u->res->message.ptr, u->o);
+	rc = write_commit(&u->commit, &u->commit_tree, u->repo, u->base,
+			  u->base_tree, &u->set, u->res->message.ptr, u->o);
 	if (rc)
 		return outcome(u, rc);
 	if (u->o->before_cas)
@@ -566,15 +608,25 @@ static enum outcome attempt_push(struct update *u)
 	return outcome(u, rc);
 }
 
+/* Pushed, but the local branch moved meanwhile: it is left alone. */
+static int local_moved(struct update *u)
+{
+	checkout_undo(&u->co);
+	kpin_error_clear();
+	u->res->local_moved = true;
+	return 1;
+}
+
 /*
  * Pushed: now bring the local branch and its checkout along, under
- * index.lock, from the tip the attempt read. A local branch that moved
- * meanwhile (not a kpin: kpin.lock is held) is left alone, with its
- * checkout; the push stands.
+ * index.lock, from the tip the attempt read, the checkout first (as in
+ * attempt_local()). A local branch that moved meanwhile (not a kpin:
+ * kpin.lock is held) is left alone, with its checkout; the push stands.
  */
 static int follow_push(struct update *u)
 {
 	bool stale = !git_oid_equal(&u->tip, git_commit_id(u->base));
+	bool full = stale && u->co.active;
 	git_oid now;
 	int rc = checkout_lock(&u->co, u->repo);
 
@@ -583,67 +635,44 @@ static int follow_push(struct update *u)
 		rc = KPIN_EMODIFIED;
 	if (!rc)
 		rc = check_checkout(u, stale);
-	if (!rc && stale && u->co.active) {
-		/* the checkout follows over the remote's commits too */
-		rc = checkout_full(u->repo, u->local_tree, &u->commit, true);
-		if (!rc)
-			rc = journal_stale_paths(&u->j, u->repo, u->local_tree,
-						 &u->commit);
-	}
+	/* the checkout follows over the remote's commits too */
+	if (!rc && full)
+		rc = checkout_full(u->repo, u->local_tree, u->commit_tree,
+				   true);
+	if (!rc && full)
+		rc = journal_stale_paths(&u->j, u->repo, u->local_tree,
+					 &u->commit);
 	if (!rc) {
 		git_oid_cpy(&u->j.new, &u->commit);
 		rc = kpin_journal_write(u->repo->git, &u->j);
 	}
 	if (!rc && !stale)
 		rc = checkout_prepare(&u->co, &u->set, &u->res->notes);
-	if (!rc)
-		rc = move_branch(u, &u->commit, &u->tip, NULL) ?
-		     KPIN_EMODIFIED : 0;
-	if (rc == KPIN_EMODIFIED || rc == KPIN_ELOCKED) {
-		checkout_undo(&u->co);
-		kpin_error_clear();
-		u->res->local_moved = true;
-		return 1;
+	if (!rc && full) {
+		checkout_end(&u->co);	/* libgit2 takes index.lock itself */
+		rc = checkout_full(u->repo, u->local_tree, u->commit_tree,
+				   false);
+	} else if (!rc) {
+		rc = checkout_publish(&u->co, u->repo, u->local_tree,
+				      u->commit_tree, &u->set);
 	}
-	return rc;
-}
-
-/*
- * The branch moved: the checkout follows. If it cannot (a file changed,
- * the index stayed locked), put the branch back where it was, unless
- * someone has built on it already. A pushed commit stays pushed; the
- * local branch is then simply behind the remote.
- */
-static int follow_or_undo(struct update *u)
-{
-	bool stale = !git_oid_equal(&u->tip, git_commit_id(u->base));
-	struct kpin_buf m = KPIN_BUF_INIT;
-	int rc;
-
-	if (!u->co.active)
-		return 0;
-	if (stale) {
+	if (rc)
+		return rc == KPIN_EMODIFIED || rc == KPIN_ELOCKED ?
+		       local_moved(u) : rc;
+	if (!move_branch(u, &u->commit, &u->tip, NULL)) {
 		checkout_end(&u->co);
-		rc = checkout_full(u->repo, u->local_tree, &u->commit, false);
-	} else {
-		rc = checkout_follow(&u->co, u->repo, u->local_tree,
-				     &u->commit, &u->set);
-	}
-	if (!rc) {
-		u->res->synced = true;
+		u->res->synced = u->co.active;
 		return 0;
 	}
-	checkout_undo(&u->co);
-	if (move_branch(u, &u->tip, &u->commit, "kpin: undo, the checkout "
-			"could not follow"))
-		return kpin_error_last()->code;
-	kpin_buf_addf(&m, "%s; the local branch was put back%s",
-		      kpin_error_last()->message, u->remote ? " (the remote "
-		      "has the commit)" : ", nothing changed");
-	rc = kpin_error_set(u->remote ? KPIN_ERROR : KPIN_EMODIFIED, "%s",
-			    m.ptr);
-	kpin_buf_release(&m);
-	return rc;
+	if (full && checkout_full(u->repo, u->commit_tree, u->local_tree,
+				  false))
+		kpin_buf_addf(&u->res->notes, "could not put the checkout back "
+			      "where '%s' was (%s): git status shows the "
+			      "difference\n", u->ref + 11,
+			      kpin_error_last()->message);
+	else if (!full)
+		take_back(u);
+	return local_moved(u);
 }
 
 /* Attempt until done, failed, or out of retries, with backoff between. */
@@ -720,8 +749,6 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 	rc = retry(&u);
 	if (!rc && !o->dry_run && u.remote)
 		rc = follow_push(&u);
-	if (!rc && !o->dry_run)
-		rc = follow_or_undo(&u);
 	if (rc == 1)
 		rc = 0;		/* pushed; the local branch was left alone */
 	if (!rc && !o->dry_run)

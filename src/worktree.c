@@ -308,35 +308,45 @@ int checkout_check(struct checkout *co, struct kpin_repo *repo,
 	return 0;
 }
 
-/* libgit2's way: a path-limited safe checkout of the new commit. */
-static int follow_libgit2(struct kpin_repo *repo, git_tree *oldtree,
-			  const git_oid *commit, const struct edit_set *set)
+/* Does @tip hold @path as @id (someone committed kpin's version)? */
+static bool tree_holds(git_tree *tip, const char *path, const git_oid *id)
+{
+	git_tree_entry *e = NULL;
+	bool yes = !git_tree_entry_bypath(&e, tip, path) &&
+		   git_oid_equal(git_tree_entry_id(e), id);
+
+	git_tree_entry_free(e);
+	git_error_clear();
+	return yes;
+}
+
+/*
+ * libgit2's way: a path-limited safe checkout of @to, from @from, of the
+ * changed files (those @to does not hold at kpin's version when @tip is
+ * given: what to take back).
+ */
+static int checkout_paths(struct kpin_repo *repo, git_tree *from,
+			  git_tree *to, const struct edit_set *set,
+			  git_tree *tip)
 {
 	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-	git_commit *c = NULL;
-	git_tree *newtree = NULL;
 	char **paths = xcalloc(set->n + 1, sizeof(*paths));
 	size_t i, np = 0;
-	int rc, tries;
+	int rc = 0, tries;
 
 	for (i = 0; i < set->n; i++)
-		if (set->f[i].new.len)
+		if (set->f[i].new.len &&
+		    !(tip && tree_holds(tip, set->f[i].path,
+					 &set->f[i].new_id)))
 			paths[np++] = set->f[i].path;
-	rc = git_commit_lookup(&c, repo->git, commit);
-	if (!rc)
-		rc = git_commit_tree(&newtree, c);
-	if (rc) {
-		rc = kpin_git_fail(rc, "cannot read the new commit");
-		goto out;
-	}
 	co.checkout_strategy = GIT_CHECKOUT_SAFE |
 			       GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
 	co.paths.strings = paths;
 	co.paths.count = np;
-	co.baseline = oldtree;
+	co.baseline = from;
 	/* the index may be locked for a moment by another git process */
-	for (tries = 0; tries < 50; tries++) {
-		rc = git_checkout_tree(repo->git, (git_object *)newtree, &co);
+	for (tries = 0; np && tries < 50; tries++) {
+		rc = git_checkout_tree(repo->git, (git_object *)to, &co);
 		if (rc != GIT_ELOCKED)
 			break;
 		usleep(20000);
@@ -344,9 +354,6 @@ static int follow_libgit2(struct kpin_repo *repo, git_tree *oldtree,
 	if (rc)
 		rc = kpin_git_fail(rc, "the checkout of the edited files could not "
 			      "follow the branch");
-out:
-	git_tree_free(newtree);
-	git_commit_free(c);
 	free(paths);
 	return rc;
 }
@@ -386,43 +393,102 @@ void checkout_undo(struct checkout *co)
 	checkout_end(co);
 }
 
-int checkout_follow(struct checkout *co, struct kpin_repo *repo,
-		    git_tree *oldtree, const git_oid *commit,
-		    const struct edit_set *set)
+/*
+ * Before the branch moves, as git does for a fast-forward (the index is
+ * written, then the ref): put the staged index in place and keep
+ * index.lock until the branch has moved, so that a git command that reads
+ * the new tip reads the new index too, and no git command writes an index
+ * in between (they take index.lock first). The fallback checks the files
+ * out through libgit2, which takes index.lock itself.
+ */
+int checkout_publish(struct checkout *co, struct kpin_repo *repo,
+		     git_tree *from, git_tree *to, const struct edit_set *set)
 {
 	int rc;
 
+	if (!co->active)
+		return 0;
 	if (!co->ix) {
-		/* libgit2 takes index.lock itself */
 		checkout_end(co);
-		return follow_libgit2(repo, oldtree, commit, set);
+		return checkout_paths(repo, from, to, set, NULL);
 	}
-	session_end(co);
-	rc = kpin_lock_commit(&co->lock);
-	checkout_end(co);
+	rc = kpin_lock_publish(&co->lock);
+	if (rc)
+		checkout_undo(co);
+	else
+		session_end(co);
 	return rc;
 }
 
+void checkout_settle(struct checkout *co, struct kpin_repo *repo,
+			git_tree *from, git_tree *to, git_tree *tip,
+			const struct edit_set *set, struct kpin_buf *notes)
+{
+	struct kpin_index_edit *e;
+	const char **paths;
+	size_t i, n, kept = 0;
+	bool staged = false, *keep;
+	int rc;
+
+	if (!co->active)
+		return;
+	n = index_edits(&e, set);
+	paths = xcalloc(n + 1, sizeof(*paths));
+	keep = xcalloc(n + 1, sizeof(*keep));
+	for (i = 0; i < n; i++) {
+		paths[i] = e[i].path;
+		keep[i] = tree_holds(tip, e[i].path, &e[i].new_id);
+		kept += keep[i];
+	}
+	if (kept == n)
+		kpin_buf_addf(notes, "the branch moved to a commit that "
+			      "already holds kpin's version of the files "
+			      "(someone committed them from the index)\n");
+	if (co->fallback) {
+		rc = checkout_paths(repo, to, from, set, tip);
+		goto out;
+	}
+	/* under index.lock (still held, or taken again), then read the index */
+	session_end(co);
+	rc = checkout_lock(co, repo);
+	if (!rc)
+		rc = kpin_gitindex_open(&co->ix, repo->git, &co->lock, paths,
+					n);
+	if (!rc)
+		rc = kpin_gitindex_settle(co->ix, e, n, keep, &staged, notes);
+	if (staged && !rc)
+		rc = kpin_lock_publish(&co->lock);
+out:
+	free(keep);
+	free(paths);
+	free(e);
+	checkout_end(co);
+	if (rc) {
+		kpin_buf_addf(notes, "could not bring the files in the "
+			      "checkout where the branch is (%s): git status "
+			      "shows the difference\n",
+			      kpin_error_last()->message);
+		kpin_error_clear();
+	}
+}
+
 /*
- * A stale checkout fast-forwards to @commit, with files others changed:
- * make sure a safe checkout from @oldtree would not meet local changes.
+ * A stale checkout fast-forwards from @from to @to, with files others
+ * changed (or, a dry run, checks that a safe checkout would not meet
+ * local changes).
  */
-int checkout_full(struct kpin_repo *repo, git_tree *oldtree,
-			 const git_oid *commit, bool dry_run)
+int checkout_full(struct kpin_repo *repo, git_tree *from, git_tree *to,
+		  bool dry_run)
 {
 	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-	git_commit *c = NULL;
-	git_tree *t = NULL;
-	int rc = repo_commit_and_tree(&c, &t, repo, commit);
+	int rc;
 
-	if (rc)
-		return rc;
 	/* a dry run writes no index either: kpin may hold index.lock */
 	co.checkout_strategy = GIT_CHECKOUT_SAFE |
 			       (dry_run ? GIT_CHECKOUT_DRY_RUN |
 				GIT_CHECKOUT_DONT_WRITE_INDEX : 0);
-	co.baseline = oldtree;
-	rc = git_checkout_tree(repo->git, (git_object *)t, &co);
+	co.baseline = from;
+	rc = git_checkout_tree(repo->git, (git_object *)to, &co);
 	if (rc == GIT_ECONFLICT)
 		rc = kpin_error_set(KPIN_EINVALID, "local changes in the "
 				    "checkout would be overwritten by the "
@@ -430,7 +496,5 @@ int checkout_full(struct kpin_repo *repo, git_tree *oldtree,
 				    "first (nothing changed)");
 	else if (rc)
 		rc = kpin_git_fail(rc, "cannot update the checkout");
-	git_tree_free(t);
-	git_commit_free(c);
 	return rc;
 }

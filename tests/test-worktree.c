@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "kpin/error.h"
+#include "kpin/repo.h"
 
 #define OV ".platform/kubernetes/web/overlays/prd/kustomization.yaml"
 
@@ -22,6 +24,25 @@ static const char *const files[] = {
 	"other.txt", "0\n",
 	NULL
 };
+
+#define RACE_RUNS 80	/* kpin updates beside loops of git commit */
+/*
+ * A shell loop of @body until a file "stop" appears. The commits commit
+ * what the index holds, as it is, and stage nothing themselves: a git
+ * add before each would let git race itself (git commit reads the index
+ * before it locks it, and may write that stale copy back).
+ */
+#define LOOP(body) "i=0; while [ ! -e stop ] && [ $i -lt 5000 ]; do " \
+	"i=$((i+1)); " body "; done"
+#define GIT_COMMIT "git commit -q --allow-empty -m \"git $i\""
+/*
+ * What git commit does without writing the index: HEAD, then the index
+ * as read without its lock, then a CAS of the branch.
+ */
+#define READER "h=$(git rev-parse HEAD) && cp .git/index .git/rd-index && " \
+	"t=$(GIT_INDEX_FILE=.git/rd-index git write-tree) && " \
+	"c=$(git commit-tree $t -p $h -m \"reader $i\") && " \
+	"git update-ref refs/heads/main $c $h"
 
 static int setup(void **state)
 {
@@ -71,6 +92,117 @@ static void test_worktree_stale_journal_foreign_lock(void **state)
 	unlink(h_path(dir, ".git/index.lock"));
 	h_assert_git_clean(dir);
 	kpin_buf_release(&j);
+}
+
+/*
+ * Start "/bin/sh -c @script" in @dir, its output discarded; the pid.
+ */
+static pid_t spawn_sh(const char *dir, const char *script)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) ||
+		    !freopen("/dev/null", "w", stderr) || chdir(dir) < 0)
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * The revert race: a loop of `git commit` and a loop that commits the
+ * index as read without its lock, beside a loop of kpin updates of the
+ * overlay. Every kpin update must stay in history: no later commit may
+ * put the overlay back (which a git commit did when it read the new tip
+ * with the old index: about 1 update in 25 when kpin moved the branch
+ * before its index was in place, 0 to 1 in 80 when the index followed
+ * the branch under index.lock, as both are read without it), and the
+ * checkout ends clean.
+ */
+static void test_worktree_commit_race(void **state)
+{
+	const char *dir = *state;
+	struct kpin_buf log = KPIN_BUF_INIT;
+	char *line, *next, commit[120] = "";
+	int i, ok = 0, commits = 0, reverted = 0, dirty = 0, last = -1;
+	struct h_result r;
+	pid_t loop[2];
+	int st, k;
+
+	/* a git commit loop, and one that commits without the index lock */
+	for (k = 0; k < 2; k++)
+		loop[k] = spawn_sh(dir, k ? LOOP(GIT_COMMIT) : LOOP(READER));
+	for (i = 0; i < RACE_RUNS; i++) {
+		int rc = set_web(&r, dir, 1000 + (unsigned)i, NULL);
+
+		/*
+		 * 5: index.lock held by git past kpin's wait. 3: the overlay
+		 * has changes: a git commit that read the index before kpin
+		 * locked it wrote that stale index back after kpin (git's
+		 * own race between two of its commands; its commit then
+		 * fails); put the overlay back as HEAD has it and go on.
+		 */
+		if (rc == 3 && strstr(r.err.ptr, "changes in the checkout")) {
+			dirty++;
+			h_result_release(&r);
+			h_git(&r, dir, "checkout HEAD -- %s", OV);
+		} else if (rc && rc != 5) {
+			fail_msg("kpin exited %d: %s", rc, r.err.ptr);
+		}
+		ok += rc == 0;
+		h_result_release(&r);
+	}
+	h_writes(h_path(dir, "stop"), "");
+	for (k = 0; k < 2; k++)
+		assert_int_equal(waitpid(loop[k], &st, 0), loop[k]);
+	unlink(h_path(dir, "stop"));
+	/*
+	 * Oldest first, every commit that changed the overlay, with the
+	 * digest it set: each must be a later update than the one before
+	 * (a git commit may carry kpin's change, when it took it from the
+	 * index; none may put an earlier one back).
+	 */
+	assert_int_equal(h_git(&r, dir, "log --reverse --format='@ %%h %%s' "
+			       "-p -U0 -- %s", OV), 0);
+	kpin_buf_add(&log, r.out.ptr, r.out.len);
+	h_result_release(&r);
+	for (line = log.ptr; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!strncmp(line, "@ ", 2)) {
+			snprintf(commit, sizeof(commit), "%s", line + 2);
+			commits++;
+		} else if (!strncmp(line, "+  digest: ", 11)) {
+			for (k = 0; k < RACE_RUNS &&
+			     strcmp(line + 11, h_digest(1000 + (unsigned)k));
+			     k++)
+				;
+			assert_true(k < RACE_RUNS);
+			if (k <= last) {
+				reverted++;
+				print_message("# %s put update %d back over "
+					      "%d\n", commit, k, last);
+			}
+			last = k;
+		}
+	}
+	print_message("# %d kpin updates (%d refused, %d after a stale index "
+		      "write by git), %d commits of the overlay\n", ok,
+		      RACE_RUNS - ok, dirty, commits);
+	assert_int_equal(reverted, 0);
+	assert_true(ok > RACE_RUNS / 2);
+	/* the last update is where the branch is; the objects are sound */
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV),
+			  h_digest(1000 + (unsigned)last));
+	assert_int_equal(h_git(&r, dir, "fsck --strict"), 0);
+	h_result_release(&r);
+	kpin_buf_release(&log);
 }
 
 /*
@@ -211,12 +343,196 @@ static void test_worktree_full_branch_name(void **state)
 	h_assert_git_clean(dir);
 }
 
+/*
+ * What runs in the moment before kpin's CAS of the branch (the library's
+ * before_cas hook), on the first attempt only: a look at the index, a git
+ * command, a commit of the index as read (without its lock), a commit
+ * that moves the branch behind the index's back.
+ */
+struct interloper {
+	const char *dir;
+	const char *git;	/* a git command, or NULL */
+	bool reader;		/* commit the index as read, without locking it */
+	bool move;		/* then commit other.txt on the branch */
+	int git_rc;		/* the git command's status */
+	char staged[80];	/* git ls-files -s of the overlay, then */
+	char status[80];	/* git status --porcelain of it, then */
+	bool locked;		/* whether index.lock existed, then */
+};
+
+/* READER, once, in C (in @dir, from a before_cas hook). */
+static void reader_commit(const char *dir)
+{
+	char head[64], tree[64], commit[64];
+	struct kpin_buf index = KPIN_BUF_INIT;
+	struct h_result r;
+
+	snprintf(head, sizeof(head), "%s", h_git_out(dir, "rev-parse HEAD"));
+	h_read(&index, h_path(dir, ".git/index"));
+	h_write(h_path(dir, ".git/rd-index"), index.ptr, index.len);
+	setenv("GIT_INDEX_FILE", h_path(dir, ".git/rd-index"), 1);
+	snprintf(tree, sizeof(tree), "%s", h_git_out(dir, "write-tree"));
+	unsetenv("GIT_INDEX_FILE");
+	snprintf(commit, sizeof(commit), "%s",
+		 h_git_out(dir, "commit-tree %s -p %s -m reader", tree, head));
+	assert_int_equal(h_git(&r, dir, "update-ref refs/heads/main %s %s",
+			       commit, head), 0);
+	h_result_release(&r);
+	unlink(h_path(dir, ".git/rd-index"));
+	kpin_buf_release(&index);
+}
+
+static void interlope(struct kpin_repo *repo, int attempt, void *arg)
+{
+	struct interloper *i = arg;
+	const char *moved[] = { "other.txt", "outside writer\n", NULL };
+	struct h_result r;
+
+	(void)repo;
+	if (attempt)
+		return;
+	i->locked = exists(i->dir, ".git/index.lock");
+	snprintf(i->staged, sizeof(i->staged), "%s",
+		 h_git_out(i->dir, "ls-files -s -- %s", OV));
+	snprintf(i->status, sizeof(i->status), "%s",
+		 h_git_out(i->dir, "status --porcelain -- %s", OV));
+	if (i->git) {
+		i->git_rc = h_git(&r, i->dir, "%s", i->git);
+		h_result_release(&r);
+	}
+	if (i->reader)
+		reader_commit(i->dir);
+	if (i->move)
+		h_repo_commit(i->dir, "refs/heads/main", moved);
+}
+
+/* The library's update of the web overlay to digest @seed, with @i. */
+static int lib_set_web(struct kpin_repo_result *res, const char *dir,
+		       unsigned seed, struct interloper *i)
+{
+	struct kpin_change c = { "web", NULL, NULL, NULL, NULL };
+	struct kpin_repo *repo = NULL;
+	struct kpin_repo_opts o;
+	struct kpin_target t;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	memset(&o, 0, sizeof(o));
+	c.digest = h_digest(seed);
+	t.app = "web";
+	t.env = "prd";
+	t.changes = &c;
+	t.nchanges = 1;
+	o.author_name = "Lib";
+	o.author_email = "lib@example.com";
+	o.retries = 3;
+	o.before_cas = interlope;
+	o.hook_arg = i;
+	i->dir = dir;
+	assert_int_equal(kpin_repo_open(&repo, dir), 0);
+	rc = kpin_repo_update(repo, &t, 1, &o, res);
+	kpin_target_release(&t);
+	kpin_repo_free(repo);
+	return rc;
+}
+
+/*
+ * git's order for a fast-forward of a checked-out branch: the new index
+ * is in place before the branch moves, and index.lock is held across
+ * both, so that a git commit that reads the new tip can only read the
+ * new index, and none writes an index in between (git commit takes
+ * index.lock first, and fails). When kpin moved the branch first, a git
+ * commit that read the tip and then the old index committed a revert of
+ * the promotion.
+ */
+static void test_worktree_index_before_branch(void **state)
+{
+	const char *dir = *state;
+	struct interloper i = { 0 };
+	struct kpin_repo_result res;
+
+	i.git = "commit -q --allow-empty -m 'user commit'";
+	assert_int_equal(lib_set_web(&res, dir, 60, &i), 0);
+	assert_true(i.locked);
+	assert_int_not_equal(i.git_rc, 0);
+	h_assert_contains(i.staged, h_git_out(dir, "rev-parse HEAD:%s", OV));
+	assert_string_equal(i.status, "M  " OV);
+	assert_true(res.synced);
+	assert_int_equal(res.attempts, 1);
+	kpin_repo_result_release(&res);
+	h_assert_contains(h_git_out(dir, "log -1 --format=%%s"), "web/prd: ");
+	h_assert_git_clean(dir);
+}
+
+/*
+ * Something that commits the index as it reads it, without its lock
+ * (HEAD first, then the index, as git commit reads them), between
+ * kpin's index and kpin's CAS: it commits kpin's change and wins the
+ * branch. kpin loses its CAS, sees the new tip holds its version, leaves
+ * the checkout as it is, and has nothing left to do. The change stands;
+ * the checkout is clean.
+ */
+static void test_worktree_reader_commit_takes_change(void **state)
+{
+	const char *dir = *state;
+	struct interloper i = { 0 };
+	struct kpin_repo_result res;
+
+	i.reader = true;
+	assert_int_equal(lib_set_web(&res, dir, 61, &i), KPIN_EUNCHANGED);
+	h_assert_contains(res.notes.ptr, "already holds kpin's version");
+	kpin_repo_result_release(&res);
+	kpin_error_clear();
+	assert_string_equal(h_git_out(dir, "log -1 --format=%%s"), "reader");
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV), h_digest(61));
+	h_assert_git_clean(dir);
+}
+
+/* After a lost CAS: the overlay as the branch now has it, nothing staged. */
+static void assert_taken_back_and_landed(const char *dir,
+					 struct kpin_repo_result *res,
+					 unsigned seed)
+{
+	struct h_result r;
+
+	assert_int_equal(res->attempts, 2);
+	assert_true(res->synced);
+	assert_true(!res->notes.ptr || !strstr(res->notes.ptr, "alone"));
+	assert_string_equal(h_git_out(dir, "log -1 --format=%%s HEAD~1"),
+			    "fixture");
+	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV), h_digest(seed));
+	assert_string_equal(h_git_out(dir, "status --porcelain -- %s", OV),
+			    "");
+	assert_string_equal(h_git_out(dir, "diff HEAD --stat -- %s", OV), "");
+	assert_int_equal(h_git(&r, dir, "fsck --strict"), 0);
+	h_result_release(&r);
+}
+
+/*
+ * The branch moves behind the index's back (an update-ref) between
+ * kpin's index and its CAS: kpin takes its published version back out
+ * of the index and worktree, and applies the change again on the new tip.
+ */
+static void test_worktree_branch_moved_behind_index(void **state)
+{
+	const char *dir = *state;
+	struct interloper i = { 0 };
+	struct kpin_repo_result res;
+
+	i.move = true;
+	assert_int_equal(lib_set_web(&res, dir, 62, &i), 0);
+	assert_taken_back_and_landed(dir, &res, 62);
+	kpin_repo_result_release(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_worktree_stale_journal_foreign_lock, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_worktree_commit_race,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worktree_linked, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
@@ -225,6 +541,14 @@ int main(void)
 			test_worktree_unsupported_repository, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worktree_full_branch_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worktree_index_before_branch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worktree_reader_commit_takes_change, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worktree_branch_moved_behind_index, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests_name("worktree", tests, NULL, NULL);

@@ -43,7 +43,11 @@
 # KPIN_BENCH_PUSH_REPS (repetitions of each race, default 3),
 # KPIN_BENCH_PUSH_RETRIES (kpin's --retries in the races; default: none
 # given, so kpin's default), CC (cc), KPIN_BENCH_KPIN (the kpin to run;
-# default ./kpin).
+# default ./kpin), KPIN_BENCH_BASELINE (another kpin, e.g. one built from
+# an older commit with `git worktree add /tmp/base REV && make -C
+# /tmp/base`, timed in 3 in the same alternating rounds as a third way,
+# to report what a change costs: repo_co_SIZE_base_*, and the ratio
+# kpin/baseline).
 # kpin and git run with an empty HOME and no system config, so neither
 # sees the user's settings. Exits 1 only when kpin fails where it should
 # not (a set in 2 or 3, the solo pushes); the race's outcome is a result.
@@ -188,6 +192,9 @@ make_repo small 100 1000 && make_repo large 1000 100000 ||
     die "cannot make the synthetic repositories"
 
 KSET="$KPIN set --app $APP --env prd --image $APP --digest sha256:{N}$FILL"
+BASELINE=${KPIN_BENCH_BASELINE:-}
+BSET=
+[ -n "$BASELINE" ] && BSET="$BASELINE set --app $APP --env prd --image $APP --digest sha256:{N}$FILL"
 FILE=$(overlay "$APP" prd)
 # the git CLI way, as a CI job's shell step would do it (split on blanks,
 # so the sed expression has none; the message comes from a file)
@@ -232,18 +239,22 @@ co() {
 	d=$T/$s
 	per=$(( (runs + 2) / 3 ))
 	before=$(commits "$d")
-	: >"$T/co-$s-kpin.txt"
-	: >"$T/co-$s-git.txt"
-	run "$d" /dev/null 2 $KSET || return 1
-	run "$d" /dev/null 2 $GIT_WAY || return 1
+	ways="kpin git"
+	[ -n "$BSET" ] && ways="$ways base"
+	for w in $ways; do
+		: >"$T/co-$s-$w.txt"
+		run "$d" /dev/null 2 $(way "$w") || return 1
+	done
 	for _ in 1 2 3; do
-		run "$d" "$T/co-$s-kpin.txt" $per $KSET || return 1
-		run "$d" "$T/co-$s-git.txt" $per $GIT_WAY || return 1
+		for w in $ways; do
+			run "$d" "$T/co-$s-$w.txt" $per $(way "$w") || return 1
+		done
 	done
 	last=$(printf 'sha256:%08x%s' $((SEQ - 1)) "$FILL")
 	n=$(( $(commits "$d") - before ))
-	[ "$n" -eq $((6 * per + 4)) ] ||
-	    { say "bench: $s checkout: $n new commits, not $((6 * per + 4))"; return 1; }
+	nw=$(echo $ways | wc -w)
+	[ "$n" -eq $((nw * (3 * per + 2))) ] ||
+	    { say "bench: $s checkout: $n new commits, not $((nw * (3 * per + 2)))"; return 1; }
 	[ -z "$(git -C "$d" status --porcelain)" ] ||
 	    { say "bench: $s checkout not clean:"; git -C "$d" status --short | head -n 5; return 1; }
 	git -C "$d" show "HEAD:$FILE" | grep -q "digest: $last\$" ||
@@ -258,6 +269,19 @@ co() {
 	say "  kpin set:  $(get repo_co_${s}_kpin_median_ms) ms median ($(get repo_co_${s}_kpin_runs) runs), peak RSS $(get repo_co_${s}_kpin_rss_kib) KiB median, $(get repo_co_${s}_kpin_rss_max_kib) max"
 	say "  git way:   $(get repo_co_${s}_git_median_ms) ms median ($(get repo_co_${s}_git_runs) runs), peak RSS $(get repo_co_${s}_git_rss_kib) KiB (largest of sed, git add, git commit)"
 	say "  ratio git/kpin: $(awk "BEGIN { printf \"%.2f\", $(get repo_co_${s}_git_median_ms) / $(get repo_co_${s}_kpin_median_ms) }")x"
+	[ -n "$BSET" ] || return 0
+	stats "repo_co_${s}_base" "$T/co-$s-base.txt"
+	cp "$T/co-$s-base.txt" "$B/repo-co-$s-base.txt"
+	say "  baseline:  $(get repo_co_${s}_base_median_ms) ms median ($(get repo_co_${s}_base_runs) runs) of $BASELINE"
+	say "  ratio kpin/baseline: $(awk "BEGIN { printf \"%.3f\", $(get repo_co_${s}_kpin_median_ms) / $(get repo_co_${s}_base_median_ms) }")x"
+}
+# way NAME: the command of one way of the checkout benchmark
+way() {
+	case $1 in
+	kpin) printf '%s' "$KSET" ;;
+	git) printf '%s' "$GIT_WAY" ;;
+	base) printf '%s' "$BSET" ;;
+	esac
 }
 say "bench: 100k-file checkout: kpin set --app vs sed + git add + git commit ($CO_RUNS runs each, 3 rounds)"
 co large "$CO_RUNS" || die "the 100k-file checkout benchmark failed"

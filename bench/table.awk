@@ -192,6 +192,15 @@ END {
 		    "repo_co_small_kpin_median_ms", "repo_co_small_git_median_ms",
 		    0, 0, "repo_co_small_kpin_rss_kib", "repo_co_small_git_rss_kib")
 	}
+	# KPIN_BENCH_BASELINE: the cost of a change, against an older kpin
+	if (has("repo_co_large_base_median_ms")) {
+		cmp("`set --app` vs the baseline kpin, 100k-file checkout",
+		    "repo_co_large_kpin_median_ms", "repo_co_large_base_median_ms",
+		    0, 1.1, "", "")
+		cmp("`set --app` vs the baseline kpin, 1k-file checkout",
+		    "repo_co_small_kpin_median_ms", "repo_co_small_base_median_ms",
+		    0, 1.1, "", "")
+	}
 	if (has("repo_push_n")) {
 		# kpin: the wall time of a race; peer: one update alone
 		race(sprintf("push race, local path, %d clones x %d updates: wall / one alone",

@@ -529,6 +529,16 @@ const unsigned char *kpin_sshkey_public(const struct kpin_sshkey *key,
 	return (const unsigned char *)key->pub.ptr;
 }
 
+/* How many of the @len bytes at @s come before a NUL or one of @stop. */
+static size_t span(const char *s, size_t len, const char *stop)
+{
+	size_t n = 0;
+
+	while (n < len && !strchr(stop, s[n]))
+		n++;
+	return n;
+}
+
 int kpin_sshkey_parse_public(struct kpin_buf *out, const char *text,
 			     size_t len)
 {
@@ -542,14 +552,14 @@ int kpin_sshkey_parse_public(struct kpin_buf *out, const char *text,
 		text++;
 		len--;
 	}
-	tlen = strcspn(text, " \t");
+	tlen = span(text, len, " \t");
 	if (tlen >= len)
 		goto bad;
 	b = text + tlen;
-	while (*b == ' ' || *b == '\t')
+	while (b < text + len && (*b == ' ' || *b == '\t'))
 		b++;
-	blen = strcspn(b, " \t\r\n");
-	if (b + blen > text + len || kpin_base64_decode(&blob, b, blen))
+	blen = span(b, (size_t)(text + len - b), " \t\r\n");
+	if (kpin_base64_decode(&blob, b, blen))
 		goto bad;
 	kpin_ssh_reader_init(&r, blob.ptr, blob.len);
 	if (read_parts(&k, &r, false) || r.left ||
@@ -562,6 +572,120 @@ bad:
 	kpin_buf_release(&blob);
 	return kpin_error_set(KPIN_EINVALID, "not an SSH public key: '%.*s'",
 			      (int)(len < 40 ? len : 40), text);
+}
+
+/* The next white-space separated word before @end, honouring quotes. */
+static size_t word(const char **p, const char *end)
+{
+	const char *s;
+	bool quoted = false;
+
+	while (*p < end && (**p == ' ' || **p == '\t'))
+		(*p)++;
+	for (s = *p; s < end && (quoted || (*s != ' ' && *s != '\t')); s++)
+		if (*s == '"')
+			quoted = !quoted;
+	return (size_t)(s - *p);
+}
+
+/* Whether @s (@len bytes) starts with @prefix. */
+static bool starts(const char *s, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && !memcmp(s, prefix, n);
+}
+
+/* Whether the comma-separated list @l (@len bytes) holds "git". */
+static bool list_has_git(const char *l, size_t len)
+{
+	const char *end = l + len;
+
+	while (l <= end) {
+		const char *comma = memchr(l, ',', (size_t)(end - l));
+		size_t n = (size_t)((comma ? comma : end) - l);
+
+		if (n == 3 && !memcmp(l, "git", 3))
+			return true;
+		if (!comma)
+			break;
+		l = comma + 1;
+	}
+	return false;
+}
+
+/*
+ * Whether the options word @o lets its line sign in namespace "git": no
+ * "cert-authority" (the key signs certificates, not commits), and a
+ * "namespaces" list, if any, naming "git". Options are separated by
+ * commas outside double quotes.
+ */
+static bool options_allow(const char *o, size_t len)
+{
+	const char *end = o + len;
+
+	while (o < end) {
+		const char *s = o;
+		bool quoted = false;
+		size_t n;
+
+		while (s < end && (quoted || *s != ',')) {
+			if (*s == '"')
+				quoted = !quoted;
+			s++;
+		}
+		n = (size_t)(s - o);
+		if (n == 14 && !memcmp(o, "cert-authority", 14))
+			return false;
+		if (starts(o, n, "namespaces=\"") &&
+		    (n < 14 || o[n - 1] != '"' ||
+		     !list_has_git(o + 12, n - 13)))
+			return false;
+		o = s + (s < end);
+	}
+	return true;
+}
+
+char *kpin_sshkey_allowed_signer(const char *file, size_t len,
+				 const unsigned char *pub, size_t publen)
+{
+	const char *p = file, *end = file + len;
+
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *line = p, *lend = eol ? eol : end;
+		const char *principals, *opts = NULL;
+		size_t plen, olen = 0, n;
+		struct kpin_buf blob = KPIN_BUF_INIT;
+		char *found = NULL;
+
+		p = eol ? eol + 1 : NULL;
+		plen = word(&line, lend);
+		principals = line;
+		/* a NUL would cut the signer's name short when printed */
+		if (!plen || *principals == '#' ||
+		    memchr(principals, 0, plen))
+			continue;
+		line += plen;
+		n = word(&line, lend);
+		if (n && !starts(line, n, "ssh-") && !starts(line, n, "ecdsa-")) {
+			opts = line;
+			olen = n;
+			line += n;
+			n = word(&line, lend);
+		}
+		if (!n || (opts && !options_allow(opts, olen)))
+			continue;
+		if (!kpin_sshkey_parse_public(&blob, line,
+					      (size_t)(lend - line)) &&
+		    blob.len == publen && !memcmp(blob.ptr, pub, publen))
+			found = xstrndup(principals, plen);
+		kpin_error_clear();
+		kpin_buf_release(&blob);
+		if (found)
+			return found;
+	}
+	return NULL;
 }
 
 bool kpin_sshkey_is_rsa(const unsigned char *pub, size_t publen)

@@ -48,90 +48,6 @@ static int bad(struct kpin_sig_check *out, const char *why)
 	return 0;
 }
 
-/* The next white-space separated word, honouring double quotes. */
-static size_t word(const char **p, const char *end)
-{
-	const char *s;
-	bool quoted = false;
-
-	while (*p < end && (**p == ' ' || **p == '\t'))
-		(*p)++;
-	for (s = *p; s < end && (quoted || (*s != ' ' && *s != '\t')); s++)
-		if (*s == '"')
-			quoted = !quoted;
-	return (size_t)(s - *p);
-}
-
-/* Whether an options word lets the line sign in namespace "git". */
-static bool options_allow(const char *o, size_t len)
-{
-	const char *end = o + len, *ns = NULL, *q;
-	size_t i;
-
-	for (i = 0; i + 15 <= len; i++)
-		if (!strncmp(o + i, "cert-authority", 14) &&
-		    (i + 14 == len || o[i + 14] == ','))
-			return false;
-	for (i = 0; i + 12 <= len; i++)
-		if (!strncmp(o + i, "namespaces=\"", 12))
-			ns = o + i + 12;
-	if (!ns)
-		return true;
-	for (q = ns; q < end && *q != '"'; ) {
-		size_t n = strcspn(q, ",\"");
-
-		if (n == 3 && !strncmp(q, "git", 3))
-			return true;
-		q += n + (q[n] == ',');
-	}
-	return false;
-}
-
-/*
- * Find the principals of the line holding key blob @pub in @file (the
- * whole allowed-signers file); NULL when none.
- */
-static char *find_principals(const struct kpin_buf *file,
-			     const unsigned char *pub, size_t publen)
-{
-	const char *p = file->ptr, *end = file->ptr + file->len;
-
-	while (p && p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *line = p, *lend = eol ? eol : end;
-		const char *principals, *opts = NULL;
-		size_t plen, olen = 0, n;
-		struct kpin_buf blob = KPIN_BUF_INIT, text = KPIN_BUF_INIT;
-		char *found = NULL;
-
-		p = eol ? eol + 1 : NULL;
-		plen = word(&line, lend);
-		principals = line;
-		if (!plen || *principals == '#')
-			continue;
-		line += plen;
-		n = word(&line, lend);
-		if (n && strncmp(line, "ssh-", 4) && strncmp(line, "ecdsa-", 6)) {
-			opts = line;
-			olen = n;
-			line += n;
-			n = word(&line, lend);
-		}
-		if (!n || (opts && !options_allow(opts, olen)))
-			continue;
-		kpin_buf_add(&text, line, (size_t)(lend - line));
-		if (!kpin_sshkey_parse_public(&blob, text.ptr, text.len) &&
-		    blob.len == publen && !memcmp(blob.ptr, pub, publen))
-			found = xstrndup(principals, plen);
-		kpin_error_clear();
-		kpin_buf_release(&blob);
-		kpin_buf_release(&text);
-		if (found)
-			return found;
-	}
-	return NULL;
-}
-
 /* The allowed-signers file: the configured one, or the parent's. */
 static int allowed_file(struct kpin_buf *out, bool *have,
 			struct kpin_repo *repo, git_commit *c,
@@ -218,7 +134,8 @@ static int verify_ssh(struct kpin_sig_check *out, struct kpin_repo *repo,
 	rc = allowed_file(&file, &have, repo, c, allowed);
 	if (rc)
 		goto out;
-	out->signer = have ? find_principals(&file, s.pub, s.publen) : NULL;
+	out->signer = have ? kpin_sshkey_allowed_signer(file.ptr, file.len,
+							s.pub, s.publen) : NULL;
 	out->status = out->signer ? KPIN_SIG_GOOD : KPIN_SIG_UNKNOWN_KEY;
 out:
 	kpin_sshsig_release(&s);

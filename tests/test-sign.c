@@ -386,6 +386,125 @@ static void test_sign_parse_malformed(void **state)
 	(void)state;
 }
 
+/* The public key blob of testdata/sshsig/@name.pub. */
+static void testdata_key(struct kpin_buf *blob, const char *name)
+{
+	struct kpin_buf text = KPIN_BUF_INIT;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/sshsig/%s.pub", h_testdata(), name);
+	assert_int_equal(h_read(&text, path), 0);
+	kpin_buf_reset(blob);
+	assert_int_equal(kpin_sshkey_parse_public(blob, text.ptr, text.len),
+			 0);
+	kpin_buf_release(&text);
+}
+
+/*
+ * A public key line is read within its length: a key that ends exactly
+ * there is accepted whatever follows in memory (strcspn() used to run
+ * on, reading past the end, and refused it).
+ */
+static void test_sign_public_key_bounds(void **state)
+{
+	struct kpin_buf text = KPIN_BUF_INIT, blob = KPIN_BUF_INIT;
+	struct kpin_buf want = KPIN_BUF_INIT;
+	char path[4096];
+	char *nl;
+
+	snprintf(path, sizeof(path), "%s/sshsig/ed25519.pub", h_testdata());
+	assert_int_equal(h_read(&text, path), 0);
+	nl = strchr(text.ptr, ' ');
+	assert_non_null(nl);
+	nl = strchr(nl + 1, ' ');	/* the comment */
+	assert_non_null(nl);
+	*nl = 'X';
+	assert_int_equal(kpin_sshkey_parse_public(&blob, text.ptr,
+						  (size_t)(nl - text.ptr)), 0);
+	testdata_key(&want, "ed25519");
+	h_assert_same(blob.ptr, blob.len, want.ptr, want.len);
+	/* the whole line with 'X' glued on is no key */
+	kpin_buf_reset(&blob);
+	assert_int_equal(kpin_sshkey_parse_public(&blob, text.ptr, text.len),
+			 KPIN_EINVALID);
+	kpin_buf_release(&text);
+	kpin_buf_release(&blob);
+	kpin_buf_release(&want);
+	(void)state;
+}
+
+/*
+ * Who testdata/sshsig/allowed_signers says key @name is, with a line of
+ * @extra (principals and options) and that key appended when not "".
+ */
+static char *signer_of(const char *name, const char *extra)
+{
+	struct kpin_buf file = KPIN_BUF_INIT, blob = KPIN_BUF_INIT;
+	char path[4096], *who;
+
+	snprintf(path, sizeof(path), "%s/sshsig/allowed_signers",
+		 h_testdata());
+	assert_int_equal(h_read(&file, path), 0);
+	snprintf(path, sizeof(path), "%s/sshsig/%s.pub", h_testdata(), name);
+	if (*extra) {
+		assert_int_equal(h_read(&blob, path), 0);
+		kpin_buf_adds(&file, extra);
+		kpin_buf_add(&file, blob.ptr, blob.len);
+	}
+	testdata_key(&blob, name);
+	who = kpin_sshkey_allowed_signer(file.ptr, file.len,
+					 (const unsigned char *)blob.ptr,
+					 blob.len);
+	kpin_buf_release(&file);
+	kpin_buf_release(&blob);
+	return who;
+}
+
+/*
+ * Allowed-signers lines: principals, options, key. A cert-authority key
+ * signs certificates, not commits, wherever the option stands (alone it
+ * used to be missed); a namespaces list must name "git".
+ */
+static void test_sign_allowed_signers(void **state)
+{
+	static const char *const cases[][3] = {
+		{ "ed25519", "", "alice@example.org" },
+		{ "ecdsa256", "", "bob@example.org,\"carol@example.org\"" },
+		{ "rsa", "", NULL },		/* cert-authority alone */
+		{ "ecdsa384", "", NULL },	/* namespaces="file" */
+		{ "ecdsa521", "", "erin@example.org" },
+		{ "rsa", "frank namespaces=\"a,git\",cert-authority ", NULL },
+		{ "rsa", "ivan cert-authority,namespaces=\"git\" ", NULL },
+		{ "rsa", "judy ", "judy" },
+		{ "ecdsa384", "gina namespaces=\"gitx,xgit\" ", NULL },
+		{ "ecdsa384", "gina namespaces=\"\" ", NULL },
+		{ "ecdsa384", "hank namespaces=\"file,git\" ", "hank" },
+	};
+	struct kpin_buf file = KPIN_BUF_INIT, blob = KPIN_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *who = signer_of(cases[i][0], cases[i][1]);
+
+		if (!cases[i][2] && who)
+			fail_msg("case %zu: signer '%s', want none", i, who);
+		if (cases[i][2])
+			assert_string_equal(who ? who : "(none)", cases[i][2]);
+		free(who);
+	}
+	/* principals holding a NUL (found by tests/fuzz/fuzz-sshsig) */
+	kpin_buf_add(&file, "\0\0al ", 5);
+	assert_int_equal(h_read(&blob, h_path(h_testdata(),
+					      "sshsig/ed25519.pub")), 0);
+	kpin_buf_add(&file, blob.ptr, blob.len);
+	testdata_key(&blob, "ed25519");
+	assert_null(kpin_sshkey_allowed_signer(file.ptr, file.len,
+		(const unsigned char *)blob.ptr, blob.len));
+	kpin_buf_release(&file);
+	kpin_buf_release(&blob);
+	(void)state;
+}
+
 /* ---- commits ------------------------------------------------------ */
 
 #define OVERLAY ".platform/kubernetes/web/overlays/prd/kustomization.yaml"
@@ -903,6 +1022,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sign_base64),
 		cmocka_unit_test(test_sign_parse_malformed),
+		cmocka_unit_test(test_sign_public_key_bounds),
+		cmocka_unit_test(test_sign_allowed_signers),
 		cmocka_unit_test_setup_teardown(test_sign_ed25519_golden, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sign_key_types, setup,

@@ -195,13 +195,13 @@ check-valgrind: kpin $(TESTS)
 	[ $$u -eq 0 ] && [ $$c -eq 0 ] && [ $$n -eq 0 ]
 
 # libFuzzer targets (clang): the edit core, the check rules, requests,
-# the index format.
+# the index format, the SSH signature and key parsers.
 # The library is compiled once with clang, the warnings (errors under
 # DEVELOPER=1: CI's clang build), coverage and sanitizers (build/fuzz),
 # each target links it. fuzz-run runs each target FUZZ_SECONDS seconds,
 # seeded from testdata/; a crash, leak or UB fails it and leaves the input
 # in build/fuzz/ (tests/fuzz/run.sh).
-FUZZ_TARGETS = fuzz-kust fuzz-check fuzz-request fuzz-index
+FUZZ_TARGETS = fuzz-kust fuzz-check fuzz-request fuzz-index fuzz-sshsig
 FUZZ_SECONDS = 60
 FUZZ_CC = clang
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined

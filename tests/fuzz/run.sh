@@ -85,6 +85,37 @@ for t in "$@"; do
 		# index files git wrote: versions 2-4, every extension
 		seed "$seeds" "" "$top"/testdata/index/*.idx
 		;;
+	fuzz-sshsig)
+		# The first byte picks the parser (tests/fuzz/fuzz-sshsig.c):
+		# 's' signature, 'k' public key, 'a' allowed-signers file
+		# (looked up with the key of its last line), 'p' private key.
+		d=$top/testdata/sshsig
+		seed "$seeds" s "$d"/*.sig
+		seed "$seeds" k "$d"/*.pub
+		for f in "$d"/*.pub; do
+			cat "$d/allowed_signers" "$f" >"$out/allowed-seed"
+			seed "$seeds" a "$out/allowed-seed"
+		done
+		rm -f "$out/allowed-seed"
+		# private keys are made here, not kept in the repository
+		if command -v ssh-keygen >/dev/null; then
+			keys=$(mktemp -d)
+			for k in "ed25519" "ecdsa -b 256" "ecdsa -b 521" \
+				 "rsa -b 1024"; do
+				# shellcheck disable=SC2086
+				ssh-keygen -q -t $k -N '' -C fuzz \
+					-f "$keys/${k%% *}" </dev/null
+				seed "$seeds" p "$keys/${k%% *}"
+				rm -f "$keys/${k%% *}" "$keys/${k%% *}.pub"
+			done
+			ssh-keygen -q -t ed25519 -N secret -C fuzz \
+				-f "$keys/enc" </dev/null
+			ssh-keygen -q -t ecdsa -m PEM -N '' -C fuzz \
+				-f "$keys/pem" </dev/null
+			seed "$seeds" p "$keys/enc" "$keys/pem"
+			rm -rf "$keys"
+		fi
+		;;
 	esac
 	echo "# $t: ${seconds}s, $(ls "$seeds" | wc -l) seeds," \
 	     "$(ls "$corpus" | wc -l) in the kept corpus"

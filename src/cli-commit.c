@@ -278,9 +278,20 @@ static void print_json(const struct cli_commit *c,
 			}
 		kpin_buf_addch(&b, ']');
 	}
+	if (c->json_extra)
+		kpin_buf_adds(&b, c->json_extra);
 	kpin_buf_adds(&b, "}\n");
 	cli_print_buf(&b);
 	kpin_buf_release(&b);
+}
+
+void cli_commit_json_nothing(const struct cli_commit *c, const char *branch)
+{
+	struct kpin_repo_result res;
+
+	memset(&res, 0, sizeof(res));
+	res.branch = (char *)branch;
+	print_json(c, NULL, 0, false, &res);
 }
 
 int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,

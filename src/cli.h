@@ -302,6 +302,8 @@ struct cli_commit {
 	int sign;
 	bool dry_run;
 	bool json;
+	/* more members for --json's object, each ",\"key\":value" */
+	const char *json_extra;
 	struct kpin_meta meta;
 };
 
@@ -345,6 +347,13 @@ int cli_open_repo(struct kpin_repo **repo, struct kpin_policy *policy,
  */
 int cli_commit_run(struct cli_commit *c, struct kpin_target *targets,
 		   size_t n);
+
+/*
+ * cli_commit_json_nothing() - What --json prints when a command finds
+ * nothing to commit before it gets to cli_commit_run(): "changed" false,
+ * no commit, @branch, an empty "updates" array and @c->json_extra.
+ */
+void cli_commit_json_nothing(const struct cli_commit *c, const char *branch);
 
 /*
  * cli_commit_in() - cli_commit_run() in a repository already open

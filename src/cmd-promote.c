@@ -127,13 +127,53 @@ static bool moved_on(const char **by,
 }
 
 /*
+ * struct left - The entries promote leaves alone, for --json
+ * @json: the "left_alone" array's objects, comma-separated
+ * @file: the --to overlay, or NULL when it has none
+ */
+struct left {
+	struct kpin_buf json;
+	const char *file;
+};
+
+/*
+ * Record that @image, whose source value is @pin (NULL: none), was left
+ * alone for @reason; @commit is the target's commit that moved it on.
+ */
+static void add_left(struct left *l, const char *app, const char *to,
+		     const char *image, const struct kpin_pin *pin,
+		     const char *reason, const char *commit)
+{
+	struct kpin_buf *b = &l->json;
+
+	kpin_buf_adds(b, b->len ? ",{\"file\":" : "{\"file\":");
+	kpin_buf_add_json(b, l->file);
+	kpin_buf_adds(b, ",\"app\":");
+	kpin_buf_add_json(b, app);
+	kpin_buf_adds(b, ",\"env\":");
+	kpin_buf_add_json(b, to);
+	kpin_buf_adds(b, ",\"image\":");
+	kpin_buf_add_json(b, image);
+	kpin_buf_adds(b, ",\"digest\":");
+	kpin_buf_add_json(b, pin ? pin->digest : NULL);
+	kpin_buf_adds(b, ",\"tag\":");
+	kpin_buf_add_json(b, pin ? pin->tag : NULL);
+	kpin_buf_adds(b, ",\"reason\":");
+	kpin_buf_add_json(b, reason);
+	kpin_buf_adds(b, ",\"commit\":");
+	kpin_buf_add_json(b, commit);
+	kpin_buf_addch(b, '}');
+}
+
+/*
  * Drop from @changes (and @pins) the images whose target moved on from
  * the source's value (moved_on()), saying so for each.
  */
 static int leave_moved_on(struct kpin_change *changes, struct kpin_pin *pins,
 			  size_t *n, struct kpin_repo *repo,
 			  const struct cli_commit *c, const char *root,
-			  const char *app, const char *from, const char *to)
+			  const char *app, const char *from, const char *to,
+			  struct left *left)
 {
 	struct kpin_history_entry *src = NULL, *tgt = NULL;
 	size_t ns = 0, nt = 0, i, kept = 0;
@@ -160,6 +200,8 @@ static int leave_moved_on(struct kpin_change *changes, struct kpin_pin *pins,
 			 pins[i].digest ? cli_short_digest(pins[i].digest, tmp,
 							   sizeof(tmp)) :
 			 pins[i].tag, from, by);
+		add_left(left, app, to, changes[i].image, &pins[i], "moved_on",
+			 by);
 		free((char *)changes[i].image);
 		kpin_pin_release(&pins[i]);
 	}
@@ -172,14 +214,17 @@ static int leave_moved_on(struct kpin_change *changes, struct kpin_pin *pins,
 /*
  * What the @from overlay pins, as changes for the @to overlay: every
  * image with a digest or tag, or only @image. Strings are owned by @pins.
+ * The entries left alone go to @left, the branch's ref name to @ref.
  */
 static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 			size_t *n, const struct cli_commit *c, const char *app,
-			const char *from, const char *to, const char *image)
+			const char *from, const char *to, const char *image,
+			struct left *left, struct kpin_buf *ref)
 {
 	struct kpin_repo *repo = NULL;
 	struct kpin_policy policy;
 	struct kpin_buf path = KPIN_BUF_INIT, bytes = KPIN_BUF_INIT;
+	struct kpin_buf target = KPIN_BUF_INIT;
 	struct kpin_kust *k = NULL;
 	size_t i, count;
 	int status;
@@ -202,6 +247,12 @@ static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 		status = cli_fail(path.ptr);
 		goto out;
 	}
+	/* for --json: a missing target is the commit's to report */
+	if (kpin_repo_branch_ref(ref, repo, c->branch) ||
+	    kpin_repo_overlay_path(&target, repo, c->branch, c->root ? c->root :
+				   policy.root, app, to))
+		kpin_error_clear();
+	left->file = target.len ? target.ptr : NULL;
 	count = kpin_kust_image_count(k);
 	*out = xcalloc(count + 1, sizeof(**out));
 	*pins = xcalloc(count + 1, sizeof(**pins));
@@ -213,6 +264,8 @@ static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 			continue;
 		kpin_pin_of(p, img);
 		if (!p->digest && !p->tag) {
+			add_left(left, app, to, img->name.value, NULL,
+				 "nothing_pinned", NULL);
 			kpin_pin_release(p);
 			continue;
 		}
@@ -234,15 +287,18 @@ static int read_changes(struct kpin_change **out, struct kpin_pin **pins,
 	}
 	if (!image) {
 		status = leave_moved_on(*out, *pins, n, repo, c, c->root ?
-					c->root : policy.root, app, from, to);
+					c->root : policy.root, app, from, to,
+					left);
 		if (status || !*n)
 			goto out;
 	}
 	status = check_tag_only(repo, c, c->root ? c->root : policy.root, app,
 				to, *out, *n);
 out:
+	left->file = NULL;
 	kpin_kust_free(k);
 	kpin_buf_release(&path);
+	kpin_buf_release(&target);
 	kpin_buf_release(&bytes);
 	kpin_policy_release(&policy);
 	kpin_repo_free(repo);
@@ -255,6 +311,8 @@ static int cmd_promote(int argc, char **argv)
 	struct kpin_change *changes = NULL;
 	struct kpin_pin *pins = NULL;
 	struct kpin_buf subject = KPIN_BUF_INIT, trailer = KPIN_BUF_INIT;
+	struct kpin_buf ref = KPIN_BUF_INIT, extra = KPIN_BUF_INIT;
+	struct left left = { KPIN_BUF_INIT, NULL };
 	struct cli_commit commit;
 	struct kpin_target t;
 	size_t n = 0, i;
@@ -307,11 +365,18 @@ static int cmd_promote(int argc, char **argv)
 		goto out;
 	}
 	status = read_changes(&changes, &pins, &n, &commit, app, from, to,
-			      image);
+			      image, &left, &ref);
 	if (status)
 		goto out;
+	kpin_buf_adds(&extra, ",\"left_alone\":[");
+	kpin_buf_add(&extra, left.json.ptr, left.json.len);
+	kpin_buf_addch(&extra, ']');
+	commit.json_extra = extra.ptr;
 	if (!n) {
 		cli_note("%s/%s: nothing to promote from %s", app, to, from);
+		if (commit.json)
+			cli_commit_json_nothing(&commit, ref.len ? ref.ptr :
+						NULL);
 		goto out;
 	}
 	if (!commit.message) {
@@ -349,6 +414,9 @@ out:
 	free(changes);
 	free(pins);
 	kpin_buf_release(&subject);
+	kpin_buf_release(&ref);
+	kpin_buf_release(&extra);
+	kpin_buf_release(&left.json);
 	cli_commit_release(&commit);
 	return status;
 }

@@ -223,6 +223,7 @@ static void test_promote_leaves_hotfix(void **state)
 {
 	const char *dir = *state;
 	struct h_result r;
+	char hotfix[41], want[512];
 
 	must(dir, 0, NULL, "set", "--app", "web", "--env", "stg", "--image",
 	     "web", "--digest", D(1), NULL);
@@ -233,12 +234,21 @@ static void test_promote_leaves_hotfix(void **state)
 	/* the hotfix, in prd alone */
 	must(dir, 0, NULL, "set", "--app", "web", "--env", "prd", "--image",
 	     "sidecar", "--digest", D(3), NULL);
+	snprintf(hotfix, sizeof(hotfix), "%s", h_git_out(dir, "rev-parse "
+							 "HEAD"));
 	must(dir, 0, NULL, "set", "--app", "web", "--env", "stg", "--image",
 	     "web", "--digest", D(4), NULL);
 	assert_int_equal(kpin(&r, dir, "promote", "--app", "web", "--from",
-			      "stg", "--to", "prd", NULL), 0);
+			      "stg", "--to", "prd", "--json", NULL), 0);
 	h_assert_contains(r.err.ptr, "left 'sidecar' alone: prd held ");
 	h_assert_contains(r.err.ptr, "name it with --image");
+	/* --json lists what it left alone, and why */
+	h_assert_contains(r.out.ptr, "{\"changed\":true,");
+	snprintf(want, sizeof(want), ",\"left_alone\":[{\"file\":\"%s\","
+		 "\"app\":\"web\",\"env\":\"prd\",\"image\":\"sidecar\","
+		 "\"digest\":\"%s\",\"tag\":\"v1\",\"reason\":\"moved_on\","
+		 "\"commit\":\"%s\"}]}\n", OV("prd"), D(2), hotfix);
+	h_assert_contains(r.out.ptr, want);
 	h_result_release(&r);
 	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(4));
 	h_assert_contains(h_git_out(dir, "show HEAD:%s", OV("prd")), D(3));
@@ -250,12 +260,33 @@ static void test_promote_leaves_hotfix(void **state)
 	h_assert_contains(r.err.ptr, "left 'sidecar' alone");
 	h_assert_contains(r.err.ptr, "unchanged");
 	h_result_release(&r);
-	/* dev pins tags prd held before it moved to digests: all left */
+	/*
+	 * dev pins tags prd held before it moved to digests: all left, and
+	 * --json still prints its object (it printed nothing); dev's
+	 * debug pins nothing.
+	 */
+	{
+		const char *debug[] = { OV("dev"), "images:\n- name: web\n"
+			"  newTag: v1\n- name: sidecar\n  newTag: v1\n"
+			"- name: debug\n", NULL };
+
+		h_repo_commit(dir, "refs/heads/main", debug);
+		assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
+		h_result_release(&r);
+	}
 	assert_int_equal(kpin(&r, dir, "promote", "--app", "web", "--from",
-			      "dev", "--to", "prd", NULL), 0);
+			      "dev", "--to", "prd", "--json", NULL), 0);
 	h_assert_contains(r.err.ptr, "left 'web' alone: prd held v1 after "
 			  "dev had it");
 	h_assert_contains(r.err.ptr, "web/prd: nothing to promote from dev");
+	h_assert_contains(r.out.ptr, "{\"changed\":false,\"commit\":null,"
+			  "\"branch\":\"main\",\"pushed\":null,\"updates\":[],"
+			  "\"left_alone\":[{");
+	h_assert_contains(r.out.ptr, "\"image\":\"debug\",\"digest\":null,"
+			  "\"tag\":null,\"reason\":\"nothing_pinned\","
+			  "\"commit\":null}");
+	h_assert_contains(r.out.ptr, "\"image\":\"web\",\"digest\":null,"
+			  "\"tag\":\"v1\",\"reason\":\"moved_on\"");
 	h_result_release(&r);
 	/* named, it is promoted */
 	must(dir, 0, NULL, "promote", "--app", "web", "--from", "stg", "--to",

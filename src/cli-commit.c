@@ -107,8 +107,9 @@ static int count_option(int *out, const struct kpin_cmd *cmd,
 	return 1;
 }
 
-int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
-		      int opt, const char *arg, int argc, char **argv)
+/* cli_commit_option(): 1 when handled, 0 when not ours, -1 after a usage error. */
+static int commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
+			 int opt, const char *arg, int argc, char **argv)
 {
 	char *t;
 
@@ -189,6 +190,16 @@ int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 	default:
 		return 0;
 	}
+}
+
+int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
+		      int opt, const char *arg, int argc, char **argv)
+{
+	int r = commit_option(c, cmd, opt, arg, argc, argv);
+
+	if (r < 0)
+		return EXIT_USAGE;
+	return r ? EXIT_OK : cli_unknown_option(cmd, argv);
 }
 
 /* Load .kpin.yaml from the branch tip (the defaults when absent). */

@@ -154,6 +154,27 @@ int cli_usage_error(const struct kpin_cmd *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_unknown_option(const struct kpin_cmd *cmd, char **argv)
+{
+	return cli_usage_error(cmd, "unknown or incomplete option '%s'",
+			       argv[optind - 1]);
+}
+
+int cli_no_operands(const struct kpin_cmd *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return EXIT_OK;
+	return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+}
+
+int cli_one_format(const struct kpin_cmd *cmd, bool json, bool markdown)
+{
+	if (json && markdown)
+		return cli_usage_error(cmd, "--json and --markdown cannot be "
+				       "combined");
+	return EXIT_OK;
+}
+
 int cli_exit_code(int code)
 {
 	switch (code) {

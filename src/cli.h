@@ -88,6 +88,18 @@ int cli_usage_error(const struct kpin_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * The usage errors every command's getopt loop ends with, worded once:
+ * cli_unknown_option() for the option getopt did not know or found
+ * without its argument (argv[optind - 1]); cli_no_operands() for a word
+ * left after the options (EXIT_OK when there is none); cli_one_format()
+ * for --json given with --markdown (EXIT_OK when not). Each returns
+ * EXIT_USAGE after the message and the usage.
+ */
+int cli_unknown_option(const struct kpin_cmd *cmd, char **argv);
+int cli_no_operands(const struct kpin_cmd *cmd, int argc, char **argv);
+int cli_one_format(const struct kpin_cmd *cmd, bool json, bool markdown);
+
+/*
  * cli_fail() - Report the library's last error and map it to an exit code
  * @path: the file the error is about (NULL when none)
  *
@@ -315,8 +327,11 @@ void cli_commit_release(struct cli_commit *c);
  * @argc: the command's argument count, for --push's optional word
  * @argv: its arguments; optind may be advanced past a remote name
  *
- * Returns: 1 when @opt was one of them, 0 when not, or -1 after printing
- * a usage error (the caller returns EXIT_USAGE).
+ * For the options a command's getopt loop does not handle itself.
+ *
+ * Returns: EXIT_OK when @opt was one of them, else EXIT_USAGE after the
+ * usage error (its argument is invalid, or @opt is no option of @cmd's:
+ * cli_unknown_option()).
  */
 int cli_commit_option(struct cli_commit *c, const struct kpin_cmd *cmd,
 		      int opt, const char *arg, int argc, char **argv);

@@ -391,12 +391,10 @@ static int cmd_apply(int argc, char **argv)
 {
 	struct apply_opts o;
 	struct kpin_request *f = &o.flags_req;
-	int c, r, status, sources;
+	int c, status, sources;
 
 	memset(&o, 0, sizeof(o));
 	cli_commit_init(&o.commit);
-	optind = 1;
-	opterr = 0;
 	/* permuting: "-" (stdin) may stand anywhere among the options */
 	while ((c = cli_getopt(argc, argv, "h", apply_options)) != -1) {
 		switch (c) {
@@ -437,27 +435,17 @@ static int cmd_apply(int argc, char **argv)
 			status = cli_usage(&cmd_apply_entry, true);
 			goto out;
 		}
-		r = cli_commit_option(&o.commit, &cmd_apply_entry, c, optarg,
-				      argc, argv);
-		if (r < 0) {
-			status = EXIT_USAGE;
+		status = cli_commit_option(&o.commit, &cmd_apply_entry, c,
+					   optarg, argc, argv);
+		if (status)
 			goto out;
-		}
-		if (!r) {
-			status = cli_usage_error(&cmd_apply_entry, "unknown or "
-						 "incomplete option '%s'",
-						 argv[optind - 1]);
-			goto out;
-		}
 	}
-	for (; optind < argc; optind++) {
-		if (strcmp(argv[optind], "-")) {
-			status = cli_usage_error(&cmd_apply_entry, "unexpected "
-						 "argument '%s'", argv[optind]);
-			goto out;
-		}
+	/* "-": the request on stdin */
+	for (; optind < argc && !strcmp(argv[optind], "-"); optind++)
 		o.use_stdin = true;
-	}
+	status = cli_no_operands(&cmd_apply_entry, argc, argv);
+	if (status)
+		goto out;
 	sources = !!o.event + !!o.payload + o.use_stdin;
 	if (o.batch && (sources || f->repository || f->image || f->app ||
 			f->env || f->digest || f->tag || f->release)) {

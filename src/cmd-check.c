@@ -491,8 +491,6 @@ static int cmd_check(int argc, char **argv)
 	int c, status;
 
 	memset(&r, 0, sizeof(r));
-	optind = 1;
-	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "h", check_options)) != -1) {
 		switch (c) {
 		case 'r':
@@ -516,9 +514,7 @@ static int cmd_check(int argc, char **argv)
 			status = cli_usage(&cmd_check_entry, true);
 			goto out;
 		default:
-			status = cli_usage_error(&cmd_check_entry, "unknown or "
-						 "incomplete option '%s'",
-						 argv[optind - 1]);
+			status = cli_unknown_option(&cmd_check_entry, argv);
 			goto out;
 		}
 	}

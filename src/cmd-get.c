@@ -184,8 +184,6 @@ static int cmd_get(int argc, char **argv)
 	bool json = false;
 	int c;
 
-	optind = 1;
-	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "+f:h", get_options)) != -1) {
 		switch (c) {
 		case 'f':
@@ -217,14 +215,11 @@ static int cmd_get(int argc, char **argv)
 		case 'h':
 			return cli_usage(&cmd_get_entry, true);
 		default:
-			return cli_usage_error(&cmd_get_entry,
-					       "unknown or incomplete option "
-					       "'%s'", argv[optind - 1]);
+			return cli_unknown_option(&cmd_get_entry, argv);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(&cmd_get_entry, "unexpected argument "
-				       "'%s'", argv[optind]);
+	if (cli_no_operands(&cmd_get_entry, argc, argv))
+		return EXIT_USAGE;
 	if (file && (app || env || branch || root))
 		return cli_usage_error(&cmd_get_entry, "-f reads a file; "
 				       "--app, --env, --branch and --root read "

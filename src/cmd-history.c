@@ -267,8 +267,6 @@ static int cmd_history(int argc, char **argv)
 	char *end;
 	int c, status;
 
-	optind = 1;
-	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "+n:h", history_options)) != -1) {
 		switch (c) {
 		case 'a':
@@ -304,17 +302,12 @@ static int cmd_history(int argc, char **argv)
 		case 'h':
 			return cli_usage(&cmd_history_entry, true);
 		default:
-			return cli_usage_error(&cmd_history_entry, "unknown or "
-					       "incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_unknown_option(&cmd_history_entry, argv);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(&cmd_history_entry, "unexpected "
-				       "argument '%s'", argv[optind]);
-	if (json && markdown)
-		return cli_usage_error(&cmd_history_entry, "--json and "
-				       "--markdown cannot be combined");
+	if (cli_no_operands(&cmd_history_entry, argc, argv) ||
+	    cli_one_format(&cmd_history_entry, json, markdown))
+		return EXIT_USAGE;
 	if (!app || (!env && !json && !markdown))
 		return cli_usage_error(&cmd_history_entry, "--app and --env "
 				       "are required (--env may be left out "

@@ -316,11 +316,9 @@ static int cmd_promote(int argc, char **argv)
 	struct cli_commit commit;
 	struct kpin_target t;
 	size_t n = 0, i;
-	int c, r, status;
+	int c, status;
 
 	cli_commit_init(&commit);
-	optind = 1;
-	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "+h", promote_options)) != -1) {
 		switch (c) {
 		case OPT_APP:
@@ -339,21 +337,14 @@ static int cmd_promote(int argc, char **argv)
 			status = cli_usage(&cmd_promote_entry, true);
 			goto out;
 		}
-		r = cli_commit_option(&commit, &cmd_promote_entry, c, optarg,
-				      argc, argv);
-		if (r <= 0) {
-			status = r < 0 ? EXIT_USAGE :
-				 cli_usage_error(&cmd_promote_entry, "unknown "
-						 "or incomplete option '%s'",
-						 argv[optind - 1]);
+		status = cli_commit_option(&commit, &cmd_promote_entry, c,
+					   optarg, argc, argv);
+		if (status)
 			goto out;
-		}
 	}
-	if (optind < argc) {
-		status = cli_usage_error(&cmd_promote_entry, "unexpected "
-					 "argument '%s'", argv[optind]);
+	status = cli_no_operands(&cmd_promote_entry, argc, argv);
+	if (status)
 		goto out;
-	}
 	if (!app || !from || !to) {
 		status = cli_usage_error(&cmd_promote_entry, "--app, --from "
 					 "and --to are required");

@@ -193,12 +193,10 @@ static int cmd_rollback(int argc, char **argv)
 	struct kpin_target t;
 	struct kpin_buf subject = KPIN_BUF_INIT;
 	char *end, a[32], b[32];
-	int c, r, status;
+	int c, status;
 
 	memset(&rb, 0, sizeof(rb));
 	cli_commit_init(&rb.commit);
-	optind = 1;
-	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "+h", rollback_options)) != -1) {
 		switch (c) {
 		case OPT_APP:
@@ -225,21 +223,14 @@ static int cmd_rollback(int argc, char **argv)
 			status = cli_usage(&cmd_rollback_entry, true);
 			goto out;
 		}
-		r = cli_commit_option(&rb.commit, &cmd_rollback_entry, c, optarg,
-				      argc, argv);
-		if (r <= 0) {
-			status = r < 0 ? EXIT_USAGE :
-				 cli_usage_error(&cmd_rollback_entry, "unknown "
-						 "or incomplete option '%s'",
-						 argv[optind - 1]);
+		status = cli_commit_option(&rb.commit, &cmd_rollback_entry, c,
+					   optarg, argc, argv);
+		if (status)
 			goto out;
-		}
 	}
-	if (optind < argc) {
-		status = cli_usage_error(&cmd_rollback_entry, "unexpected "
-					 "argument '%s'", argv[optind]);
+	status = cli_no_operands(&cmd_rollback_entry, argc, argv);
+	if (status)
 		goto out;
-	}
 	if (!rb.app || !rb.env) {
 		status = cli_usage_error(&cmd_rollback_entry, "--app and --env "
 					 "are required");

@@ -236,13 +236,11 @@ static int cmd_set(int argc, char **argv)
 	struct set_opts o;
 	struct ref_parts rp = { NULL, NULL, NULL };
 	const char *ref = NULL;
-	int c, r, status;
+	int c, status;
 
 	memset(&o, 0, sizeof(o));
 	o.max_size = KPIN_MAX_SIZE_DEFAULT;
 	cli_commit_init(&o.commit);
-	optind = 1;
-	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "+f:h", set_options)) != -1) {
 		switch (c) {
 		case 'f':
@@ -286,18 +284,10 @@ static int cmd_set(int argc, char **argv)
 			status = cli_usage(&cmd_set_entry, true);
 			goto out;
 		}
-		r = cli_commit_option(&o.commit, &cmd_set_entry, c, optarg,
-				      argc, argv);
-		if (r < 0) {
-			status = EXIT_USAGE;
+		status = cli_commit_option(&o.commit, &cmd_set_entry, c, optarg,
+					   argc, argv);
+		if (status)
 			goto out;
-		}
-		if (!r) {
-			status = cli_usage_error(&cmd_set_entry, "unknown or "
-						 "incomplete option '%s'",
-						 argv[optind - 1]);
-			goto out;
-		}
 		if (c != OPT_DRY_RUN_C && c != OPT_JSON_C)
 			o.repo_only = true;
 	}
@@ -308,8 +298,7 @@ static int cmd_set(int argc, char **argv)
 	else if (ref && split_ref(&rp, &o.change, ref))
 		status = cli_fail(NULL);
 	else if (optind < argc)
-		status = cli_usage_error(&cmd_set_entry, "unexpected argument "
-					 "'%s'", argv[optind]);
+		status = cli_no_operands(&cmd_set_entry, argc, argv);
 	else if (o.file && (o.app || o.env))
 		status = cli_usage_error(&cmd_set_entry, "give either -f file "
 					 "or --app and --env, not both");

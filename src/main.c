@@ -155,6 +155,9 @@ static int run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli.json = wants_json(argc - i, argv + i);
+	/* each command parses its words from the first, wording its errors */
+	optind = 1;
+	opterr = 0;
 	return cmd->exec(argc - i, argv + i);
 }
 

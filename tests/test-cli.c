@@ -196,6 +196,72 @@ static void test_cli_usage_errors(void **state)
 	}
 }
 
+/*
+ * The usage errors that end every command's option parsing, each worded
+ * once in src/cli.c: the exact first line, then the command's usage.
+ */
+static void test_cli_getopt_tails(void **state)
+{
+	static const char *const cases[][5] = {
+		{ "set", "--bogus", NULL,
+		  "kpin: unknown or incomplete option '--bogus'\n" },
+		{ "set", "extra", NULL, "kpin: unexpected argument 'extra'\n" },
+		{ "set", "--retries=x", NULL, "kpin: invalid --retries 'x'\n" },
+		{ "get", "--retries=x", NULL,
+		  "kpin: unknown or incomplete option '--retries=x'\n" },
+		{ "get", "extra", NULL, "kpin: unexpected argument 'extra'\n" },
+		{ "apply", "--bogus", NULL,
+		  "kpin: unknown or incomplete option '--bogus'\n" },
+		{ "apply", "extra", NULL,
+		  "kpin: unexpected argument 'extra'\n" },
+		{ "apply", "-", "extra", "kpin: unexpected argument 'extra'\n" },
+		{ "apply", "--retries=x", NULL,
+		  "kpin: invalid --retries 'x'\n" },
+		{ "check", "--retries=x", NULL,
+		  "kpin: unknown or incomplete option '--retries=x'\n" },
+		{ "history", "--bogus", NULL,
+		  "kpin: unknown or incomplete option '--bogus'\n" },
+		{ "history", "extra", NULL,
+		  "kpin: unexpected argument 'extra'\n" },
+		{ "history", "--json", "--markdown",
+		  "kpin: --json and --markdown cannot be combined\n" },
+		{ "promote", "--app", NULL,
+		  "kpin: unknown or incomplete option '--app'\n" },
+		{ "promote", "extra", NULL,
+		  "kpin: unexpected argument 'extra'\n" },
+		{ "promote", "--retries=x", NULL,
+		  "kpin: invalid --retries 'x'\n" },
+		{ "rollback", "--bogus", NULL,
+		  "kpin: unknown or incomplete option '--bogus'\n" },
+		{ "rollback", "extra", NULL,
+		  "kpin: unexpected argument 'extra'\n" },
+		{ "rollback", "--push=", NULL,
+		  "kpin: --push needs a remote name or URL\n" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[5] = { "kpin", cases[i][0], cases[i][1],
+					cases[i][2], NULL };
+		const char *want = cases[i][3];
+		char usage[64];
+		struct h_result r;
+
+		h_run(&r, NULL, NULL, argv, NULL);
+		if (r.status != 2 || strncmp(r.err.ptr, want, strlen(want)))
+			fail_msg("case %zu: exit %d, stderr %s", i, r.status,
+				 r.err.ptr);
+		snprintf(usage, sizeof(usage), "\nusage: kpin %s ",
+			 cases[i][0]);
+		h_assert_contains(r.err.ptr, usage);
+		/* with --json, the failure's object goes to stdout */
+		if (strcmp(cases[i][1], "--json"))
+			assert_int_equal(r.out.len, 0);
+		h_result_release(&r);
+	}
+}
+
 static void test_cli_dash_c_and_quiet(void **state)
 {
 	const char *dir = *state;
@@ -343,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cli_dry_run_json, setup,
 						teardown),
 		cmocka_unit_test(test_cli_usage_errors),
+		cmocka_unit_test(test_cli_getopt_tails),
 		cmocka_unit_test_setup_teardown(test_cli_dash_c_and_quiet,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_set_json, setup,

@@ -608,12 +608,25 @@ static enum outcome attempt_push(struct update *u)
 	return outcome(u, rc);
 }
 
-/* Pushed, but the local branch moved meanwhile: it is left alone. */
-static int local_moved(struct update *u)
+/*
+ * Pushed, but the local branch cannot follow (@rc): it moved meanwhile,
+ * its index stayed locked, or the checkout has changes to the files now.
+ * It is left alone, with its checkout; the push stands. Other errors are
+ * returned.
+ */
+static int left_alone(struct update *u, int rc)
 {
+	if (rc == KPIN_EINVALID)
+		kpin_buf_addf(&u->res->notes, "warning: pushed, but the local "
+			      "branch '%s' and its checkout were left alone, "
+			      "behind the remote: %s\n", u->ref + 11,
+			      kpin_error_last()->message);
+	else if (rc == KPIN_EMODIFIED || rc == KPIN_ELOCKED)
+		u->res->local_moved = true;
+	else
+		return rc;
 	checkout_undo(&u->co);
 	kpin_error_clear();
-	u->res->local_moved = true;
 	return 1;
 }
 
@@ -657,8 +670,7 @@ static int follow_push(struct update *u)
 				      u->commit_tree, &u->set);
 	}
 	if (rc)
-		return rc == KPIN_EMODIFIED || rc == KPIN_ELOCKED ?
-		       local_moved(u) : rc;
+		return left_alone(u, rc);
 	if (!move_branch(u, &u->commit, &u->tip, NULL)) {
 		checkout_end(&u->co);
 		u->res->synced = u->co.active;
@@ -672,7 +684,7 @@ static int follow_push(struct update *u)
 			      kpin_error_last()->message);
 	else if (!full)
 		take_back(u);
-	return local_moved(u);
+	return left_alone(u, KPIN_EMODIFIED);
 }
 
 /* Attempt until done, failed, or out of retries, with backoff between. */

@@ -434,9 +434,9 @@ static void foreign_commit(struct kpin_repo *repo, int attempt, void *arg)
 	h_repo_commit(race->dir, "refs/heads/main", files);
 }
 
-static int lib_update_to(const char *dir, int retries, struct race *race,
-			 struct kpin_repo_result *res, const char *digest,
-			 const char *push)
+static int lib_update_hook(const char *dir, int retries, kpin_hook_fn hook,
+			   struct race *race, struct kpin_repo_result *res,
+			   const char *digest, const char *push)
 {
 	struct kpin_repo *repo = NULL;
 	struct kpin_change c = { "web", digest, NULL, NULL };
@@ -453,7 +453,7 @@ static int lib_update_to(const char *dir, int retries, struct race *race,
 	o.author_name = "Lib";
 	o.author_email = "lib@example.com";
 	o.retries = retries;
-	o.before_cas = foreign_commit;
+	o.before_cas = hook;
 	o.hook_arg = race;
 	o.push_remote = push;
 	assert_int_equal(kpin_repo_open(&repo, dir), 0);
@@ -461,6 +461,14 @@ static int lib_update_to(const char *dir, int retries, struct race *race,
 	kpin_target_release(&t);
 	kpin_repo_free(repo);
 	return rc;
+}
+
+static int lib_update_to(const char *dir, int retries, struct race *race,
+			 struct kpin_repo_result *res, const char *digest,
+			 const char *push)
+{
+	return lib_update_hook(dir, retries, foreign_commit, race, res,
+			       digest, push);
 }
 
 static int lib_update(const char *dir, int retries, struct race *race,
@@ -496,6 +504,53 @@ static void test_repo_push_local_moved(void **state)
 	assert_string_not_equal(head, res.commit);
 	h_assert_contains(h_git_out(clone, "show main:other.txt"),
 			  "outside writer 0");
+	kpin_repo_result_release(&res);
+	h_rmrf(top);
+	free(top);
+}
+
+/* Edit the overlay in the clone's worktree while kpin pushes. */
+static void user_edit(struct kpin_repo *repo, int attempt, void *arg)
+{
+	struct race *race = arg;
+
+	(void)repo;
+	if (attempt < race->times)
+		h_writes(h_path(race->dir, WEB_PRD), "images: [] # mine\n");
+}
+
+/*
+ * Pushed, but the overlay was edited in the checkout meanwhile: the push
+ * stands (success, with a warning that says why the local branch stayed
+ * behind), the local branch and the user's edit are left alone.
+ */
+static void test_repo_push_checkout_changed(void **state)
+{
+	char *top = h_tmpdir();
+	char bare[4200], clone[4200], head[64];
+	struct kpin_repo_result res;
+	struct race race = { clone, 1 };
+	struct h_result r;
+
+	(void)state;
+	snprintf(bare, sizeof(bare), "%s", h_path(top, "remote.git"));
+	snprintf(clone, sizeof(clone), "%s", h_path(top, "clone"));
+	h_repo_init(bare, true, base_files);
+	assert_int_equal(h_git(&r, top, "clone -q remote.git clone"), 0);
+	h_result_release(&r);
+	snprintf(head, sizeof(head), "%s", h_git_out(clone, "rev-parse main"));
+	assert_int_equal(lib_update_hook(clone, 3, user_edit, &race, &res,
+					 h_digest(18), bare), 0);
+	assert_false(res.local_moved);
+	h_assert_contains(res.notes.ptr, "left alone, behind the remote");
+	h_assert_contains(res.notes.ptr, "unstaged changes");
+	assert_string_equal(h_git_out(bare, "rev-parse main"), res.commit);
+	assert_string_equal(h_git_out(clone, "rev-parse main"), head);
+	assert_string_equal(h_git_out(clone, "status --porcelain"),
+			    " M " WEB_PRD);
+	assert_int_equal(h_read(&r.out, h_path(clone, WEB_PRD)), 0);
+	assert_string_equal(r.out.ptr, "images: [] # mine\n");
+	h_result_release(&r);
 	kpin_repo_result_release(&res);
 	h_rmrf(top);
 	free(top);
@@ -1102,6 +1157,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_repo_cas_retry),
 		cmocka_unit_test(test_repo_push_local_moved),
+		cmocka_unit_test(test_repo_push_checkout_changed),
 		cmocka_unit_test_setup_teardown(test_repo_ref_lock_held, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo_concurrent, setup,

@@ -477,6 +477,19 @@ static int lib_update(const char *dir, int retries, struct race *race,
 	return lib_update_to(dir, retries, race, res, digest, NULL);
 }
 
+/* @bare (remote.git) with base_files in @top, and its clone @clone. */
+static void bare_and_clone(const char *top, char bare[4200],
+			   char clone[4200])
+{
+	struct h_result r;
+
+	snprintf(bare, 4200, "%s", h_path(top, "remote.git"));
+	snprintf(clone, 4200, "%s", h_path(top, "clone"));
+	h_repo_init(bare, true, base_files);
+	assert_int_equal(h_git(&r, top, "clone -q remote.git clone"), 0);
+	h_result_release(&r);
+}
+
 /*
  * Pushed, but something else moved the local branch while kpin worked:
  * the push stands (success), the local branch and checkout are left
@@ -488,14 +501,9 @@ static void test_repo_push_local_moved(void **state)
 	char bare[4200], clone[4200], head[64];
 	struct kpin_repo_result res;
 	struct race race = { clone, 1 };
-	struct h_result r;
 
 	(void)state;
-	snprintf(bare, sizeof(bare), "%s", h_path(top, "remote.git"));
-	snprintf(clone, sizeof(clone), "%s", h_path(top, "clone"));
-	h_repo_init(bare, true, base_files);
-	assert_int_equal(h_git(&r, top, "clone -q remote.git clone"), 0);
-	h_result_release(&r);
+	bare_and_clone(top, bare, clone);
 	assert_int_equal(lib_update_to(clone, 3, &race, &res, h_digest(17),
 				       bare), 0);
 	assert_true(res.local_moved);
@@ -533,11 +541,7 @@ static void test_repo_push_checkout_changed(void **state)
 	struct h_result r;
 
 	(void)state;
-	snprintf(bare, sizeof(bare), "%s", h_path(top, "remote.git"));
-	snprintf(clone, sizeof(clone), "%s", h_path(top, "clone"));
-	h_repo_init(bare, true, base_files);
-	assert_int_equal(h_git(&r, top, "clone -q remote.git clone"), 0);
-	h_result_release(&r);
+	bare_and_clone(top, bare, clone);
 	snprintf(head, sizeof(head), "%s", h_git_out(clone, "rev-parse main"));
 	assert_int_equal(lib_update_hook(clone, 3, user_edit, &race, &res,
 					 h_digest(18), bare), 0);

@@ -538,7 +538,7 @@ static void test_repo_push_checkout_changed(void **state)
 	char bare[4200], clone[4200], head[64];
 	struct kpin_repo_result res;
 	struct race race = { clone, 1 };
-	struct h_result r;
+	struct kpin_buf mine = KPIN_BUF_INIT;
 
 	(void)state;
 	bare_and_clone(top, bare, clone);
@@ -552,9 +552,9 @@ static void test_repo_push_checkout_changed(void **state)
 	assert_string_equal(h_git_out(clone, "rev-parse main"), head);
 	assert_string_equal(h_git_out(clone, "status --porcelain"),
 			    " M " WEB_PRD);
-	assert_int_equal(h_read(&r.out, h_path(clone, WEB_PRD)), 0);
-	assert_string_equal(r.out.ptr, "images: [] # mine\n");
-	h_result_release(&r);
+	assert_int_equal(h_read(&mine, h_path(clone, WEB_PRD)), 0);
+	assert_string_equal(mine.ptr, "images: [] # mine\n");
+	kpin_buf_release(&mine);
 	kpin_repo_result_release(&res);
 	h_rmrf(top);
 	free(top);

@@ -302,17 +302,31 @@ void cli_md_cell(struct kpin_buf *b, const char *s, int len)
 	kpin_buf_adds(b, " |");
 }
 
+/*
+ * @s with each control character as '?': signers and reasons quote the
+ * repository (allowed-signers files, signatures), and a terminal escape
+ * in them could rewrite what was printed before.
+ */
+static void add_printable(struct kpin_buf *b, const char *s)
+{
+	for (; *s; s++)
+		kpin_buf_addch(b, (unsigned char)*s < 0x20 || *s == 0x7f ?
+			       '?' : *s);
+}
+
 void cli_sig_text(struct kpin_buf *b, const struct kpin_sig_check *c)
 {
 	switch (c->status) {
 	case KPIN_SIG_GOOD:
-		kpin_buf_addf(b, "signed by %s", c->signer);
+		kpin_buf_adds(b, "signed by ");
+		add_printable(b, c->signer);
 		break;
 	case KPIN_SIG_UNKNOWN_KEY:
 		kpin_buf_addf(b, "signed by an unknown key %s", c->key);
 		break;
 	case KPIN_SIG_BAD:
-		kpin_buf_addf(b, "BAD signature: %s", c->reason);
+		kpin_buf_adds(b, "BAD signature: ");
+		add_printable(b, c->reason);
 		break;
 	default:
 		kpin_buf_adds(b, "unsigned");

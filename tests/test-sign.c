@@ -1018,9 +1018,13 @@ static void test_sign_commit_openpgp(void **state)
 		fail_msg("git verify-commit: %s", r.err.ptr);
 	h_assert_contains(r.err.ptr, "Good signature from \"T <t@example.com>\"");
 	h_result_release(&r);
-	/* the temporary GNUPGHOME is gone, and its agent with it */
+	/*
+	 * The temporary GNUPGHOME is gone, and its agent with it (this
+	 * test's: other tests may run theirs at the same time).
+	 */
 	assert_int_equal(h_sh(&r, w->dir, "ls -A tmp; pgrep -f "
-			      "'[g]pg-agent.*kpin-gnupg' || true"), 0);
+			      "'[g]pg-agent.*%s/kpin-gnupg' || true",
+			      h_path(w->dir, "tmp")), 0);
 	assert_string_equal(r.out.len ? r.out.ptr : "", "");
 	h_result_release(&r);
 	/* history --verify checks it with the user's keyring */

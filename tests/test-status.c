@@ -357,6 +357,9 @@ static void test_get_repository_mode(void **state)
  */
 static void test_status_verify(void **state)
 {
+	static const char *const required[] = {
+		".kpin.yaml", "signing: required\n", NULL
+	};
 	const char *dir = *state;
 	char *keys = h_tmpdir();
 	struct kpin_buf raw = KPIN_BUF_INIT;
@@ -431,6 +434,19 @@ static void test_status_verify(void **state)
 	h_assert_contains(r.out.ptr, "  BAD signature: ");
 	h_assert_contains(r.err.ptr, "1 value was set by a commit badly "
 			  "signed");
+	h_result_release(&r);
+	/* under signing: required, unsigned and unknown keys fail too */
+	h_repo_commit(dir, "refs/heads/main", required);
+	assert_int_equal(h_git(&r, dir, "reset -q --hard"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin(&r, dir, NULL, "status", "--verify", "--env",
+			      "dev", NULL), 1);
+	h_assert_contains(r.err.ptr, " values were set by a commit not signed "
+			  "by an allowed signer (signing: required in "
+			  ".kpin.yaml)");
+	h_result_release(&r);
+	assert_int_equal(kpin(&r, dir, NULL, "status", "--env", "dev", NULL),
+			 0);
 	h_result_release(&r);
 	kpin_buf_release(&raw);
 	h_rmrf(keys);

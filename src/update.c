@@ -370,6 +370,8 @@ struct update {
 	git_oid commit;			/* kpin's commit */
 	git_tree *commit_tree;		/* its tree */
 	bool push_unknown;		/* a push cut off may have landed */
+	bool published;			/* the checkout has kpin's version of
+					   the files, the branch does not */
 	int attempt;
 	int rc;				/* why an attempt failed */
 };
@@ -493,29 +495,39 @@ static int write_and_stage(struct update *u, bool stage)
 }
 
 /*
- * The branch moved elsewhere after kpin published its checkout: take
- * kpin's version back out of the index and worktree where it is still
- * kpin's and the branch's new tip does not hold it.
+ * The branch moved elsewhere, to the tip whose tree is @tip, after kpin
+ * published its checkout (from @from to @to, the edits in u->set): bring
+ * the files where they are still kpin's (or the old version) to what
+ * @tip holds. Done under index.lock, by the next attempt against the tip
+ * it builds on (and publishes again before it lets go of the lock), not
+ * when the CAS is lost: until then a commit of the index as it is
+ * carries kpin's change whole, and a tip read at once may still be
+ * moving (its ref locked by a commit made from kpin's index).
  */
-static void take_back(struct update *u)
+static void take_back(struct update *u, git_tree *from, git_tree *to,
+		      git_tree *tip)
 {
-	git_commit *c = NULL;
-	git_tree *t = NULL;
-	git_oid now;
-
-	if (!u->co.active)
-		return;
-	if (!git_reference_name_to_id(&now, u->repo->git, u->ref) &&
-	    !repo_commit_and_tree(&c, &t, u->repo, &now))
-		checkout_settle(&u->co, u->repo, u->local_tree,
-				   u->commit_tree, t, &u->set, &u->res->notes);
-	else
-		kpin_buf_addf(&u->res->notes, "'%s' cannot be read: kpin's "
-			      "version of the files stays in the checkout\n",
-			      u->ref);
+	checkout_settle(&u->co, u->repo, from, to, tip, &u->set,
+			&u->res->notes);
 	kpin_error_clear();
-	git_tree_free(t);
-	git_commit_free(c);
+}
+
+/* Read the tip under index.lock, first bringing the checkout to it. */
+static int read_local_settled(struct update *u)
+{
+	git_tree *from = u->local_tree, *to = u->commit_tree;
+	bool settle = u->published;
+	int rc;
+
+	if (settle)
+		u->local_tree = u->commit_tree = NULL;	/* kept for it */
+	u->published = false;
+	rc = read_local(u);
+	if (!rc && settle)
+		take_back(u, from, to, u->local_tree);
+	git_tree_free(from);
+	git_tree_free(to);
+	return rc;
 }
 
 /*
@@ -535,7 +547,7 @@ static enum outcome attempt_local(struct update *u)
 	int rc = u->o->dry_run ? 0 : checkout_lock(&u->co, u->repo);
 
 	if (!rc)
-		rc = read_local(u);
+		rc = read_local_settled(u);
 	if (!rc)
 		rc = read_base(u, &u->tip);
 	if (!rc)
@@ -558,9 +570,8 @@ static enum outcome attempt_local(struct update *u)
 		u->res->synced = u->co.active;
 		return ATTEMPT_DONE;
 	}
-	rc = cas_lost(u, rc);
-	take_back(u);
-	return outcome(u, rc);
+	u->published = u->co.active;
+	return outcome(u, cas_lost(u, rc));
 }
 
 /*
@@ -640,6 +651,8 @@ static int follow_push(struct update *u)
 {
 	bool stale = !git_oid_equal(&u->tip, git_commit_id(u->base));
 	bool full = stale && u->co.active;
+	git_commit *c = NULL;
+	git_tree *tip = NULL;
 	git_oid now;
 	int rc = checkout_lock(&u->co, u->repo);
 
@@ -682,8 +695,11 @@ static int follow_push(struct update *u)
 			      "where '%s' was (%s): git status shows the "
 			      "difference\n", u->ref + 11,
 			      kpin_error_last()->message);
-	else if (!full)
-		take_back(u);
+	else if (!full && !repo_read_tip(&now, &c, &tip, u->repo, u->ref,
+					 false))
+		take_back(u, u->local_tree, u->commit_tree, tip);
+	git_tree_free(tip);
+	git_commit_free(c);
 	return left_alone(u, KPIN_EMODIFIED);
 }
 
@@ -705,8 +721,13 @@ static int retry(struct update *u)
 		checkout_end(&u->co);
 		if (how == ATTEMPT_FAILED)
 			return u->rc;
-		if (u->attempt >= u->o->retries)
+		if (u->attempt >= u->o->retries) {
+			/* the checkout follows the branch it could not move */
+			if (u->published && !checkout_lock(&u->co, u->repo))
+				read_local_settled(u);
+			checkout_end(&u->co);
 			break;
+		}
 		repo_backoff(u->attempt, u->rc, repo_now_ms() - started);
 	}
 	what = !u->remote ? "nothing changed" : u->push_unknown ?

@@ -445,7 +445,13 @@ void checkout_settle(struct checkout *co, struct kpin_repo *repo,
 			      "already holds kpin's version of the files "
 			      "(someone committed them from the index)\n");
 	if (co->fallback) {
+		/* libgit2 takes index.lock itself: let go of it meanwhile */
+		bool held = co->lock.held;
+
+		kpin_lock_release(&co->lock);
 		rc = checkout_paths(repo, to, from, set, tip);
+		if (held && !rc)
+			rc = checkout_lock(co, repo);
 		goto out;
 	}
 	/* under index.lock (still held, or taken again), then read the index */
@@ -462,7 +468,7 @@ out:
 	free(keep);
 	free(paths);
 	free(e);
-	checkout_end(co);
+	session_end(co);
 	if (rc) {
 		kpin_buf_addf(notes, "could not bring the files in the "
 			      "checkout where the branch is (%s): git status "

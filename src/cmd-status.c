@@ -346,8 +346,6 @@ static int cmd_status(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	cli_commit_init(&view);
 	view.dry_run = true;	/* --remote: fetch, but move no ref */
-	optind = 1;
-	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "+h", status_options)) != -1) {
 		switch (c) {
 		case 'a':
@@ -388,17 +386,14 @@ static int cmd_status(int argc, char **argv)
 		case 'h':
 			return cli_usage(&cmd_status_entry, true);
 		default:
-			return cli_usage_error(&cmd_status_entry, "unknown or "
-					       "incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_unknown_option(&cmd_status_entry, argv);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(&cmd_status_entry, "unexpected "
-				       "argument '%s'", argv[optind]);
-	if (json && md)
-		return cli_usage_error(&cmd_status_entry, "--json and "
-				       "--markdown cannot be combined");
+	status = cli_no_operands(&cmd_status_entry, argc, argv);
+	if (!status)
+		status = cli_one_format(&cmd_status_entry, json, md);
+	if (status)
+		return status;
 	status = cli_open_repo(&repo, &policy, view.branch,
 			       view.push ? &view : NULL);
 	if (status)

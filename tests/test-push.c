@@ -164,7 +164,7 @@ static void make_clones(const struct world *w, const char *url,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		char name[24];
+		char name[32];	/* "clone" and any size_t */
 
 		snprintf(name, sizeof(name), "clone%zu", i);
 		snprintf(c[i], sizeof(c[i]), "%s", clone_of(w, url, name));

@@ -28,11 +28,11 @@ static const char *const files[] = {
 #define RACE_RUNS 80	/* kpin updates beside loops of git commit */
 /*
  * A shell loop of @body until a file "stop" appears. The commits commit
- * what the index holds, as it is, and write no index of their own: git
- * commit would let git race itself (it reads the index before it locks
- * it, and writes that copy back even when its CAS of the branch then
- * fails: an index write that kpin, like git add, cannot keep out; under
- * heavy load a loop of git commit beside kpin saw that once in 80).
+ * what the index holds, as it is, and write no index of their own, so
+ * that any revert is kpin's: git commit reads the index before it locks
+ * it and writes that copy back (when its refresh changed something)
+ * before its CAS of the branch, a race among git's own commands that no
+ * other index writer, kpin or git add, can keep out.
  */
 #define LOOP(body) "i=0; while [ ! -e stop ] && [ $i -lt 5000 ]; do " \
 	"i=$((i+1)); " body "; done"

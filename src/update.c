@@ -533,14 +533,14 @@ static int read_local_settled(struct update *u)
 /*
  * An attempt without --push, in git's order for a fast-forward of a
  * checked-out branch: take index.lock, then read the tip, edit, check the
- * checkout, write the commit, the worktree files and the new index,
- * publish the index (which releases index.lock), then move the branch by
- * CAS. A git command that reads the new tip reads the new index too; one
- * that read the old index before takes index.lock after kpin and loses
- * its CAS of the branch to kpin's, or wins it and kpin takes its version
- * back out of the checkout and tries again on the new tip. No git command
- * can commit the old index on kpin's commit, which is how a promotion
- * used to be reverted.
+ * checkout, write the commit, the worktree files and the new index, put
+ * the index in place (index.lock still held), move the branch by CAS,
+ * and only then let go of index.lock. A git command that reads the new
+ * tip reads the new index too, and none writes an index in between (git
+ * takes index.lock first). When the CAS is lost (a commit made without
+ * the lock), the next attempt settles the checkout against the tip it
+ * reads, under the lock. No git command can commit the old index on
+ * kpin's commit, which is how a promotion used to be reverted.
  */
 static enum outcome attempt_local(struct update *u)
 {

@@ -495,24 +495,15 @@ static int write_and_stage(struct update *u, bool stage)
 }
 
 /*
- * The branch moved elsewhere, to the tip whose tree is @tip, after kpin
- * published its checkout (from @from to @to, the edits in u->set): bring
- * the files where they are still kpin's (or the old version) to what
- * @tip holds. Done under index.lock, by the next attempt against the tip
- * it builds on (and publishes again before it lets go of the lock), not
- * when the CAS is lost: until then a commit of the index as it is
- * carries kpin's change whole, and a tip read at once may still be
- * moving (its ref locked by a commit made from kpin's index).
+ * Read the tip under index.lock; if the last attempt published its
+ * checkout and then lost its CAS, first bring the files where they are
+ * still kpin's (or the old version) to what that tip holds. Done here,
+ * against the tip this attempt builds on (and publishes again before it
+ * lets go of the lock), not when the CAS is lost: until then a commit of
+ * the index as it is carries kpin's change whole, and a tip read at once
+ * may still be moving (its ref locked by a commit made from kpin's
+ * index).
  */
-static void take_back(struct update *u, git_tree *from, git_tree *to,
-		      git_tree *tip)
-{
-	checkout_settle(&u->co, u->repo, from, to, tip, &u->set,
-			&u->res->notes);
-	kpin_error_clear();
-}
-
-/* Read the tip under index.lock, first bringing the checkout to it. */
 static int read_local_settled(struct update *u)
 {
 	git_tree *from = u->local_tree, *to = u->commit_tree;
@@ -524,7 +515,8 @@ static int read_local_settled(struct update *u)
 	u->published = false;
 	rc = read_local(u);
 	if (!rc && settle)
-		take_back(u, from, to, u->local_tree);
+		checkout_settle(&u->co, u->repo, from, to, u->local_tree,
+				&u->set, &u->res->notes);
 	git_tree_free(from);
 	git_tree_free(to);
 	return rc;
@@ -697,7 +689,8 @@ static int follow_push(struct update *u)
 			      kpin_error_last()->message);
 	else if (!full && !repo_read_tip(&now, &c, &tip, u->repo, u->ref,
 					 false))
-		take_back(u, u->local_tree, u->commit_tree, tip);
+		checkout_settle(&u->co, u->repo, u->local_tree,
+				u->commit_tree, tip, &u->set, &u->res->notes);
 	git_tree_free(tip);
 	git_commit_free(c);
 	return left_alone(u, KPIN_EMODIFIED);

@@ -298,6 +298,21 @@ static void install_mover(const char *remote, int times)
 		"git update-ref refs/heads/main $c\n", times);
 }
 
+/* A --depth 1 clone of the remote (file://) at @s ("shallow"). */
+static void shallow_clone(const struct world *w, char s[4200])
+{
+	char url[4200];
+	struct h_result r;
+
+	snprintf(url, sizeof(url), "file://%s", w->remote);
+	assert_int_equal(h_git(&r, w->dir, "clone -q --depth 1 '%s' shallow && "
+			       "git -C shallow config user.name s && git -C "
+			       "shallow config user.email s@example.com", url),
+			 0);
+	h_result_release(&r);
+	snprintf(s, 4200, "%s", h_path(w->dir, "shallow"));
+}
+
 /*
  * A shallow clone (what CI checkouts are) that is stale: the remote has
  * since gained a policy and a dev overlay. kpin must read the policy and
@@ -309,16 +324,10 @@ static void install_mover(const char *remote, int times)
 static void test_push_shallow_stale(void **state)
 {
 	struct world *w = *state;
-	char o[4200], s[4200], url[4200], before[64], dev[80], tracking[64];
+	char o[4200], s[4200], before[64], dev[80], tracking[64];
 	struct h_result r;
 
-	snprintf(url, sizeof(url), "file://%s", w->remote);
-	assert_int_equal(h_git(&r, w->dir, "clone -q --depth 1 '%s' shallow && "
-			       "git -C shallow config user.name s && git -C "
-			       "shallow config user.email s@example.com", url),
-			 0);
-	h_result_release(&r);
-	snprintf(s, sizeof(s), "%s", h_path(w->dir, "shallow"));
+	shallow_clone(w, s);
 	assert_true(access(h_path(s, ".git/shallow"), F_OK) == 0);
 	snprintf(o, sizeof(o), "%s", clone_of(w, w->remote, "outside"));
 	snprintf(dev, sizeof(dev), "%s", h_digest(450));
@@ -510,7 +519,7 @@ static void test_shallow_history_refused(void **state)
 {
 	struct world *w = *state;
 	const char *o = clone_of(w, w->remote, "origin-work");
-	char url[4200], s[4200], held[80], head[64];
+	char s[4200], held[80], head[64];
 	struct h_result r;
 
 	snprintf(held, sizeof(held), "%s", h_digest(500));
@@ -529,13 +538,7 @@ static void test_shallow_history_refused(void **state)
 			      "git push -q origin main", held, h_digest(501),
 			      h_digest(502)), 0);
 	h_result_release(&r);
-	snprintf(url, sizeof(url), "file://%s", w->remote);
-	assert_int_equal(h_git(&r, w->dir, "clone -q --depth 1 '%s' shallow && "
-			       "git -C shallow config user.name s && git -C "
-			       "shallow config user.email s@example.com", url),
-			 0);
-	h_result_release(&r);
-	snprintf(s, sizeof(s), "%s", h_path(w->dir, "shallow"));
+	shallow_clone(w, s);
 	snprintf(head, sizeof(head), "%s", h_git_out(s, "rev-parse HEAD"));
 
 	/* history: not the boundary commit "unrelated" by Bystander */

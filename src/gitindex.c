@@ -499,6 +499,62 @@ static int worktree_clean(struct kpin_gitindex *ix,
 	return memcmp(id.id, e->id, KPIN_IXF_ID) != 0;
 }
 
+static bool one_of(const git_oid *id, const git_oid *const *ids, size_t n)
+{
+	while (n--)
+		if (git_oid_equal(id, ids[n]))
+			return true;
+	return false;
+}
+
+/*
+ * Are @path's entry (at stage 0) and worktree copy each at one of @ids,
+ * versions kpin wrote or the branch holds? 0 when they are, with the
+ * entry's and the worktree copy's versions in @ent_id and @wt_id (the
+ * entry's, for a skip-worktree entry), -1 when someone changed the file,
+ * its executable bit or its entry since.
+ */
+static int kpins(struct kpin_gitindex *ix, const char *path,
+		 const git_oid *const *ids, size_t nids, git_oid *ent_id,
+		 git_oid *wt_id)
+{
+	struct kpin_buf full = KPIN_BUF_INIT;
+	struct kpin_ixf_entry ent;
+	long off = find(ix, path);
+	struct stat st;
+	int rc = -1;
+
+	if (off < 0)
+		return -1;
+	kpin_ixf_entry_read(&ix->ixf, (size_t)off, &ent);
+	memcpy(ent_id->id, ent.id, KPIN_IXF_ID);
+	git_oid_cpy(wt_id, ent_id);
+	if (ent.stage || !one_of(ent_id, ids, nids))
+		return -1;
+	if (ent.flags & KPIN_IXF_SKIP_WORKTREE)
+		return 0;
+	kpin_buf_addf(&full, "%s%s", git_repository_workdir(ix->repo), path);
+	if (lstat(full.ptr, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (!config_bool(ix->repo, "core.filemode", true) ||
+	     !((st.st_mode ^ ent.st.mode) & 0100)) &&
+	    !hash_worktree(wt_id, ix, full.ptr, path, &st) &&
+	    one_of(wt_id, ids, nids))
+		rc = 0;
+	kpin_error_clear();
+	kpin_buf_release(&full);
+	return rc;
+}
+
+/* A @held edit whose entry and file are still kpin's, or the tip's? */
+static bool held_by_kpin(struct kpin_gitindex *ix,
+			 const struct kpin_index_edit *e)
+{
+	const git_oid *ids[] = { &e->held_old, &e->held_new, &e->old_id };
+	git_oid ent, wt;
+
+	return e->held && !kpins(ix, e->path, ids, 3, &ent, &wt);
+}
+
 int kpin_gitindex_check(struct kpin_gitindex *ix,
 			const struct kpin_index_edit *e, size_t n)
 {
@@ -514,6 +570,8 @@ int kpin_gitindex_check(struct kpin_gitindex *ix,
 		const char *why = "";
 		int dirty;
 
+		if (held_by_kpin(ix, &e[k]))
+			continue;	/* kpin's version from the attempt before */
 		if (i >= 0)
 			kpin_ixf_entry_read(&ix->ixf, (size_t)i, &ent);
 		if (i < 0 || ent.stage ||
@@ -677,6 +735,23 @@ static int write_index(struct kpin_gitindex *ix, const struct kpin_buf *ext,
 	return 0;
 }
 
+/* The version of the worktree file @path, as git would hash it. */
+static int worktree_id(git_oid *out, struct kpin_gitindex *ix,
+		       const char *path)
+{
+	struct kpin_buf full = KPIN_BUF_INIT;
+	struct stat st;
+	int rc;
+
+	kpin_buf_addf(&full, "%s%s", git_repository_workdir(ix->repo), path);
+	rc = lstat(full.ptr, &st) < 0 ?
+	     kpin_error_set(KPIN_ERROR, "cannot stat '%s': %s", path,
+			    strerror(errno)) :
+	     hash_worktree(out, ix, full.ptr, path, &st);
+	kpin_buf_release(&full);
+	return rc;
+}
+
 int kpin_gitindex_restore(struct kpin_gitindex *ix,
 			  const struct kpin_index_edit *e, size_t n)
 {
@@ -692,7 +767,7 @@ int kpin_gitindex_restore(struct kpin_gitindex *ix,
 		if (e[k].skipped)
 			continue;	/* its worktree was never written */
 		one = checkout_bytes(&filtered, &blob, ix, e[k].path,
-				     &e[k].old_id);
+				     &e[k].was_id);
 		if (!one)
 			one = filtered.ptr ?
 			      write_worktree(ix, e[k].path, filtered.ptr,
@@ -740,7 +815,10 @@ int kpin_gitindex_commit(struct kpin_gitindex *ix,
 		kpin_ixf_entry_read(&ix->ixf, (size_t)pend[k].off, &ent);
 		pend[k].skip = e[k].skipped =
 			(ent.flags & KPIN_IXF_SKIP_WORKTREE) != 0;
-		if (!pend[k].skip)
+		git_oid_cpy(&e[k].was_id, &e[k].old_id);
+		if (!pend[k].skip && e[k].held)
+			rc = worktree_id(&e[k].was_id, ix, e[k].path);
+		if (!pend[k].skip && !rc)
 			rc = checkout_bytes(&pend[k].filtered, &pend[k].blob,
 					    ix, e[k].path, &e[k].new_id);
 	}
@@ -786,47 +864,9 @@ int kpin_gitindex_commit(struct kpin_gitindex *ix,
 	return rc;
 }
 
-/*
- * Is @path's entry and worktree copy each at @from or @to, and not both at
- * @to already? 1 when it is kpin's to bring to @to, 0 when it is there,
- * -1 when someone changed the file or its entry since.
- */
-static int settle_one(struct kpin_gitindex *ix, const char *path,
-		      const git_oid *from, const git_oid *to)
-{
-	struct kpin_buf full = KPIN_BUF_INIT;
-	struct kpin_ixf_entry ent;
-	long off = find(ix, path);
-	bool at_to, at_from;
-	struct stat st;
-	git_oid wt;
-	int rc = -1;
-
-	if (off < 0)
-		return -1;
-	kpin_ixf_entry_read(&ix->ixf, (size_t)off, &ent);
-	at_to = !memcmp(ent.id, to->id, KPIN_IXF_ID);
-	at_from = !memcmp(ent.id, from->id, KPIN_IXF_ID);
-	if (ent.stage || (!at_to && !at_from))
-		return -1;
-	if (ent.flags & KPIN_IXF_SKIP_WORKTREE)
-		return at_from;
-	kpin_buf_addf(&full, "%s%s", git_repository_workdir(ix->repo), path);
-	if (lstat(full.ptr, &st) == 0 && S_ISREG(st.st_mode) &&
-	    !hash_worktree(&wt, ix, full.ptr, path, &st)) {
-		if (git_oid_equal(&wt, from))
-			rc = 1;
-		else if (git_oid_equal(&wt, to))
-			rc = at_from;
-	}
-	kpin_error_clear();
-	kpin_buf_release(&full);
-	return rc;
-}
-
 int kpin_gitindex_settle(struct kpin_gitindex *ix,
 			 const struct kpin_index_edit *e, size_t n,
-			 const bool *keep, bool *staged,
+			 const git_oid *target, bool *staged,
 			 struct kpin_buf *notes)
 {
 	struct kpin_index_edit *to = xcalloc(n + 1, sizeof(*to));
@@ -834,20 +874,30 @@ int kpin_gitindex_settle(struct kpin_gitindex *ix,
 	int rc = 0;
 
 	for (k = 0; k < n; k++) {
-		int ours;
+		const git_oid *ids[] = { &e[k].held_old, &e[k].held_new,
+					 &target[k] };
+		git_oid ent, wt;
 
-		to[nt] = e[k];
-		if (!keep[k]) {
-			to[nt].old_id = e[k].new_id;
-			to[nt].new_id = e[k].old_id;
+		if (git_oid_is_zero(&target[k])) {
+			kpin_buf_addf(notes, "left '%s' in the checkout "
+				      "alone: the branch no longer has it\n",
+				      e[k].path);
+			continue;
 		}
-		ours = settle_one(ix, e[k].path, &to[nt].old_id,
-				  &to[nt].new_id);
-		if (ours < 0)
+		if (kpins(ix, e[k].path, ids, 3, &ent, &wt)) {
 			kpin_buf_addf(notes, "left '%s' in the checkout "
 				      "alone: it changed while kpin's "
 				      "version was staged\n", e[k].path);
-		nt += ours > 0;
+			continue;
+		}
+		if (git_oid_equal(&ent, &target[k]) &&
+		    git_oid_equal(&wt, &target[k]))
+			continue;	/* where the branch is already */
+		to[nt] = e[k];
+		to[nt].held = true;
+		git_oid_cpy(&to[nt].old_id, &ent);
+		git_oid_cpy(&to[nt].new_id, &target[k]);
+		nt++;
 	}
 	*staged = nt > 0;
 	if (nt)

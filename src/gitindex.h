@@ -41,6 +41,14 @@
  * @skipped: set by kpin_gitindex_commit() when the entry is skip-worktree
  *           (sparse checkout): the index follows, the worktree is left
  *           alone, as git does
+ * @held: kpin published @held_old -> @held_new here in an attempt whose
+ *        CAS was lost, and the checkout may still hold either: an entry
+ *        and worktree copy each at one of them (or at @old_id) are
+ *        kpin's own, to overwrite
+ * @held_old: see @held
+ * @held_new: see @held
+ * @was_id: set by kpin_gitindex_commit(): the worktree copy's version
+ *          before, which kpin_gitindex_restore() puts back
  */
 struct kpin_index_edit {
 	const char *path;
@@ -48,6 +56,10 @@ struct kpin_index_edit {
 	git_oid new_id;
 	unsigned mode;
 	bool skipped;
+	bool held;
+	git_oid held_old;
+	git_oid held_new;
+	git_oid was_id;
 };
 
 struct kpin_gitindex;
@@ -77,7 +89,9 @@ int kpin_gitindex_open(struct kpin_gitindex **out, git_repository *repo,
  * unless the entry is skip-worktree, the worktree file must match it:
  * type, executable bit (when core.fileMode), then stat data or, when they
  * differ or are racy, its content hashed with the filters git would use.
- * kpin_gitindex_check_filters() runs first.
+ * For a @held edit it is enough that the entry and the file each hold
+ * one of kpin's versions or @old_id. kpin_gitindex_check_filters() runs
+ * first.
  *
  * Returns: 0, KPIN_EINVALID naming the first path with staged or
  * unstaged changes or a filter kpin cannot apply, KPIN_ENOTSUP or
@@ -126,43 +140,39 @@ int kpin_gitindex_commit(struct kpin_gitindex *ix,
 			 struct kpin_index_edit *e, size_t n);
 
 /*
- * kpin_gitindex_restore() - The branch did not move after all: put the
- * old blobs back in the worktree files kpin_gitindex_commit() wrote (the
- * index was never changed; the caller releases the lock)
+ * kpin_gitindex_restore() - The branch did not move after all: put back
+ * the versions (@was_id) of the worktree files kpin_gitindex_commit()
+ * wrote (the index was never changed; the caller releases the lock)
  *
  * Returns: 0 or the first error (the others are still tried).
  */
 int kpin_gitindex_restore(struct kpin_gitindex *ix,
 			  const struct kpin_index_edit *e, size_t n);
 
-/* kpin_gitindex_free() - Release the memory (not the lock). */
 /*
- * kpin_gitindex_settle() - Bring published changes where the branch is,
- * after its CAS went to someone else
+ * kpin_gitindex_settle() - Bring kpin's published versions where the
+ * branch is, after its CAS went to someone else
  * @ix: a session opened (under index.lock) on the paths of @e
- * @e: the edits kpin_gitindex_commit() made and kpin_lock_commit()
- *     published
+ * @e: @held edits: what kpin published (@held_old -> @held_new)
  * @n: how many
- * @keep: for each edit, whether the branch holds kpin's version (a git
- *        commit took it from the index): the file stays at or comes back
- *        to it; else it goes back to the old version
+ * @target: for each edit, the version the branch now holds
  * @staged: set when a new index was written to index.lock (the caller
  *          publishes it), clear when everything was where it belongs
  * @notes: a line for each file left alone
  *
- * Only a file whose entry and worktree copy each hold the old or kpin's
- * version is changed (entry and file); a file someone changed otherwise
- * since is left alone and named in @notes. (A git commit that read the
- * index before kpin published its own writes that copy back when it
- * locks the index: kpin's version then comes back too.)
+ * Only a file whose entry and worktree copy each hold one of kpin's
+ * versions or the target is changed (entry and file, to the target); a
+ * file someone changed otherwise since is left alone and named in
+ * @notes.
  *
  * Returns: 0, or an error from writing the files or the new index.
  */
 int kpin_gitindex_settle(struct kpin_gitindex *ix,
 			 const struct kpin_index_edit *e, size_t n,
-			 const bool *keep, bool *staged,
+			 const git_oid *target, bool *staged,
 			 struct kpin_buf *notes);
 
+/* kpin_gitindex_free() - Release the memory (not the lock). */
 void kpin_gitindex_free(struct kpin_gitindex *ix);
 
 #endif

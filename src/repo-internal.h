@@ -64,6 +64,13 @@ struct checkout {
 	struct kpin_lock lock;		/* index.lock */
 	struct kpin_index_edit *e;	/* what checkout_prepare() wrote */
 	size_t ne;
+	/*
+	 * What an attempt published before its CAS was lost: the checkout
+	 * may still hold kpin's versions of these files (paths owned).
+	 */
+	struct kpin_index_edit *held;
+	size_t nheld;
+	git_tree *held_tree;		/* the tree published */
 };
 
 #define INDEX_LOCK_WAIT_MS 2000	/* how long to wait for another git */
@@ -136,14 +143,23 @@ void checkout_undo(struct checkout *co);
 int checkout_publish(struct checkout *co, struct kpin_repo *repo,
 		     git_tree *from, git_tree *to, const struct edit_set *set);
 /*
- * The branch moved elsewhere, to @tip, instead: bring each file where the
- * checkout still has kpin's version or the old one to @tip's choice:
- * kpin's version when @tip holds it (a git commit took it from the
- * index), else the old one, from @from (notes for what is left alone).
+ * The CAS of an attempt that published the files in @set (@published, the
+ * tree it built) was lost: remember them, for checkout_settle() and the
+ * next attempt, which overwrites them where they are still kpin's.
+ */
+void checkout_hold(struct checkout *co, const struct edit_set *set,
+		   git_tree *published);
+/*
+ * Bring each file held from a lost CAS that @keep does not write again
+ * (all, when @keep is NULL) where @tip has it, when its entry and
+ * worktree copy are still kpin's versions (notes for what is left
+ * alone), and forget it. Under index.lock, taken if need be and kept.
  */
 void checkout_settle(struct checkout *co, struct kpin_repo *repo,
-			git_tree *from, git_tree *to, git_tree *tip,
-			const struct edit_set *set, struct kpin_buf *notes);
+		     git_tree *tip, const struct edit_set *keep,
+		     struct kpin_buf *notes);
+/* Forget the held files (the branch holds them now, or the run ends). */
+void checkout_forget(struct checkout *co);
 int checkout_full(struct kpin_repo *repo, git_tree *from, git_tree *to,
 		  bool dry_run);
 

@@ -370,8 +370,6 @@ struct update {
 	git_oid commit;			/* kpin's commit */
 	git_tree *commit_tree;		/* its tree */
 	bool push_unknown;		/* a push cut off may have landed */
-	bool published;			/* the checkout has kpin's version of
-					   the files, the branch does not */
 	int attempt;
 	int rc;				/* why an attempt failed */
 };
@@ -495,31 +493,20 @@ static int write_and_stage(struct update *u, bool stage)
 }
 
 /*
- * Read the tip under index.lock; if the last attempt published its
- * checkout and then lost its CAS, first bring the files where they are
- * still kpin's (or the old version) to what that tip holds. Done here,
- * against the tip this attempt builds on (and publishes again before it
- * lets go of the lock), not when the CAS is lost: until then a commit of
- * the index as it is carries kpin's change whole, and a tip read at once
- * may still be moving (its ref locked by a commit made from kpin's
- * index).
+ * Files an attempt before published and then lost the branch with (they
+ * may be in the checkout still) go where the tip this attempt read has
+ * them, but for those it writes again (@keep, NULL for none): those it
+ * overwrites where they are still kpin's. Never earlier, and never while
+ * the attempt goes on: a git commit that reads HEAD and then the index
+ * without its lock may have read kpin's version on the tip as it is, and
+ * carry it there; a checkout taken back behind it would then revert that
+ * commit with the next one.
  */
-static int read_local_settled(struct update *u)
+static void settle(struct update *u, const struct edit_set *keep)
 {
-	git_tree *from = u->local_tree, *to = u->commit_tree;
-	bool settle = u->published;
-	int rc;
-
-	if (settle)
-		u->local_tree = u->commit_tree = NULL;	/* kept for it */
-	u->published = false;
-	rc = read_local(u);
-	if (!rc && settle)
-		checkout_settle(&u->co, u->repo, from, to, u->local_tree,
-				&u->set, &u->res->notes);
-	git_tree_free(from);
-	git_tree_free(to);
-	return rc;
+	if (!u->o->dry_run)
+		checkout_settle(&u->co, u->repo, u->local_tree, keep,
+				&u->res->notes);
 }
 
 /*
@@ -530,8 +517,10 @@ static int read_local_settled(struct update *u)
  * and only then let go of index.lock. A git command that reads the new
  * tip reads the new index too, and none writes an index in between (git
  * takes index.lock first). When the CAS is lost (a commit made without
- * the lock), the next attempt settles the checkout against the tip it
- * reads, under the lock. No git command can commit the old index on
+ * the lock), the checkout keeps kpin's version: the next attempt writes
+ * the files again on the tip it reads, or takes them back when it has
+ * nothing to write. The index never goes back to a version a commit
+ * that read it may have replaced. No git command can commit the old index on
  * kpin's commit, which is how a promotion used to be reverted.
  */
 static enum outcome attempt_local(struct update *u)
@@ -539,30 +528,40 @@ static enum outcome attempt_local(struct update *u)
 	int rc = u->o->dry_run ? 0 : checkout_lock(&u->co, u->repo);
 
 	if (!rc)
-		rc = read_local_settled(u);
+		rc = read_local(u);
+	if (!rc && u->o->after_read)
+		u->o->after_read(u->repo, u->attempt, u->o->hook_arg);
+	if (!rc && u->co.fallback)
+		settle(u, NULL);	/* libgit2 checks against the tip */
 	if (!rc)
 		rc = read_base(u, &u->tip);
 	if (!rc)
 		rc = build(u);
-	if (rc || u->o->dry_run)
+	if (rc || u->o->dry_run) {
+		settle(u, NULL);
 		return outcome(u, rc);
+	}
+	settle(u, &u->set);
 	rc = check_checkout(u, false);
 	if (!rc)
 		rc = write_and_stage(u, true);
 	if (!rc)
 		rc = checkout_publish(&u->co, u->repo, u->local_tree,
 				      u->commit_tree, &u->set);
-	if (rc)
+	if (rc) {
+		settle(u, NULL);
 		return outcome(u, rc);
+	}
 	if (u->o->before_cas)
 		u->o->before_cas(u->repo, u->attempt, u->o->hook_arg);
 	rc = move_branch(u, &u->commit, &u->tip, NULL);
 	if (!rc) {
 		checkout_end(&u->co);
+		checkout_forget(&u->co);
 		u->res->synced = u->co.active;
 		return ATTEMPT_DONE;
 	}
-	u->published = u->co.active;
+	checkout_hold(&u->co, &u->set, u->commit_tree);
 	return outcome(u, cas_lost(u, rc));
 }
 
@@ -688,9 +687,10 @@ static int follow_push(struct update *u)
 			      "difference\n", u->ref + 11,
 			      kpin_error_last()->message);
 	else if (!full && !repo_read_tip(&now, &c, &tip, u->repo, u->ref,
-					 false))
-		checkout_settle(&u->co, u->repo, u->local_tree,
-				u->commit_tree, tip, &u->set, &u->res->notes);
+					 false)) {
+		checkout_hold(&u->co, &u->set, u->commit_tree);
+		checkout_settle(&u->co, u->repo, tip, NULL, &u->res->notes);
+	}
 	git_tree_free(tip);
 	git_commit_free(c);
 	return left_alone(u, KPIN_EMODIFIED);
@@ -716,8 +716,9 @@ static int retry(struct update *u)
 			return u->rc;
 		if (u->attempt >= u->o->retries) {
 			/* the checkout follows the branch it could not move */
-			if (u->published && !checkout_lock(&u->co, u->repo))
-				read_local_settled(u);
+			if (u->co.nheld && !checkout_lock(&u->co, u->repo) &&
+			    !read_local(u))
+				settle(u, NULL);
 			checkout_end(&u->co);
 			break;
 		}
@@ -781,6 +782,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		git_oid_tostr(res->commit, sizeof(res->commit), &u.commit);
 out:
 	checkout_end(&u.co);
+	checkout_forget(&u.co);
 	if (repo->lock_fd >= 0)
 		kpin_journal_clear(repo->git);
 	journal_release(&u.j);

@@ -218,20 +218,44 @@ int checkout_lock(struct checkout *co, struct kpin_repo *repo)
 	return rc;
 }
 
-/* The changed files as index edits; returns how many. */
+/* The held edit of @path, or NULL. */
+static const struct kpin_index_edit *held_edit(const struct checkout *co,
+					       const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < co->nheld; i++)
+		if (!strcmp(co->held[i].path, path))
+			return &co->held[i];
+	return NULL;
+}
+
+/*
+ * The changed files as index edits, with what an attempt before published
+ * of them (co->held); returns how many.
+ */
 static size_t index_edits(struct kpin_index_edit **out,
-			  const struct edit_set *set)
+			  const struct edit_set *set,
+			  const struct checkout *co)
 {
 	size_t i, n = 0;
 
 	*out = xcalloc(set->n + 1, sizeof(**out));
 	for (i = 0; i < set->n; i++) {
+		const struct kpin_index_edit *h;
+
 		if (!set->f[i].new.len)
 			continue;
 		(*out)[n].path = set->f[i].path;
 		git_oid_cpy(&(*out)[n].old_id, &set->f[i].old_id);
 		git_oid_cpy(&(*out)[n].new_id, &set->f[i].new_id);
 		(*out)[n].mode = (unsigned)set->f[i].mode;
+		h = held_edit(co, set->f[i].path);
+		if (h) {
+			(*out)[n].held = true;
+			git_oid_cpy(&(*out)[n].held_old, &h->held_old);
+			git_oid_cpy(&(*out)[n].held_new, &h->held_new);
+		}
 		n++;
 	}
 	return n;
@@ -260,7 +284,7 @@ int checkout_check(struct checkout *co, struct kpin_repo *repo,
 		 * the direct index session for the changed files, under the
 		 * index.lock taken before the tip was read.
 		 */
-		n = index_edits(&e, set);
+		n = index_edits(&e, set, co);
 		paths = xcalloc(n + 1, sizeof(*paths));
 		for (i = 0; i < n; i++)
 			paths[i] = e[i].path;
@@ -308,37 +332,13 @@ int checkout_check(struct checkout *co, struct kpin_repo *repo,
 	return 0;
 }
 
-/* Does @tip hold @path as @id (someone committed kpin's version)? */
-static bool tree_holds(git_tree *tip, const char *path, const git_oid *id)
-{
-	git_tree_entry *e = NULL;
-	bool yes = !git_tree_entry_bypath(&e, tip, path) &&
-		   git_oid_equal(git_tree_entry_id(e), id);
-
-	git_tree_entry_free(e);
-	git_error_clear();
-	return yes;
-}
-
-/*
- * libgit2's way: a path-limited safe checkout of @to, from @from, of the
- * changed files (those @to does not hold at kpin's version when @tip is
- * given: what to take back).
- */
+/* libgit2's way: a path-limited safe checkout of @to, from @from. */
 static int checkout_paths(struct kpin_repo *repo, git_tree *from,
-			  git_tree *to, const struct edit_set *set,
-			  git_tree *tip)
+			  git_tree *to, char **paths, size_t np)
 {
 	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-	char **paths = xcalloc(set->n + 1, sizeof(*paths));
-	size_t i, np = 0;
 	int rc = 0, tries;
 
-	for (i = 0; i < set->n; i++)
-		if (set->f[i].new.len &&
-		    !(tip && tree_holds(tip, set->f[i].path,
-					 &set->f[i].new_id)))
-			paths[np++] = set->f[i].path;
 	co.checkout_strategy = GIT_CHECKOUT_SAFE |
 			       GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
 	co.paths.strings = paths;
@@ -354,7 +354,6 @@ static int checkout_paths(struct kpin_repo *repo, git_tree *from,
 	if (rc)
 		rc = kpin_git_fail(rc, "the checkout of the edited files could not "
 			      "follow the branch");
-	free(paths);
 	return rc;
 }
 
@@ -373,7 +372,7 @@ int checkout_prepare(struct checkout *co, const struct edit_set *set,
 	if (!co->ix)
 		return 0;
 	free(co->e);
-	co->ne = index_edits(&co->e, set);
+	co->ne = index_edits(&co->e, set, co);
 	rc = kpin_gitindex_commit(co->ix, co->e, co->ne);
 	for (i = 0; i < co->ne && !rc; i++)
 		if (co->e[i].skipped)
@@ -409,8 +408,16 @@ int checkout_publish(struct checkout *co, struct kpin_repo *repo,
 	if (!co->active)
 		return 0;
 	if (!co->ix) {
+		char **paths = xcalloc(set->n + 1, sizeof(*paths));
+		size_t i, np = 0;
+
 		checkout_end(co);
-		return checkout_paths(repo, from, to, set, NULL);
+		for (i = 0; i < set->n; i++)
+			if (set->f[i].new.len)
+				paths[np++] = set->f[i].path;
+		rc = checkout_paths(repo, from, to, paths, np);
+		free(paths);
+		return rc;
 	}
 	rc = kpin_lock_publish(&co->lock);
 	if (rc)
@@ -420,26 +427,96 @@ int checkout_publish(struct checkout *co, struct kpin_repo *repo,
 	return rc;
 }
 
-void checkout_settle(struct checkout *co, struct kpin_repo *repo,
-			git_tree *from, git_tree *to, git_tree *tip,
-			const struct edit_set *set, struct kpin_buf *notes)
+void checkout_hold(struct checkout *co, const struct edit_set *set,
+		   git_tree *published)
 {
 	struct kpin_index_edit *e;
-	const char **paths;
-	size_t i, n, kept = 0;
-	bool staged = false, *keep;
-	int rc;
+	size_t i, n;
 
+	checkout_forget(co);
 	if (!co->active)
 		return;
-	n = index_edits(&e, set);
-	paths = xcalloc(n + 1, sizeof(*paths));
-	keep = xcalloc(n + 1, sizeof(*keep));
+	n = index_edits(&e, set, co);
 	for (i = 0; i < n; i++) {
-		paths[i] = e[i].path;
-		keep[i] = tree_holds(tip, e[i].path, &e[i].new_id);
-		kept += keep[i];
+		e[i].path = xstrdup(e[i].path);
+		e[i].held = true;
+		git_oid_cpy(&e[i].held_old, &e[i].old_id);
+		git_oid_cpy(&e[i].held_new, &e[i].new_id);
 	}
+	co->held = e;
+	co->nheld = n;
+	if (!published || git_tree_dup(&co->held_tree, published))
+		co->held_tree = NULL;
+}
+
+void checkout_forget(struct checkout *co)
+{
+	size_t i;
+
+	for (i = 0; i < co->nheld; i++)
+		free((char *)co->held[i].path);
+	free(co->held);
+	co->held = NULL;
+	co->nheld = 0;
+	git_tree_free(co->held_tree);
+	co->held_tree = NULL;
+}
+
+/* Does @set write @path (again)? */
+static bool writes(const struct edit_set *set, const char *path)
+{
+	size_t i;
+
+	for (i = 0; set && i < set->n; i++)
+		if (set->f[i].new.len && !strcmp(set->f[i].path, path))
+			return true;
+	return false;
+}
+
+/* @path's blob in @tree, or zeros (no such file). */
+static void blob_in(git_oid *out, git_tree *tree, const char *path)
+{
+	git_tree_entry *e = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!git_tree_entry_bypath(&e, tree, path) &&
+	    git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+		git_oid_cpy(out, git_tree_entry_id(e));
+	git_tree_entry_free(e);
+	git_error_clear();
+}
+
+void checkout_settle(struct checkout *co, struct kpin_repo *repo,
+		     git_tree *tip, const struct edit_set *keep,
+		     struct kpin_buf *notes)
+{
+	struct kpin_index_edit *e;
+	git_oid *target;
+	char **paths;
+	size_t i, n = 0, kept = 0, left = 0;
+	bool staged = false;
+	int rc;
+
+	if (!co->nheld || !tip)
+		return;
+	e = xcalloc(co->nheld + 1, sizeof(*e));
+	target = xcalloc(co->nheld + 1, sizeof(*target));
+	paths = xcalloc(co->nheld + 1, sizeof(*paths));
+	/* those written again stay held; the others are settled here */
+	for (i = 0; i < co->nheld; i++) {
+		if (writes(keep, co->held[i].path)) {
+			co->held[left++] = co->held[i];
+			continue;
+		}
+		e[n] = co->held[i];
+		blob_in(&target[n], tip, e[n].path);
+		kept += git_oid_equal(&target[n], &e[n].held_new);
+		paths[n] = (char *)e[n].path;
+		n++;
+	}
+	co->nheld = left;
+	if (!n)
+		goto out;
 	if (kept == n)
 		kpin_buf_addf(notes, "the branch moved to a commit that "
 			      "already holds kpin's version of the files "
@@ -449,26 +526,25 @@ void checkout_settle(struct checkout *co, struct kpin_repo *repo,
 		bool held = co->lock.held;
 
 		kpin_lock_release(&co->lock);
-		rc = checkout_paths(repo, to, from, set, tip);
+		rc = co->held_tree ? checkout_paths(repo, co->held_tree, tip,
+						    paths, n) : 0;
 		if (held && !rc)
 			rc = checkout_lock(co, repo);
-		goto out;
+		goto done;
 	}
 	/* under index.lock (still held, or taken again), then read the index */
 	session_end(co);
 	rc = checkout_lock(co, repo);
 	if (!rc)
-		rc = kpin_gitindex_open(&co->ix, repo->git, &co->lock, paths,
-					n);
+		rc = kpin_gitindex_open(&co->ix, repo->git, &co->lock,
+					(const char *const *)paths, n);
 	if (!rc)
-		rc = kpin_gitindex_settle(co->ix, e, n, keep, &staged, notes);
+		rc = kpin_gitindex_settle(co->ix, e, n, target, &staged,
+					  notes);
 	if (staged && !rc)
 		rc = kpin_lock_publish(&co->lock);
-out:
-	free(keep);
-	free(paths);
-	free(e);
 	session_end(co);
+done:
 	if (rc) {
 		kpin_buf_addf(notes, "could not bring the files in the "
 			      "checkout where the branch is (%s): git status "
@@ -476,6 +552,12 @@ out:
 			      kpin_error_last()->message);
 		kpin_error_clear();
 	}
+out:
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(target);
+	free(e);
 }
 
 /*

@@ -104,7 +104,10 @@ void kpin_message_build(struct kpin_buf *out,
 			const struct kpin_target *targets, size_t n,
 			const struct kpin_meta *meta);
 
-/* kpin_hook_fn - For tests: called with the attempt number before each CAS. */
+/*
+ * kpin_hook_fn - For tests: called with the attempt number before each
+ * CAS, or after an attempt read the local tip (under index.lock).
+ */
 typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
 
 /*
@@ -130,7 +133,8 @@ typedef void (*kpin_hook_fn)(struct kpin_repo *repo, int attempt, void *arg);
  *         Policy-Override trailer (with @meta's reason)
  * @signer: sign each commit (every attempt afresh), or NULL
  * @before_cas: test hook
- * @hook_arg: its argument
+ * @after_read: test hook
+ * @hook_arg: their argument
  */
 struct kpin_repo_opts {
 	const char *branch;
@@ -148,6 +152,7 @@ struct kpin_repo_opts {
 	bool force;
 	struct kpin_signer *signer;
 	kpin_hook_fn before_cas;
+	kpin_hook_fn after_read;
 	void *hook_arg;
 };
 

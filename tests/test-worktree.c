@@ -131,7 +131,7 @@ static pid_t spawn_sh(const char *dir, const char *script)
  * with the old index: about 1 update in 25 when kpin moved the branch
  * before its index was in place, 0 to 1 in 80 when the index followed
  * the branch under index.lock, as both are read without it; 2 to 5 in 80
- * in 4 runs of 8 under ASan when a retry took kpin's published version
+ * in 5 runs of 8 under ASan when a retry took kpin's published version
  * back before it had read where the branch went: see
  * test_worktree_reader_in_flight), and the checkout ends clean.
  */

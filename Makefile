@@ -78,7 +78,7 @@ LIB_SRCS = src/error.c src/xalloc.c src/buf.c src/file.c src/grammar.c \
 	src/yaml.c \
 	src/image.c src/kust.c src/diff.c src/repo.c src/update.c src/worktree.c src/history.c src/order.c src/message.c src/status.c src/policy.c src/request.c \
 	src/gitindex.c src/index-format.c src/sha1.c src/remote.c src/journal.c src/git-lazy.c \
-	src/check.c src/lazy.c src/crypto-lazy.c src/sshsig.c src/sshkey.c \
+	src/check.c src/lazy.c src/crypto-lazy.c src/sshsig.c src/sshkey.c src/allowed.c \
 	src/sshagent.c src/sign.c src/gpg.c src/verify.c \
 	src/lock.c
 CLI_SRCS = src/main.c src/cli.c src/cli-commit.c src/cmd-set.c src/cmd-get.c \

@@ -323,6 +323,11 @@ void cli_sig_text(struct kpin_buf *b, const struct kpin_sig_check *c)
 		break;
 	case KPIN_SIG_UNKNOWN_KEY:
 		kpin_buf_addf(b, "signed by an unknown key %s", c->key);
+		if (c->reason) {
+			kpin_buf_adds(b, " (");
+			add_printable(b, c->reason);
+			kpin_buf_addch(b, ')');
+		}
 		break;
 	case KPIN_SIG_BAD:
 		kpin_buf_adds(b, "BAD signature: ");

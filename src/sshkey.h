@@ -75,23 +75,6 @@ int kpin_sshkey_verify(const unsigned char *pub, size_t publen,
 		       const unsigned char *sig, size_t siglen,
 		       const void *data, size_t len);
 
-/*
- * kpin_sshkey_allowed_signer() - Look a key up in an allowed-signers file
- * @file: the file's bytes (ssh-keygen(1) ALLOWED SIGNERS: principals,
- *        options, key; '#' comments)
- * @len: their length
- * @pub: the public key blob that signed
- * @publen: its length
- *
- * Lines with "cert-authority", or a "namespaces" list without "git", do
- * not count.
- *
- * Returns: the principals of the first line holding @pub (free it), or
- * NULL.
- */
-char *kpin_sshkey_allowed_signer(const char *file, size_t len,
-				 const unsigned char *pub, size_t publen);
-
 /* kpin_sshkey_is_rsa() - Whether the blob is an "ssh-rsa" key. */
 bool kpin_sshkey_is_rsa(const unsigned char *pub, size_t publen);
 

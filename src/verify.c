@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allowed.h"
 #include "gpg.h"
 #include "repo-internal.h"
 #include "sshkey.h"
@@ -95,7 +96,8 @@ static int verify_ssh(struct kpin_sig_check *out, struct kpin_repo *repo,
 {
 	struct kpin_sshsig s;
 	struct kpin_buf data = KPIN_BUF_INIT, fp = KPIN_BUF_INIT;
-	struct kpin_buf file = KPIN_BUF_INIT;
+	struct kpin_buf file = KPIN_BUF_INIT, why = KPIN_BUF_INIT;
+	struct kpin_allowed verdict = { KPIN_ALLOWED_NONE, NULL, NULL };
 	unsigned char hash[64];
 	bool have;
 	int rc;
@@ -107,12 +109,9 @@ static int verify_ssh(struct kpin_sig_check *out, struct kpin_repo *repo,
 		goto out;
 	out->key = kpin_buf_detach(&fp, NULL);
 	if (s.nslen != 3 || memcmp(s.ns, "git", 3)) {
-		struct kpin_buf why = KPIN_BUF_INIT;
-
 		kpin_buf_addf(&why, "signed in namespace '%.*s', not 'git'",
 			      (int)(s.nslen < 32 ? s.nslen : 32), s.ns);
 		rc = bad(out, why.ptr);
-		kpin_buf_release(&why);
 		goto out;
 	}
 	if (s.hashalglen != 6 || memcmp(s.hashalg, "sha512", 6)) {
@@ -134,14 +133,34 @@ static int verify_ssh(struct kpin_sig_check *out, struct kpin_repo *repo,
 	rc = allowed_file(&file, &have, repo, c, allowed);
 	if (rc)
 		goto out;
-	out->signer = have ? kpin_sshkey_allowed_signer(file.ptr, file.len,
-							s.pub, s.publen) : NULL;
-	out->status = out->signer ? KPIN_SIG_GOOD : KPIN_SIG_UNKNOWN_KEY;
+	if (have)
+		kpin_allowed_lookup(&verdict, file.ptr, file.len, s.pub,
+				    s.publen, KPIN_SSHSIG_NAMESPACE,
+				    (long long)git_commit_time(c));
+	switch (verdict.status) {
+	case KPIN_ALLOWED_YES:
+		out->status = KPIN_SIG_GOOD;
+		out->signer = verdict.principals;
+		verdict.principals = NULL;
+		break;
+	case KPIN_ALLOWED_NAMESPACE:
+		out->status = KPIN_SIG_BAD;
+		break;
+	default:
+		out->status = KPIN_SIG_UNKNOWN_KEY;
+	}
+	if (verdict.why) {
+		kpin_buf_addf(&why, "allowed signer %s: ", verdict.principals);
+		kpin_buf_adds(&why, verdict.why);
+		out->reason = kpin_buf_detach(&why, NULL);
+	}
 out:
+	kpin_allowed_release(&verdict);
 	kpin_sshsig_release(&s);
 	kpin_buf_release(&data);
 	kpin_buf_release(&fp);
 	kpin_buf_release(&file);
+	kpin_buf_release(&why);
 	return rc;
 }
 

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
+#include "../src/allowed.h"
 #include "../src/sshkey.h"
 #include "../src/sshsig.h"
 
@@ -433,13 +435,18 @@ static void test_sign_public_key_bounds(void **state)
 	(void)state;
 }
 
+/* The commit time the allowed-signers tests check keys at (2023-11-14). */
+#define WHEN 1700000000LL
+
 /*
  * Who testdata/sshsig/allowed_signers says key @name is, with a line of
- * @extra (principals and options) and that key appended when not "".
+ * @extra (principals and options) and that key appended when not "";
+ * NULL unless a line allows it.
  */
 static char *signer_of(const char *name, const char *extra)
 {
 	struct kpin_buf file = KPIN_BUF_INIT, blob = KPIN_BUF_INIT;
+	struct kpin_allowed a;
 	char path[4096], *who;
 
 	snprintf(path, sizeof(path), "%s/sshsig/allowed_signers",
@@ -452,9 +459,13 @@ static char *signer_of(const char *name, const char *extra)
 		kpin_buf_add(&file, blob.ptr, blob.len);
 	}
 	testdata_key(&blob, name);
-	who = kpin_sshkey_allowed_signer(file.ptr, file.len,
-					 (const unsigned char *)blob.ptr,
-					 blob.len);
+	kpin_allowed_lookup(&a, file.ptr, file.len,
+			    (const unsigned char *)blob.ptr, blob.len, "git",
+			    WHEN);
+	who = a.status == KPIN_ALLOWED_YES ? a.principals : NULL;
+	if (who)
+		a.principals = NULL;
+	kpin_allowed_release(&a);
 	kpin_buf_release(&file);
 	kpin_buf_release(&blob);
 	return who;
@@ -463,7 +474,9 @@ static char *signer_of(const char *name, const char *extra)
 /*
  * Allowed-signers lines: principals, options, key. A cert-authority key
  * signs certificates, not commits, wherever the option stands (alone it
- * used to be missed); a namespaces list must name "git".
+ * used to be missed); a namespaces pattern list must match "git"; an
+ * option OpenSSH does not know, or a clause given twice, makes the line
+ * not count (they used to be ignored).
  */
 static void test_sign_allowed_signers(void **state)
 {
@@ -475,12 +488,36 @@ static void test_sign_allowed_signers(void **state)
 		{ "ecdsa521", "", "erin@example.org" },
 		{ "rsa", "frank namespaces=\"a,git\",cert-authority ", NULL },
 		{ "rsa", "ivan cert-authority,namespaces=\"git\" ", NULL },
+		{ "rsa", "ivan CERT-Authority ", NULL },
 		{ "rsa", "judy ", "judy" },
 		{ "ecdsa384", "gina namespaces=\"gitx,xgit\" ", NULL },
 		{ "ecdsa384", "gina namespaces=\"\" ", NULL },
+		{ "ecdsa384", "gina namespaces=\"*,!git\" ", NULL },
 		{ "ecdsa384", "hank namespaces=\"file,git\" ", "hank" },
+		{ "ecdsa384", "hank namespaces=\"g*\" ", "hank" },
+		{ "ecdsa384", "hank Namespaces=\"g?t\" ", "hank" },
+		{ "rsa", "kim bogus ", NULL },
+		{ "rsa", "kim no-touch-required ", NULL },
+		{ "rsa", "kim namespaces=\"git\",bogus ", NULL },
+		{ "rsa", "kim namespaces=\"git\",namespaces=\"git\" ", NULL },
+		{ "rsa", "kim namespaces=git ", NULL },
+		{ "rsa", "kim namespaces=\"git\", ", NULL },
+		{ "rsa", "kim namespaces=\"git\"x ", NULL },
+		{ "rsa", "kim valid-after=\"20230101\",valid-after=\"20230101\" ",
+		  NULL },
+		{ "rsa", "kim valid-before=\"20200101Z\",valid-after=\"20210101Z\" ",
+		  NULL },
+		{ "rsa", "kim valid-after=\"2023010\" ", NULL },
+		{ "rsa", "leo valid-after=\"20230101Z\",valid-before=\"20240101Z\" ",
+		  "leo" },
+		{ "rsa", "leo valid-after=\"20231114221320Z\" ", "leo" },
+		{ "rsa", "kim valid-after=\"20231114221321Z\" ", NULL },
+		{ "rsa", "leo valid-before=\"20231114221320Z\" ", "leo" },
+		{ "rsa", "kim valid-before=\"20231114221319Z\" ", NULL },
+		{ "rsa", "leo namespaces=\"gi\\\"t,git\" ", "leo" },
 	};
 	struct kpin_buf file = KPIN_BUF_INIT, blob = KPIN_BUF_INIT;
+	struct kpin_allowed a;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -488,8 +525,9 @@ static void test_sign_allowed_signers(void **state)
 
 		if (!cases[i][2] && who)
 			fail_msg("case %zu: signer '%s', want none", i, who);
-		if (cases[i][2])
-			assert_string_equal(who ? who : "(none)", cases[i][2]);
+		if (cases[i][2] && (!who || strcmp(who, cases[i][2])))
+			fail_msg("case %zu: signer '%s', want '%s'", i,
+				 who ? who : "(none)", cases[i][2]);
 		free(who);
 	}
 	/* principals holding a NUL (found by tests/fuzz/fuzz-sshsig) */
@@ -498,10 +536,89 @@ static void test_sign_allowed_signers(void **state)
 					      "sshsig/ed25519.pub")), 0);
 	kpin_buf_add(&file, blob.ptr, blob.len);
 	testdata_key(&blob, "ed25519");
-	assert_null(kpin_sshkey_allowed_signer(file.ptr, file.len,
-		(const unsigned char *)blob.ptr, blob.len));
+	kpin_allowed_lookup(&a, file.ptr, file.len,
+			    (const unsigned char *)blob.ptr, blob.len, "git",
+			    WHEN);
+	assert_int_equal(a.status, KPIN_ALLOWED_NONE);
 	kpin_buf_release(&file);
 	kpin_buf_release(&blob);
+	(void)state;
+}
+
+/* OpenSSH's pattern lists: '*', '?', and '!' refusing what it matches. */
+static void test_sign_allowed_patterns(void **state)
+{
+	static const struct {
+		const char *list;
+		bool match;
+	} cases[] = {
+		{ "git", true }, { "g*", true }, { "gi?", true },
+		{ "*t", true }, { "**", true }, { "g*i*t*", true },
+		{ "file,git", true }, { "file,!x*,g*", true },
+		{ "GIT", false }, { "gitx", false }, { "g?", false },
+		{ "", false }, { "!file", false }, { "*,!git", false },
+		{ "!g*,git", false }, { "git,!gi?", false }, { ",", false },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (kpin_allowed_match_list("git", cases[i].list,
+					    strlen(cases[i].list)) !=
+		    cases[i].match)
+			fail_msg("'%s': want %s", cases[i].list,
+				 cases[i].match ? "a match" : "none");
+	(void)state;
+}
+
+/*
+ * valid-after and valid-before times: YYYYMMDD[HHMM[SS]], in UTC with
+ * "Z" or "UTC", else in local time; what OpenSSH refuses is refused.
+ */
+static void test_sign_allowed_times(void **state)
+{
+	static const struct {
+		const char *text;
+		long long want;		/* -1: refused */
+	} cases[] = {
+		{ "20240101Z", 1704067200 }, { "20240101z", 1704067200 },
+		{ "20240101UTC", 1704067200 }, { "202401010000Z", 1704067200 },
+		{ "20240101000001Z", 1704067201 },
+		{ "20240229Z", 1709164800 },
+		{ "20230230Z", 1677715200 },	/* March 2nd, as mktime */
+		{ "20231231235961Z", 1704067201 },
+		{ "2024010Z", -1 }, { "2024010100Z", -1 }, { "Z", -1 },
+		{ "20241301Z", -1 }, { "20240132Z", -1 }, { "20240101240000Z",
+		  -1 }, { "20240101000062Z", -1 }, { "2024-101Z", -1 },
+		{ " 2024010Z", -1 }, { "19700101Z", -1 }, { "19691231Z", -1 },
+		{ "20240101ZZ", -1 },
+	};
+	const char *tz = getenv("TZ");
+	char *saved = tz ? strdup(tz) : NULL;
+	long long t;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		t = -1;
+		if (kpin_allowed_parse_time(&t, cases[i].text,
+					    strlen(cases[i].text)))
+			t = -1;
+		if (t != cases[i].want)
+			fail_msg("'%s': %lld, want %lld", cases[i].text, t,
+				 cases[i].want);
+	}
+	/* without "Z", local time (five hours behind UTC here) */
+	setenv("TZ", "EST5", 1);
+	tzset();
+	assert_int_equal(kpin_allowed_parse_time(&t, "20240101", 8), 0);
+	assert_true(t == 1704067200 + 5 * 3600);
+	assert_int_equal(kpin_allowed_parse_time(&t, "202401010030", 12), 0);
+	assert_true(t == 1704067200 + 5 * 3600 + 30 * 60);
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
 	(void)state;
 }
 
@@ -889,6 +1006,79 @@ static void test_sign_history_verify(void **state)
 }
 
 /*
+ * Allowed-signers options as git verify-commit reads them (through
+ * ssh-keygen, the witness): for each line, history --verify says what
+ * git log's %G? says: G good, U an unknown key (a line OpenSSH refuses,
+ * or a key outside its validity at the commit's time), B bad (a
+ * namespaces list that refuses "git"). The commit is made now.
+ */
+static void test_sign_history_allowed_options(void **state)
+{
+	static const char *const opts[] = {
+		"namespaces=\"g*\"", "namespaces=\"*,!git\"",
+		"namespaces=\"GIT\"", "namespaces=\"file\"",
+		"NAMESPACES=\"git\"", "namespaces=\"gi\\\"t\"", "bogus",
+		"Cert-Authority", "namespaces=git", "namespaces=\"git\",",
+		",namespaces=\"git\"",
+		"valid-after=\"20000101\"", "valid-after=\"20990101Z\"",
+		"valid-before=\"20000101Z\"", "valid-before=\"20990101\"",
+		"valid-after=\"20000101\",valid-after=\"20000102\"",
+		"valid-after=\"2000010\"", "valid-after=\"20000101UTC\"",
+		"valid-before=\"20990101\",valid-after=\"20990102\"",
+		"valid-after=\"20000101000061\"",
+		"valid-after=\"20000101000062\"",
+		"namespaces=\"file\",valid-before=\"20000101Z\"",
+	};
+	struct world *w = *state;
+	const char *dir = make_repo(w);
+	struct kpin_buf key = KPIN_BUF_INIT, pub = KPIN_BUF_INIT;
+	struct kpin_buf wrong = KPIN_BUF_INIT;
+	struct h_result r;
+	size_t i;
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	assert_int_equal(h_read(&pub, h_path(w->dir, "ed.pub")), 0);
+	assert_int_equal(h_git(&r, dir, "config user.signingkey ../ed"), 0);
+	h_result_release(&r);
+	assert_int_equal(kpin_set(&r, dir, NULL, 1, "--sign", NULL), 0);
+	h_result_release(&r);
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		struct kpin_buf line = KPIN_BUF_INIT;
+		const char *want;
+		char g;
+		int rc;
+
+		kpin_buf_addf(&line, "t@example.com %s %s", opts[i], pub.ptr);
+		h_writes(h_path(w->dir, "allowed"), line.ptr);
+		kpin_buf_release(&line);
+		g = *h_git_out(dir, "log -1 --format=%%G?");
+		want = g == 'G' ? "  signed by t@example.com\n" :
+		       g == 'U' ? "  signed by an unknown key SHA256:" :
+		       "  BAD signature: ";
+		rc = history_verify(&r, dir);
+		if (!strstr(r.out.ptr, want) || rc != (g == 'B'))
+			kpin_buf_addf(&wrong, "\n%s: git says %c, kpin (%d): "
+				      "%.*s", opts[i], g, rc,
+				      (int)strcspn(r.out.ptr, "\n"), r.out.ptr);
+		h_result_release(&r);
+	}
+	if (wrong.len)
+		fail_msg("%s", wrong.ptr);
+	/* the reason, in words */
+	kpin_buf_addf(&wrong, "t@example.com valid-before=\"20000101Z\" %s",
+		      pub.ptr);
+	h_writes(h_path(w->dir, "allowed"), wrong.ptr);
+	assert_int_equal(history_verify(&r, dir), 0);
+	h_assert_contains(r.out.ptr, " (allowed signer t@example.com: key "
+			  "has expired: commit time 20");
+	h_assert_contains(r.out.ptr, "Z > valid-before 2000-01-01T00:00:00Z)\n");
+	h_result_release(&r);
+	kpin_buf_release(&key);
+	kpin_buf_release(&pub);
+	kpin_buf_release(&wrong);
+}
+
+/*
  * Replace HEAD of w->dir/repo by the same commit signed by key "ed" in
  * namespace @ns (a shell word) with ssh-keygen.
  */
@@ -1050,6 +1240,8 @@ int main(void)
 		cmocka_unit_test(test_sign_parse_malformed),
 		cmocka_unit_test(test_sign_public_key_bounds),
 		cmocka_unit_test(test_sign_allowed_signers),
+		cmocka_unit_test(test_sign_allowed_patterns),
+		cmocka_unit_test(test_sign_allowed_times),
 		cmocka_unit_test_setup_teardown(test_sign_ed25519_golden, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sign_key_types, setup,
@@ -1075,6 +1267,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sign_history_namespace_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sign_history_allowed_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_commit_openpgp, setup,
 						teardown),
 	};

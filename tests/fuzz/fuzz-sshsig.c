@@ -10,7 +10,8 @@
  *        written back as a line, parses to the same bytes; then checked
  *        against a fixed signature
  *   'a'  an allowed-signers file, looked up with the key of its last line
- *        (a public key line): a match is one word of the file
+ *        (a public key line): principals, when given, are one word of
+ *        the file, and a refusal says why
  *   'p'  a private key file (openssh-key-v1, PEM): its public blob
  *        re-encodes to the same bytes; an Ed25519 key signs
  *
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "kpin.h"
+#include "../../src/allowed.h"
 #include "../../src/sshkey.h"
 #include "../../src/sshsig.h"
 
@@ -156,19 +158,25 @@ static int occurs(const char *text, size_t len, const char *s)
 static void allowed_signers(const char *text, size_t len)
 {
 	struct kpin_buf blob = KPIN_BUF_INIT;
+	struct kpin_allowed a;
 	const char *last = text + len;
-	char *who;
+	const char *who;
 
 	while (last > text && last[-1] != '\n')
 		last--;
 	if (!kpin_sshkey_parse_public(&blob, last,
 				      (size_t)(text + len - last))) {
-		who = kpin_sshkey_allowed_signer(text, len,
-			(const unsigned char *)blob.ptr, blob.len);
+		kpin_allowed_lookup(&a, text, len,
+				    (const unsigned char *)blob.ptr, blob.len,
+				    "git", 1700000000);
+		who = a.principals;
+		if ((a.status == KPIN_ALLOWED_NONE) != !who ||
+		    (a.status > KPIN_ALLOWED_YES) != !!a.why)
+			abort();
 		if (who && (!*who || strchr(who, '\n') || *who == ' ' ||
 			    *who == '#' || !occurs(text, len, who)))
 			abort();
-		free(who);
+		kpin_allowed_release(&a);
 	}
 	kpin_error_clear();
 	kpin_buf_release(&blob);

@@ -92,8 +92,14 @@ for t in "$@"; do
 		d=$top/testdata/sshsig
 		seed "$seeds" s "$d"/*.sig
 		seed "$seeds" k "$d"/*.pub
-		for f in "$d"/*.pub; do
-			cat "$d/allowed_signers" "$f" >"$out/allowed-seed"
+		# (seed() sets $f: the loop has its own variable)
+		for pub in "$d"/*.pub; do
+			cat "$d/allowed_signers" "$pub" >"$out/allowed-seed"
+			seed "$seeds" a "$out/allowed-seed"
+			# every option kpin reads (src/allowed.c)
+			{ printf 'f@x Namespaces="g*,!file",valid-after='
+			  printf '"20200101Z",VALID-BEFORE="209901011200" '
+			  cat "$pub" "$pub"; } >"$out/allowed-seed"
 			seed "$seeds" a "$out/allowed-seed"
 		done
 		rm -f "$out/allowed-seed"

@@ -17,6 +17,8 @@
 #include "kpin/xalloc.h"
 
 #define OPENSSH_MAGIC "openssh-key-v1"
+/* OpenSSH's SSH_RSA_MINIMUM_MODULUS_SIZE */
+#define RSA_MIN_BITS 1024
 
 enum key_kind { KIND_ED25519, KIND_ECDSA, KIND_RSA };
 
@@ -158,6 +160,40 @@ out:
 	BN_clear_free(qm1);
 	BN_CTX_free(ctx);
 	return rc;
+}
+
+/* The number of bits of the big-endian unsigned integer @p. */
+static int bit_length(const unsigned char *p, size_t len)
+{
+	unsigned c;
+	int bits;
+
+	mpint_trim(&p, &len);
+	if (!len)
+		return 0;
+	bits = (int)(len - 1) * 8;
+	for (c = *p; c; c >>= 1)
+		bits++;
+	return bits;
+}
+
+/*
+ * Refuse an RSA key shorter than OpenSSH takes (ssh-keygen will neither
+ * make, load, sign with nor verify by one). @what names it, or is NULL.
+ */
+static int rsa_size_ok(const struct key_parts *k, const char *what)
+{
+	int bits;
+
+	if (k->kind != KIND_RSA)
+		return 0;
+	bits = bit_length(k->b, k->blen);
+	if (bits >= RSA_MIN_BITS)
+		return 0;
+	return kpin_error_set(KPIN_EINVALID, "the RSA key%s%s is %d bits "
+			      "long; OpenSSH requires at least %d bits",
+			      what ? " in " : "", what ? what : "", bits,
+			      RSA_MIN_BITS);
 }
 
 /* An EVP_PKEY from @k (a key pair when @k->d is set). */
@@ -341,6 +377,8 @@ static int parse_openssh(struct kpin_sshkey *key, const struct kpin_buf *raw,
 		return kpin_error_set(KPIN_EINVALID, "unsupported key type in "
 				      "%s (kpin signs with Ed25519, ECDSA "
 				      "and RSA keys)", what);
+	if (rsa_size_ok(&k, what))
+		return KPIN_EINVALID;
 	put_public(&key->pub, &k);
 	key->kind = k.kind;
 	key->curve = k.curve;
@@ -430,15 +468,18 @@ static int public_of_pkey(struct kpin_sshkey *key, const char *what)
 		k.a = raw;
 		k.alen = rawlen;
 	}
+	rc = rsa_size_ok(&k, what);
+	if (rc)
+		goto done;
 	put_public(&key->pub, &k);
 	key->kind = k.kind;
 	key->curve = k.curve;
-	rc = 0;
 out:
 	if (rc)
 		kpin_error_set(rc, "unsupported key type in %s (kpin signs "
 			       "with Ed25519, ECDSA P-256/384/521 and RSA "
 			       "keys)", what);
+done:
 	BN_free(bn_e);
 	BN_free(bn_n);
 	free(e);
@@ -547,6 +588,7 @@ int kpin_sshkey_parse_public(struct kpin_buf *out, const char *text,
 	struct kpin_buf blob = KPIN_BUF_INIT;
 	size_t tlen, blen;
 	const char *b;
+	int rc;
 
 	while (len && (*text == ' ' || *text == '\t')) {
 		text++;
@@ -565,9 +607,11 @@ int kpin_sshkey_parse_public(struct kpin_buf *out, const char *text,
 	if (read_parts(&k, &r, false) || r.left ||
 	    blob.len < 4 + tlen || memcmp(blob.ptr + 4, text, tlen))
 		goto bad;
-	kpin_buf_add(out, blob.ptr, blob.len);
+	rc = rsa_size_ok(&k, NULL);
+	if (!rc)
+		kpin_buf_add(out, blob.ptr, blob.len);
 	kpin_buf_release(&blob);
-	return 0;
+	return rc;
 bad:
 	kpin_buf_release(&blob);
 	return kpin_error_set(KPIN_EINVALID, "not an SSH public key: '%.*s'",
@@ -778,6 +822,8 @@ int kpin_sshkey_verify(const unsigned char *pub, size_t publen,
 	if (read_parts(&k, &r, false) || r.left)
 		return kpin_error_set(KPIN_EINVALID, "unsupported or malformed "
 				      "public key");
+	if (rsa_size_ok(&k, NULL))
+		return KPIN_EINVALID;
 	rc = signature_for(&md, &raw, &k, sig, siglen);
 	if (!rc)
 		rc = make_pkey(&pkey, &k);

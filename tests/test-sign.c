@@ -191,6 +191,58 @@ static void test_sign_pem(void **state)
 	}
 }
 
+/*
+ * RSA keys shorter than 1024 bits, which ssh-keygen refuses to make,
+ * load or verify by (openssl makes one here): kpin refuses to sign with
+ * one, to take one as a public key and to verify by one (it used to).
+ */
+static void test_sign_rsa_too_short(void **state)
+{
+	struct world *w = *state;
+	struct kpin_buf key = KPIN_BUF_INIT, blob = KPIN_BUF_INIT;
+	struct kpin_buf line = KPIN_BUF_INIT, pub = KPIN_BUF_INIT;
+	struct kpin_sign_opts o = { KPIN_SIGN_SSH, NULL, NULL, NULL, NULL,
+				    NULL };
+	struct kpin_signer *s = NULL;
+	unsigned char n[96];
+	struct h_result r;
+
+	assert_int_equal(h_sh(&r, w->dir, "ssh-keygen -q -t rsa -b 768 -N '' "
+			      "-f short"), 255);
+	h_assert_contains(r.err.ptr, "minimum is 1024");
+	h_result_release(&r);
+	if (h_sh(&r, w->dir, "openssl genpkey -algorithm RSA -pkeyopt "
+		 "rsa_keygen_bits:768 -out short 2>&1"))
+		fail_msg("openssl: %s", r.out.ptr);
+	h_result_release(&r);
+	assert_int_equal(h_read(&key, h_path(w->dir, "short")), 0);
+	o.key_data = key.ptr;
+	assert_int_equal(kpin_signer_open(&s, &o), KPIN_EINVALID);
+	assert_null(s);
+	assert_string_equal(kpin_error_last()->message, "the RSA key in "
+			    "KPIN_SIGNING_KEY is 768 bits long; OpenSSH "
+			    "requires at least 1024 bits");
+	/* a public key line of 768 bits, and verifying by that key */
+	memset(n, 0xa5, sizeof(n));
+	kpin_ssh_put_cstring(&blob, "ssh-rsa");
+	kpin_ssh_put_mpint(&blob, (const unsigned char *)"\1\0\1", 3);
+	kpin_ssh_put_mpint(&blob, n, sizeof(n));
+	kpin_buf_adds(&line, "ssh-rsa ");
+	kpin_base64_encode(&line, blob.ptr, blob.len);
+	assert_int_equal(kpin_sshkey_parse_public(&pub, line.ptr, line.len),
+			 KPIN_EINVALID);
+	h_assert_contains(kpin_error_last()->message, "768 bits");
+	assert_int_equal(kpin_sshkey_verify((const unsigned char *)blob.ptr,
+					    blob.len, (const unsigned char *)
+					    "\0\0\0\1x\0\0\0\1y", 10, "m",
+					    1), KPIN_EINVALID);
+	h_assert_contains(kpin_error_last()->message, "at least 1024 bits");
+	kpin_buf_release(&key);
+	kpin_buf_release(&blob);
+	kpin_buf_release(&line);
+	kpin_buf_release(&pub);
+}
+
 /* A throwaway ssh-agent holding "dir/@key"; returns its socket. */
 static const char *start_agent(struct world *w, const char *key)
 {
@@ -1247,6 +1299,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sign_key_types, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sign_pem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign_rsa_too_short, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sign_agent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sign_encrypted_openssh,

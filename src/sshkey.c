@@ -162,6 +162,37 @@ out:
 	return rc;
 }
 
+/*
+ * An Ed25519 EVP_PKEY from @k. A private key is 64 bytes, the seed and
+ * the public key again: both that copy and the key derived from the seed
+ * must be @k->a, or the key is corrupt (signatures by it would not
+ * verify with the public key the file and the signer name).
+ */
+static int ed25519_pkey(EVP_PKEY **out, const struct key_parts *k)
+{
+	unsigned char derived[32];
+	size_t len = sizeof(derived);
+
+	if (k->alen != 32 || (k->d && k->dlen != 64))
+		return kpin_error_set(KPIN_EINVALID, "malformed Ed25519 key");
+	*out = k->d ?
+	       EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->d, 32) :
+	       EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->a, 32);
+	if (!*out)
+		return crypto_fail(KPIN_EINVALID, "invalid Ed25519 key");
+	if (k->d && (memcmp(k->d + 32, k->a, 32) ||
+		     EVP_PKEY_get_raw_public_key(*out, derived, &len) != 1 ||
+		     len != 32 || memcmp(derived, k->a, 32))) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+		ERR_clear_error();
+		return kpin_error_set(KPIN_EINVALID, "corrupt Ed25519 private "
+				      "key: its secret part does not match "
+				      "its public key");
+	}
+	return 0;
+}
+
 /* The number of bits of the big-endian unsigned integer @p. */
 static int bit_length(const unsigned char *p, size_t len)
 {
@@ -206,18 +237,8 @@ static int make_pkey(EVP_PKEY **out, const struct key_parts *k)
 	int rc = KPIN_ERROR, i;
 
 	*out = NULL;
-	if (k->kind == KIND_ED25519) {
-		if (k->alen != 32 || (k->d && k->dlen != 64))
-			return kpin_error_set(KPIN_EINVALID, "malformed "
-					      "Ed25519 key");
-		*out = k->d ?
-		       EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
-						    k->d, 32) :
-		       EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
-						   k->a, 32);
-		return *out ? 0 : crypto_fail(KPIN_EINVALID, "invalid Ed25519 "
-					      "key");
-	}
+	if (k->kind == KIND_ED25519)
+		return ed25519_pkey(out, k);
 	bld = OSSL_PARAM_BLD_new();
 	if (!bld)
 		goto out;

@@ -243,6 +243,83 @@ static void test_sign_rsa_too_short(void **state)
 	kpin_buf_release(&pub);
 }
 
+/* @raw armored as an OpenSSH private key, in dir/@name. */
+static void write_openssh_key(const struct world *w, const char *name,
+			      const struct kpin_buf *raw)
+{
+	struct kpin_buf b64 = KPIN_BUF_INIT, text = KPIN_BUF_INIT;
+	size_t i;
+
+	kpin_base64_encode(&b64, raw->ptr, raw->len);
+	kpin_buf_adds(&text, "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+	for (i = 0; i < b64.len; i += 70)
+		kpin_buf_addf(&text, "%.*s\n", (int)(b64.len - i < 70 ?
+						    b64.len - i : 70),
+			      b64.ptr + i);
+	kpin_buf_adds(&text, "-----END OPENSSH PRIVATE KEY-----\n");
+	h_writes(h_path(w->dir, name), text.ptr);
+	kpin_buf_release(&b64);
+	kpin_buf_release(&text);
+}
+
+/*
+ * An unencrypted OpenSSH Ed25519 key whose secret part is corrupt: a
+ * bit flipped in the seed, or in the public key copied after it. The
+ * public key section still matches, so only the secret shows it;
+ * ssh-keygen signs with such a key and its own check then refuses the
+ * signature (the witness). kpin refuses the key, with a message, rather
+ * than sign with it.
+ */
+static void test_sign_corrupt_ed25519(void **state)
+{
+	static const char *const names[] = { "seed", "pubhalf" };
+	struct world *w = *state;
+	struct kpin_buf key = KPIN_BUF_INIT, raw = KPIN_BUF_INIT;
+	struct kpin_buf pub = KPIN_BUF_INIT, blob = KPIN_BUF_INIT;
+	struct kpin_sign_opts o = { KPIN_SIGN_SSH, NULL, NULL, NULL, NULL,
+				    NULL };
+	struct kpin_signer *s = NULL;
+	struct h_result r;
+	size_t i, at = 0, k;
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	assert_int_equal(kpin_ssh_unarmor(&raw, key.ptr, key.len,
+					  "OPENSSH PRIVATE KEY"), 0);
+	assert_int_equal(h_read(&pub, h_path(w->dir, "ed.pub")), 0);
+	assert_int_equal(kpin_sshkey_parse_public(&blob, pub.ptr, pub.len), 0);
+	/* the last copy of the public key is the secret's second half */
+	for (k = 0; k + 32 <= raw.len; k++)
+		if (!memcmp(raw.ptr + k, blob.ptr + blob.len - 32, 32))
+			at = k;
+	assert_true(at > 32);
+	for (i = 0; i < 2; i++) {
+		struct kpin_buf bad = KPIN_BUF_INIT;
+
+		kpin_buf_add(&bad, raw.ptr, raw.len);
+		bad.ptr[i ? at + 7 : at - 9] ^= 1;
+		write_openssh_key(w, names[i], &bad);
+		assert_int_equal(h_sh(&r, w->dir, "chmod 600 %s && rm -f "
+				      "payload.sig && ssh-keygen -q -Y sign -n "
+				      "git -f %s payload && ssh-keygen -Y "
+				      "check-novalidate -n git -s payload.sig "
+				      "<payload", names[i], names[i]), 255);
+		h_assert_contains(r.err.ptr, "incorrect signature");
+		h_result_release(&r);
+		o.signing_key = h_path(w->dir, names[i]);
+		assert_int_equal(kpin_signer_open(&s, &o), KPIN_EINVALID);
+		assert_null(s);
+		h_assert_contains(kpin_error_last()->message, names[i]);
+		h_assert_contains(kpin_error_last()->message, ": corrupt "
+				  "Ed25519 private key: its secret part does "
+				  "not match its public key");
+		kpin_buf_release(&bad);
+	}
+	kpin_buf_release(&key);
+	kpin_buf_release(&raw);
+	kpin_buf_release(&pub);
+	kpin_buf_release(&blob);
+}
+
 /* A throwaway ssh-agent holding "dir/@key"; returns its socket. */
 static const char *start_agent(struct world *w, const char *key)
 {
@@ -1301,6 +1378,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sign_pem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_rsa_too_short, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_sign_corrupt_ed25519,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_agent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sign_encrypted_openssh,

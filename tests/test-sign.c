@@ -699,6 +699,28 @@ static void test_sign_allowed_patterns(void **state)
 	(void)state;
 }
 
+/* Set TZ to @tz; returns the old value for tz_restore(). */
+static char *tz_set(const char *tz)
+{
+	const char *old = getenv("TZ");
+	char *saved = old ? strdup(old) : NULL;
+
+	setenv("TZ", tz, 1);
+	tzset();
+	return saved;
+}
+
+/* Put back the TZ tz_set() saved (unset when it was). */
+static void tz_restore(char *saved)
+{
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+}
+
 /*
  * valid-after and valid-before times: YYYYMMDD[HHMM[SS]], in UTC with
  * "Z" or "UTC", else in local time; what OpenSSH refuses is refused.
@@ -721,8 +743,7 @@ static void test_sign_allowed_times(void **state)
 		{ " 2024010Z", -1 }, { "19700101Z", -1 }, { "19691231Z", -1 },
 		{ "20240101ZZ", -1 },
 	};
-	const char *tz = getenv("TZ");
-	char *saved = tz ? strdup(tz) : NULL;
+	char *saved;
 	long long t;
 	size_t i;
 
@@ -736,19 +757,76 @@ static void test_sign_allowed_times(void **state)
 				 cases[i].want);
 	}
 	/* without "Z", local time (five hours behind UTC here) */
-	setenv("TZ", "EST5", 1);
-	tzset();
+	saved = tz_set("EST5");
 	assert_int_equal(kpin_allowed_parse_time(&t, "20240101", 8), 0);
 	assert_true(t == 1704067200 + 5 * 3600);
 	assert_int_equal(kpin_allowed_parse_time(&t, "202401010030", 12), 0);
 	assert_true(t == 1704067200 + 5 * 3600 + 30 * 60);
-	if (saved)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(saved);
+	tz_restore(saved);
 	(void)state;
+}
+
+/*
+ * Validity times at and around their bounds, in UTC and in local time
+ * (TZ=EST5 for both): kpin allows the key exactly when ssh-keygen -Y
+ * find-principals -Overify-time (what git runs) finds its principal.
+ */
+static void test_sign_allowed_time_bounds(void **state)
+{
+	static const char *const opts[] = {
+		"valid-after=\"20231114221320Z\"",
+		"valid-before=\"20231114221320Z\"",
+		"valid-after=\"20231114171320\"",
+		"valid-before=\"202311141713\"",
+		"valid-after=\"20231114\",valid-before=\"20231115Z\"",
+	};
+	struct world *w = *state;
+	struct kpin_buf key = KPIN_BUF_INIT, pub = KPIN_BUF_INIT;
+	struct kpin_buf blob = KPIN_BUF_INIT, file = KPIN_BUF_INIT;
+	char *saved;
+	struct h_result r;
+	size_t i;
+	int d;
+
+	keygen(&key, w, "ed", "-t ed25519 -N ''");
+	assert_int_equal(h_read(&pub, h_path(w->dir, "ed.pub")), 0);
+	assert_int_equal(kpin_sshkey_parse_public(&blob, pub.ptr, pub.len), 0);
+	assert_int_equal(h_sh(&r, w->dir, "ssh-keygen -q -Y sign -n git -f ed "
+			      "payload"), 0);
+	h_result_release(&r);
+	saved = tz_set("EST5");
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		kpin_buf_reset(&file);
+		kpin_buf_addf(&file, "t@example.com %s %s", opts[i], pub.ptr);
+		h_writes(h_path(w->dir, "allowed"), file.ptr);
+		for (d = -1; d <= 1; d++) {
+			struct kpin_allowed a;
+			char at[32];
+			time_t t = (time_t)(WHEN + d);
+			struct tm tm;
+			int found;
+
+			gmtime_r(&t, &tm);
+			strftime(at, sizeof(at), "%Y%m%d%H%M%SZ", &tm);
+			found = !h_sh(&r, w->dir, "TZ=EST5 ssh-keygen -Y "
+				      "find-principals -f allowed -s "
+				      "payload.sig -Overify-time=%s", at);
+			h_result_release(&r);
+			kpin_allowed_lookup(&a, file.ptr, file.len,
+					    (const unsigned char *)blob.ptr,
+					    blob.len, "git", WHEN + d);
+			if (found != (a.status == KPIN_ALLOWED_YES))
+				fail_msg("%s at %s: ssh-keygen %s, kpin %d",
+					 opts[i], at, found ? "finds it" :
+					 "does not", (int)a.status);
+			kpin_allowed_release(&a);
+		}
+	}
+	tz_restore(saved);
+	kpin_buf_release(&key);
+	kpin_buf_release(&pub);
+	kpin_buf_release(&blob);
+	kpin_buf_release(&file);
 }
 
 /* ---- commits ------------------------------------------------------ */
@@ -1379,6 +1457,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sign_rsa_too_short, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sign_corrupt_ed25519,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign_allowed_time_bounds,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_agent, setup,
 						teardown),

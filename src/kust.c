@@ -303,6 +303,7 @@ struct builder {
 	size_t depth;
 	size_t cap;
 	int docs;
+	uint32_t long_key;	/* an implicit key over lines, or NONE */
 };
 
 static uint32_t new_node(struct builder *b, unsigned type)
@@ -577,6 +578,31 @@ static int check_flow_colon(const struct kpin_kust *k, uint32_t i)
 	return kpin_error_set_at(KPIN_EINVALID, n->line + 1, n->col + 1,
 				 "invalid YAML: a ':' before a flow "
 				 "indicator starts no scalar");
+}
+
+/*
+ * An implicit key is one line in YAML ("a b\n c: x" is no key); libfyaml
+ * reads one over several lines in a flow collection, where kustomize
+ * refuses it ("did not find expected ',' or '}'"). A key after '?'
+ * (explicit) may span lines. The first is kept in @b, and refused once
+ * the stream parsed (an unclosed bracket is the likelier cause).
+ */
+static void note_long_key(struct builder *b, uint32_t i, struct fy_event *ev)
+{
+	const struct kpin_kust *k = b->k;
+	const struct knode *n = N(k, i);
+	const struct fy_mark *em = fy_event_end_mark(ev);
+	size_t at = n->start;
+
+	if (b->long_key != NONE || !is_key(k, i) || (n->flags & KNF_NULL) ||
+	    !em || em->line <= n->line)
+		return;
+	if (n->style == FYNS_SINGLE_QUOTED || n->style == FYNS_DOUBLE_QUOTED)
+		at--;
+	while (at > 0 && strchr(" \t\r\n", k->buf[at - 1]))
+		at--;
+	if (at == 0 || k->buf[at - 1] != '?')
+		b->long_key = i;
 }
 
 static void set_start(struct knode *n, const struct fy_mark *m)
@@ -943,7 +969,7 @@ static int end_collection(struct builder *b, struct fy_event *ev)
 
 static int build(struct kpin_kust *k)
 {
-	struct builder b = { .k = k };
+	struct builder b = { .k = k, .long_key = NONE };
 	struct kpin_yaml *y = NULL;
 	struct fy_parser *fyp;
 	struct fy_event *ev;
@@ -973,6 +999,7 @@ static int build(struct kpin_kust *k)
 			rc = check_indent(k, k->nnodes - 1, ev);
 			if (!rc)
 				rc = check_flow_colon(k, k->nnodes - 1);
+			note_long_key(&b, k->nnodes - 1, ev);
 			break;
 		case FYET_ALIAS:
 			add_alias(&b, ev);
@@ -1004,6 +1031,13 @@ static int build(struct kpin_kust *k)
 		goto out;
 	}
 	error = 0;
+	if (b.long_key != NONE)
+		error = kpin_error_set_at(KPIN_EINVALID,
+					  N(k, b.long_key)->line + 1,
+					  N(k, b.long_key)->col + 1,
+					  "invalid YAML: an implicit mapping "
+					  "key spans lines (write it on one "
+					  "line, or after '? ')");
 out:
 	free(b.stack);
 	kpin_yaml_close(y);

@@ -18,7 +18,9 @@ for t in dpkg-buildpackage dh; do
 done
 
 status_before=$(git status --porcelain --ignored 2>/dev/null | grep -v '^!! build/$')
-parent_before=$(ls "$top/.." | grep '^kpin[_-]' || true)
+# what dpkg-buildpackage writes beside a tree: kpin_* and kpin-dbgsym_*
+# (not the kpin-test-* directories of tests running in $TMPDIR meanwhile)
+parent_before=$(ls "$top/.." | grep '^kpin\(-dbgsym\)\{0,1\}_' || true)
 make -s deb B="$tmp/out" >"$tmp/build.log" 2>&1
 rc=$?
 check "make deb builds the package (exit $rc)" [ "$rc" -eq 0 ]
@@ -31,7 +33,7 @@ deb=$tmp/out/kpin_${version}_$(dpkg --print-architecture).deb
 check "make deb leaves kpin_${version}_*.deb in its build directory" [ -f "$deb" ]
 check "make deb leaves the tree as it was" [ "$(git status --porcelain --ignored 2>/dev/null | grep -v '^!! build/$')" = "$status_before" ]
 check "make deb writes nothing beside the tree" \
-	[ "$(ls "$top/.." | grep '^kpin[_-]' || true)" = "$parent_before" ]
+	[ "$(ls "$top/.." | grep '^kpin\(-dbgsym\)\{0,1\}_' || true)" = "$parent_before" ]
 
 # What it depends on: each library kpin links, and libgit2 (dlopen);
 # what it recommends: libcrypto (dlopen, for signing only). libfyaml at

@@ -1805,6 +1805,26 @@ static int check_appendable(const struct kpin_kust *k, uint32_t i)
 				 "value, or write \"\")");
 }
 
+/*
+ * The ", " that appends to a flow mapping after its last node @last; " , "
+ * right after an empty value (unless @p inserts there already): go-yaml
+ * (kustomize) reads "key:," as the key "key:", and libfyaml refuses
+ * "key:," after a key that spans lines.
+ */
+static void add_flow_sep(struct kpin_buf *b, const struct plan *p,
+			 uint32_t last)
+{
+	size_t pos = N(p->k, last)->oend, i;
+	bool first = true;
+
+	for (i = 0; i < p->nsp; i++)
+		if (p->sp[i].pos == pos && !p->sp[i].del)
+			first = false;
+	if (first && p->k->buf[pos - 1] == ':')
+		kpin_buf_addch(b, ' ');
+	kpin_buf_adds(b, ", ");
+}
+
 /* Fill, replace or insert the value of field @f of entry @e. */
 static int plan_field(struct plan *p, const struct entry_nodes *e,
 		      const struct kpin_image *img, int f, const char *value)
@@ -1827,7 +1847,7 @@ static int plan_field(struct plan *p, const struct entry_nodes *e,
 			dq_key = N(k, map->first)->style == FYNS_DOUBLE_QUOTED;
 			dq_val = N(k, e->val[F_NAME])->style ==
 				 FYNS_DOUBLE_QUOTED;
-			kpin_buf_adds(&b, ", ");
+			add_flow_sep(&b, p, map->last);
 			add_scalar_text(&b, what, dq_key);
 			kpin_buf_adds(&b, ": ");
 			add_scalar_text(&b, value, dq_val ||
@@ -2243,12 +2263,8 @@ static int plan_new_entries(struct plan *p)
 	} else if (root->flags & KNF_FLOW) {
 		bool json = root->count && json_style(k, root->first);
 
-		/* after an empty value: "key: , images" (libfyaml refuses
-		 * "key:," after a key that spans lines) */
-		if (root->count && k->buf[N(k, root->last)->oend - 1] == ':')
-			kpin_buf_addch(&b, ' ');
 		if (root->count)
-			kpin_buf_adds(&b, ", ");
+			add_flow_sep(&b, p, root->last);
 		kpin_buf_adds(&b, json ? "\"images\": [" : "images: [");
 		add_flow_entries(&b, p, false, json);
 		kpin_buf_addch(&b, ']');

@@ -540,6 +540,18 @@ static int check_indent(const struct kpin_kust *k, uint32_t i,
 		}
 		if (t && (!a || t->input_pos < pm.input_pos))
 			pm = *t;
+		/* a property on a later line than the first: indented too */
+		if (t && a && t->line != a->line) {
+			const struct fy_mark *later = t->line > a->line ? t : a;
+			int col = later->column - (later == a);
+
+			if (col <= p->col)
+				return kpin_error_set_at(KPIN_EINVALID,
+							 later->line + 1, col + 1,
+							 "invalid YAML: the key "
+							 "of a '?' is not indented "
+							 "more than the '?'");
+		}
 		return check_explicit_key(k, i, a || t ? &pm : NULL);
 	}
 	m[0] = fy_event_start_mark(ev);

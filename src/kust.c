@@ -695,6 +695,35 @@ static size_t next_token(const struct kpin_kust *k, size_t p)
 }
 
 /*
+ * In a block mapping the ':' before a value takes a blank or a line break
+ * after it ("? a\n:b" holds no value: kustomize reads ":b" as a key);
+ * libfyaml reads one after an explicit key without.
+ */
+static int check_block_colon(const struct kpin_kust *k, uint32_t i)
+{
+	const struct knode *n = N(k, i);
+	uint32_t key;
+	size_t c, q;
+	int line = 1;
+
+	if (n->parent == NONE || N(k, n->parent)->type != KN_MAP ||
+	    (N(k, n->parent)->flags & KNF_FLOW) || is_key(k, i))
+		return 0;
+	key = key_of(k, i);
+	if (key == NONE)
+		return 0;
+	c = next_token(k, N(k, key)->oend);
+	if (c + 1 >= k->len || k->buf[c] != ':' ||
+	    strchr(" \t\r\n", k->buf[c + 1]))
+		return 0;
+	for (q = 0; q < c; q++)
+		line += k->buf[q] == '\n';
+	return kpin_error_set_at(KPIN_EINVALID, line, column_of(k, c) + 1,
+				 "invalid YAML: a ':' that starts a value "
+				 "takes a blank or a line break after it");
+}
+
+/*
  * Place an empty value: just after its key's ':' when there is one, so
  * that filling it in is an insertion on the key's line.
  */
@@ -1010,20 +1039,28 @@ static int build(struct kpin_kust *k)
 			add_scalar(&b, ev);
 			rc = check_indent(k, k->nnodes - 1, ev);
 			if (!rc)
+				rc = check_block_colon(k, k->nnodes - 1);
+			if (!rc)
 				rc = check_flow_colon(k, k->nnodes - 1);
 			note_long_key(&b, k->nnodes - 1, ev);
 			break;
 		case FYET_ALIAS:
 			add_alias(&b, ev);
 			rc = check_indent(k, k->nnodes - 1, ev);
+			if (!rc)
+				rc = check_block_colon(k, k->nnodes - 1);
 			break;
 		case FYET_SEQUENCE_START:
 			start_collection(&b, ev, KN_SEQ);
 			rc = check_indent(k, k->nnodes - 1, ev);
+			if (!rc)
+				rc = check_block_colon(k, k->nnodes - 1);
 			break;
 		case FYET_MAPPING_START:
 			start_collection(&b, ev, KN_MAP);
 			rc = check_indent(k, k->nnodes - 1, ev);
+			if (!rc)
+				rc = check_block_colon(k, k->nnodes - 1);
 			break;
 		case FYET_SEQUENCE_END:
 		case FYET_MAPPING_END:

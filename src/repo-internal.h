@@ -158,6 +158,8 @@ void checkout_hold(struct checkout *co, const struct edit_set *set,
 void checkout_settle(struct checkout *co, struct kpin_repo *repo,
 		     git_tree *tip, const struct edit_set *keep,
 		     struct kpin_buf *notes);
+/* A line in @notes for each file still held (the run ends without). */
+void checkout_left_held(const struct checkout *co, struct kpin_buf *notes);
 /* Forget the held files (the branch holds them now, or the run ends). */
 void checkout_forget(struct checkout *co);
 int checkout_full(struct kpin_repo *repo, git_tree *from, git_tree *to,

@@ -529,12 +529,13 @@ static enum outcome attempt_local(struct update *u)
 
 	if (!rc)
 		rc = read_local(u);
-	if (!rc && u->o->after_read)
+	if (rc)
+		return outcome(u, rc);	/* what it holds stays for later */
+	if (u->o->after_read)
 		u->o->after_read(u->repo, u->attempt, u->o->hook_arg);
-	if (!rc && u->co.fallback)
+	if (u->co.fallback)
 		settle(u, NULL);	/* libgit2 checks against the tip */
-	if (!rc)
-		rc = read_base(u, &u->tip);
+	rc = read_base(u, &u->tip);
 	if (!rc)
 		rc = build(u);
 	if (rc || u->o->dry_run) {
@@ -782,6 +783,7 @@ int kpin_repo_update(struct kpin_repo *repo, struct kpin_target *targets,
 		git_oid_tostr(res->commit, sizeof(res->commit), &u.commit);
 out:
 	checkout_end(&u.co);
+	checkout_left_held(&u.co, &res->notes);
 	checkout_forget(&u.co);
 	if (repo->lock_fd >= 0)
 		kpin_journal_clear(repo->git);

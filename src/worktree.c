@@ -449,6 +449,17 @@ void checkout_hold(struct checkout *co, const struct edit_set *set,
 		co->held_tree = NULL;
 }
 
+void checkout_left_held(const struct checkout *co, struct kpin_buf *notes)
+{
+	size_t i;
+
+	for (i = 0; i < co->nheld; i++)
+		kpin_buf_addf(notes, "'%s' in the checkout still holds the "
+			      "version kpin staged, which the branch does not: "
+			      "git status shows it as a staged change\n",
+			      co->held[i].path);
+}
+
 void checkout_forget(struct checkout *co)
 {
 	size_t i;
@@ -486,6 +497,14 @@ static void blob_in(git_oid *out, git_tree *tree, const char *path)
 	git_error_clear();
 }
 
+static void settle_failed(struct kpin_buf *notes)
+{
+	kpin_buf_addf(notes, "could not bring the files in the checkout where "
+		      "the branch is (%s): git status shows the difference\n",
+		      kpin_error_last()->message);
+	kpin_error_clear();
+}
+
 void checkout_settle(struct checkout *co, struct kpin_repo *repo,
 		     git_tree *tip, const struct edit_set *keep,
 		     struct kpin_buf *notes)
@@ -499,6 +518,13 @@ void checkout_settle(struct checkout *co, struct kpin_repo *repo,
 
 	if (!co->nheld || !tip)
 		return;
+	/* under index.lock (still held, or taken again), then read the index */
+	session_end(co);
+	rc = co->fallback ? 0 : checkout_lock(co, repo);
+	if (rc) {
+		settle_failed(notes);
+		return;		/* still held: another attempt may */
+	}
 	e = xcalloc(co->nheld + 1, sizeof(*e));
 	target = xcalloc(co->nheld + 1, sizeof(*target));
 	paths = xcalloc(co->nheld + 1, sizeof(*paths));
@@ -532,12 +558,8 @@ void checkout_settle(struct checkout *co, struct kpin_repo *repo,
 			rc = checkout_lock(co, repo);
 		goto done;
 	}
-	/* under index.lock (still held, or taken again), then read the index */
-	session_end(co);
-	rc = checkout_lock(co, repo);
-	if (!rc)
-		rc = kpin_gitindex_open(&co->ix, repo->git, &co->lock,
-					(const char *const *)paths, n);
+	rc = kpin_gitindex_open(&co->ix, repo->git, &co->lock,
+				(const char *const *)paths, n);
 	if (!rc)
 		rc = kpin_gitindex_settle(co->ix, e, n, target, &staged,
 					  notes);
@@ -545,13 +567,8 @@ void checkout_settle(struct checkout *co, struct kpin_repo *repo,
 		rc = kpin_lock_publish(&co->lock);
 	session_end(co);
 done:
-	if (rc) {
-		kpin_buf_addf(notes, "could not bring the files in the "
-			      "checkout where the branch is (%s): git status "
-			      "shows the difference\n",
-			      kpin_error_last()->message);
-		kpin_error_clear();
-	}
+	if (rc)
+		settle_failed(notes);
 out:
 	for (i = 0; i < n; i++)
 		free(paths[i]);

@@ -4,6 +4,7 @@
  * witness: status, ls-files, fsck --strict, and no commit after kpin's
  * reverts its change.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ static const char *const files[] = {
 };
 
 #define RACE_RUNS 80	/* kpin updates beside loops of git commit */
+#define INDEX_LOCK_HOLD_S 3	/* past kpin's wait for index.lock (2 s) */
 /*
  * A shell loop of @body until a file "stop" appears. The commits commit
  * what the index holds, as it is, and write no index of their own, so
@@ -662,6 +664,64 @@ static void test_worktree_reader_in_flight(void **state)
 	h_assert_git_clean(dir);
 }
 
+/*
+ * The CAS is lost, and then a git process takes index.lock the moment
+ * kpin lets go of it, past kpin's wait: kpin cannot take its version
+ * back without the lock, and says so (the checkout holds it staged),
+ * instead of a bare "nothing changed".
+ */
+struct grabber {
+	const char *dir;
+	pid_t pid;
+};
+
+static void grab_index_lock(struct kpin_repo *repo, int attempt, void *arg)
+{
+	struct grabber *g = arg;
+	const char *moved[] = { "other.txt", "outside writer\n", NULL };
+	char lock[4200];
+	int fd;
+
+	(void)repo;
+	if (attempt)
+		return;
+	h_repo_commit(g->dir, "refs/heads/main", moved);
+	snprintf(lock, sizeof(lock), "%s", h_path(g->dir, ".git/index.lock"));
+	fflush(NULL);
+	g->pid = fork();
+	assert_true(g->pid >= 0);
+	if (g->pid)
+		return;
+	/* as git does: O_EXCL, as soon as kpin's lock is gone */
+	for (fd = -1; fd < 0; usleep(200))
+		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	sleep(INDEX_LOCK_HOLD_S);
+	unlink(lock);
+	_exit(0);
+}
+
+static void test_worktree_lock_lost_after_cas(void **state)
+{
+	const char *dir = *state;
+	struct grabber g = { dir, -1 };
+	struct kpin_repo_result res;
+	int rc, st;
+
+	rc = lib_update_web(&res, dir, 65, grab_index_lock, NULL, &g);
+	assert_int_equal(waitpid(g.pid, &st, 0), g.pid);
+	assert_int_equal(rc, KPIN_ELOCKED);
+	kpin_error_clear();
+	h_assert_contains(res.notes.ptr, "'" OV "' in the checkout still "
+			  "holds the version kpin staged");
+	kpin_repo_result_release(&res);
+	/* what it says: staged, kpin's version; the branch as moved */
+	assert_string_equal(h_git_out(dir, "status --porcelain -- %s", OV),
+			    "M  " OV);
+	h_assert_contains(h_git_out(dir, "show :%s", OV), h_digest(65));
+	assert_string_equal(h_git_out(dir, "show HEAD:other.txt"),
+			    "outside writer");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -690,6 +750,8 @@ int main(void)
 			test_worktree_branch_moved_same_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worktree_reader_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worktree_lock_lost_after_cas, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("worktree", tests, NULL, NULL);

@@ -27,7 +27,8 @@ static const char *const files[] = {
 };
 
 #define RACE_RUNS 80	/* kpin updates beside loops of git commit */
-#define INDEX_LOCK_HOLD_S 3	/* past kpin's wait for index.lock (2 s) */
+#define INDEX_LOCK_HOLD_S 5	/* past kpin's wait for index.lock (2 s) */
+#define HOOK_MS 1200		/* how long the lock grabber's hook takes */
 /*
  * A shell loop of @body until a file "stop" appears. The commits commit
  * what the index holds, as it is, and write no index of their own, so
@@ -690,8 +691,15 @@ static void grab_index_lock(struct kpin_repo *repo, int attempt, void *arg)
 	fflush(NULL);
 	g->pid = fork();
 	assert_true(g->pid >= 0);
-	if (g->pid)
+	if (g->pid) {
+		/*
+		 * An attempt this long makes kpin back off for at least a
+		 * quarter of it before the next: time for the child to be
+		 * scheduled and take the lock first, even on a loaded machine.
+		 */
+		usleep(HOOK_MS * 1000);
 		return;
+	}
 	/* as git does: O_EXCL, as soon as kpin's lock is gone */
 	for (fd = -1; fd < 0; usleep(200))
 		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0666);

@@ -304,6 +304,7 @@ struct builder {
 	size_t cap;
 	int docs;
 	uint32_t long_key;	/* an implicit key over lines, or NONE */
+	uint32_t prev;		/* the sibling before the last node added */
 };
 
 static uint32_t new_node(struct builder *b, unsigned type)
@@ -320,6 +321,7 @@ static uint32_t new_node(struct builder *b, unsigned type)
 	i = k->nnodes++;
 	n = N(k, i);
 	memset(n, 0, sizeof(*n));
+	b->prev = NONE;
 	n->type = (unsigned char)type;
 	n->parent = parent;
 	n->next = n->first = n->last = NONE;
@@ -328,6 +330,7 @@ static uint32_t new_node(struct builder *b, unsigned type)
 	} else {
 		struct knode *p = N(k, parent);
 
+		b->prev = p->last;
 		if (p->last == NONE)
 			p->first = i;
 		else
@@ -699,18 +702,17 @@ static size_t next_token(const struct kpin_kust *k, size_t p)
  * after it ("? a\n:b" holds no value: kustomize reads ":b" as a key);
  * libfyaml reads one after an explicit key without.
  */
-static int check_block_colon(const struct kpin_kust *k, uint32_t i)
+static int check_block_colon(const struct builder *b, uint32_t i)
 {
+	const struct kpin_kust *k = b->k;
 	const struct knode *n = N(k, i);
-	uint32_t key;
+	uint32_t key = b->prev;		/* a value's key */
 	size_t c, q;
 	int line = 1;
 
 	if (n->parent == NONE || N(k, n->parent)->type != KN_MAP ||
-	    (N(k, n->parent)->flags & KNF_FLOW) || is_key(k, i))
-		return 0;
-	key = key_of(k, i);
-	if (key == NONE)
+	    (N(k, n->parent)->flags & KNF_FLOW) || is_key(k, i) ||
+	    key == NONE)
 		return 0;
 	c = next_token(k, N(k, key)->oend);
 	if (c + 1 >= k->len || k->buf[c] != ':' ||
@@ -725,19 +727,18 @@ static int check_block_colon(const struct kpin_kust *k, uint32_t i)
 
 /*
  * Place an empty value: just after its key's ':' when there is one, so
- * that filling it in is an insertion on the key's line.
+ * that filling it in is an insertion on the key's line. @prev: the
+ * sibling before it (its key, for a value), or NONE.
  */
-static void place_null(struct kpin_kust *k, uint32_t i)
+static void place_null(struct kpin_kust *k, uint32_t i, uint32_t prev)
 {
 	struct knode *n = N(k, i);
-	uint32_t key;
+	uint32_t key = prev;
 	size_t p;
 
 	if (n->parent == NONE || N(k, n->parent)->type != KN_MAP ||
 	    !(N(k, n->parent)->count % 2 == 0)) {
 		/* a null sequence item, key or root: after the previous node */
-		uint32_t prev = n->parent == NONE ? NONE :
-			N(k, n->parent)->first == i ? NONE : key_of(k, i);
 		const struct knode *ref = prev != NONE ? N(k, prev) :
 			n->parent != NONE ? N(k, n->parent) : NULL;
 
@@ -754,7 +755,6 @@ static void place_null(struct kpin_kust *k, uint32_t i)
 			n->start = n->end = n->oend = p + 1;
 		return;
 	}
-	key = key_of(k, i);
 	n->line = N(k, key)->line;
 	n->col = N(k, key)->col;
 	/*
@@ -792,7 +792,7 @@ static void add_scalar(struct builder *b, struct fy_event *ev)
 	if (!sm || !em) {
 		n->flags |= KNF_NULL | KNF_TEXT | KNF_RAW;
 		n->style = FYNS_PLAIN;
-		place_null(k, i);
+		place_null(k, i, b->prev);
 		/* an empty value with an anchor or tag ends after them */
 		for (j = 0; j < 2; j++) {
 			const struct fy_mark *pm = props[j] ?
@@ -1039,7 +1039,7 @@ static int build(struct kpin_kust *k)
 			add_scalar(&b, ev);
 			rc = check_indent(k, k->nnodes - 1, ev);
 			if (!rc)
-				rc = check_block_colon(k, k->nnodes - 1);
+				rc = check_block_colon(&b, k->nnodes - 1);
 			if (!rc)
 				rc = check_flow_colon(k, k->nnodes - 1);
 			note_long_key(&b, k->nnodes - 1, ev);
@@ -1048,19 +1048,19 @@ static int build(struct kpin_kust *k)
 			add_alias(&b, ev);
 			rc = check_indent(k, k->nnodes - 1, ev);
 			if (!rc)
-				rc = check_block_colon(k, k->nnodes - 1);
+				rc = check_block_colon(&b, k->nnodes - 1);
 			break;
 		case FYET_SEQUENCE_START:
 			start_collection(&b, ev, KN_SEQ);
 			rc = check_indent(k, k->nnodes - 1, ev);
 			if (!rc)
-				rc = check_block_colon(k, k->nnodes - 1);
+				rc = check_block_colon(&b, k->nnodes - 1);
 			break;
 		case FYET_MAPPING_START:
 			start_collection(&b, ev, KN_MAP);
 			rc = check_indent(k, k->nnodes - 1, ev);
 			if (!rc)
-				rc = check_block_colon(k, k->nnodes - 1);
+				rc = check_block_colon(&b, k->nnodes - 1);
 			break;
 		case FYET_SEQUENCE_END:
 		case FYET_MAPPING_END:
